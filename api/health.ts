@@ -1,0 +1,14 @@
+import { checkHealth } from "../lib/health/index.js";
+import { json, route } from "../lib/http/index.js";
+import { VERSION } from "../lib/version.js";
+
+/** Public on purpose: up/down and latencies, no internals. 503 names what is down. */
+export const GET = route({ operation: "health", auth: "public" }, async ({ runtime }) => {
+  const report = await checkHealth(VERSION, {
+    db: async () => (await runtime.database()).ping(),
+    kv: null,
+    queue: null,
+    storage: null,
+  });
+  return json(report, { status: report.status === "ok" ? 200 : 503, headers: { "cache-control": "no-store" } });
+});

@@ -1,0 +1,7 @@
+import { json, route } from "../../lib/http/index.js";
+import { listStores } from "../../lib/stores/index.js";
+
+export const GET = route({ operation: "listStores", auth: "api" }, async ({ runtime }) => {
+  const { db } = await runtime.database();
+  return json({ stores: await listStores(db) });
+});

@@ -1,0 +1,145 @@
+/**
+ * `npm run dev`: the whole of dropflow in one process on embedded defaults (PGlite
+ * under DROPFLOW_DATA_DIR), or against real services when their variables are set.
+ * Mounts api/ and public/ the way Vercel does and stops cleanly on SIGINT/SIGTERM.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { type Config, ConfigError, type Environment, loadConfig } from "../lib/config.js";
+import { DataDirInUseError } from "../lib/db/data-dir-lock.js";
+import { migrateDatabase } from "../lib/db/migrate.js";
+import { logger } from "../lib/log/index.js";
+import { createRuntime, installRuntime, type Runtime } from "../lib/runtime.js";
+import { createDevApp } from "./app.js";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const log = logger("dev");
+
+export interface DevServerOptions {
+  env?: Environment;
+  apiDir?: string;
+  publicDir?: string;
+  /** Interface to listen on; loopback unless told otherwise. */
+  host?: string;
+}
+
+export interface DevServer {
+  url: string;
+  port: number;
+  config: Config;
+  runtime: Runtime;
+  close(): Promise<void>;
+}
+
+export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
+  const config = options.env ? loadConfig(options.env) : loadConfig();
+  const runtime = createRuntime(config);
+  installRuntime(runtime);
+  try {
+    // Open the database before listening: a locked data directory or an unreachable
+    // Postgres must stop start-up, not the first request.
+    const database = await runtime.database();
+    if (database.driver !== "pglite" && !config.production) {
+      const result = await migrateDatabase(database);
+      if (result.applied > 0) log.info("applied migrations", { applied: result.applied });
+    }
+    const app = await createDevApp({
+      apiDir: options.apiDir ?? path.join(ROOT, "api"),
+      publicDir: options.publicDir ?? path.join(ROOT, "public"),
+    });
+    const server = createServer((req, res) => {
+      app.handle(req, res).catch((error: unknown) => {
+        log.error("request failed in the dev server", { err: error, url: req.url });
+        if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+        res.end("Internal server error");
+      });
+    });
+    await listen(server, config.port, options.host ?? "127.0.0.1");
+    const port = (server.address() as AddressInfo).port;
+    return {
+      url: `http://localhost:${port}`,
+      port,
+      config,
+      runtime,
+      close: async () => {
+        await closeServer(server);
+        await runtime.close();
+        installRuntime(undefined);
+      },
+    };
+  } catch (error) {
+    await runtime.close();
+    installRuntime(undefined);
+    throw error;
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.close((error) => (error ? reject(error) : resolve()));
+    // Idle keep-alive connections would hold close() open; in-flight requests finish first.
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), 5000).unref();
+  });
+}
+
+async function main(): Promise<void> {
+  let server: DevServer;
+  try {
+    server = await startDevServer();
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof DataDirInUseError) {
+      process.stderr.write(`dropflow: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const { config, runtime } = server;
+  const database =
+    config.database.driver === "pglite" ? `PGlite in ${config.database.dataDir}` : config.database.driver;
+  const lines = [
+    `dropflow dev server on ${server.url}`,
+    `  data directory: ${config.dataDir}`,
+    `  database:       ${database}`,
+  ];
+  if (runtime.devTokenFile) {
+    lines.push(
+      `  API token:      ${runtime.apiTokens[0]}  (generated for development, stored in ${runtime.devTokenFile})`,
+    );
+  }
+  process.stdout.write(`${lines.join("\n")}\n`);
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.exit(1); // a second signal: stop waiting
+    }
+    stopping = true;
+    log.info("stopping", { signal });
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error("unclean stop", { err: error });
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main();
+}

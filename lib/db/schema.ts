@@ -1,0 +1,307 @@
+/**
+ * The Postgres schema (domain.md §4, DESIGN.md §3). drizzle-kit generates the SQL
+ * migrations in drizzle/ from this file: change it, then `npm run db:generate`.
+ *
+ * Money from the marketplaces is whole rupiah in bigint; eMAG and SAP prices are
+ * numeric(14,4) with their currency. SQL must run on PostgreSQL 15 (no 17+ syntax).
+ */
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  boolean,
+  check,
+  date,
+  index,
+  integer,
+  jsonb,
+  numeric,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
+
+const money = (name: string) => bigint(name, { mode: "number" });
+const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
+const updatedAt = () => timestamp("updated_at", { withTimezone: true }).notNull().defaultNow();
+
+export const JOB_STATUSES = [
+  "queued",
+  "planning",
+  "running",
+  "completed",
+  "completed_with_errors",
+  "completed_with_gaps",
+  "failed",
+  "cancelled",
+] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+const inList = (values: readonly string[]) => sql.raw(values.map((value) => `'${value}'`).join(", "));
+
+export const stores = pgTable(
+  "stores",
+  {
+    id: integer("id").primaryKey().generatedAlwaysAsIdentity(),
+    name: text("name").notNull(),
+    channel: text("channel").notNull(),
+    marketplaceUsernames: text("marketplace_usernames").array().notNull().default(sql`'{}'::text[]`),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("stores_name_lower_key").on(sql`lower(${t.name})`)],
+);
+
+export const jobs = pgTable(
+  "jobs",
+  {
+    id: uuid("id").primaryKey(),
+    /** Monotonic creation order; part of an import's source rank ("a later import wins"). */
+    seq: bigint("seq", { mode: "number" }).notNull().generatedAlwaysAsIdentity(),
+    kind: text("kind").notNull(),
+    status: text("status").$type<JobStatus>().notNull().default("queued"),
+    params: jsonb("params").notNull().default({}),
+    totals: jsonb("totals").notNull().default({}),
+    counters: jsonb("counters").notNull().default({}),
+    lastError: text("last_error"),
+    correlationId: text("correlation_id"),
+    createdAt: createdAt(),
+    startedAt: timestamp("started_at", { withTimezone: true }),
+    finishedAt: timestamp("finished_at", { withTimezone: true }),
+    heartbeatAt: timestamp("heartbeat_at", { withTimezone: true }),
+  },
+  (t) => [
+    check("jobs_status_check", sql`${t.status} in (${inList(JOB_STATUSES)})`),
+    uniqueIndex("jobs_seq_key").on(t.seq),
+    index("jobs_kind_status_created_idx").on(t.kind, t.status, t.createdAt.desc(), t.id.desc()),
+    index("jobs_created_idx").on(t.createdAt.desc(), t.id.desc()),
+    index("jobs_active_heartbeat_idx").on(t.heartbeatAt).where(sql`${t.status} in ('queued', 'planning', 'running')`),
+  ],
+);
+
+export const importFiles = pgTable(
+  "import_files",
+  {
+    id: uuid("id").primaryKey(),
+    jobId: uuid("job_id")
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    /** The file's position in the import request; part of the source rank. */
+    position: integer("position").notNull(),
+    kind: text("kind").notNull(),
+    name: text("name").notNull(),
+    objectKey: text("object_key").notNull(),
+    sha256: text("sha256"),
+    size: bigint("size", { mode: "number" }).notNull(),
+    status: text("status").notNull().default("queued"),
+    errorCode: text("error_code"),
+    errorMessage: text("error_message"),
+    counts: jsonb("counts").notNull().default({}),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    check("import_files_kind_check", sql`${t.kind} in ('purchases', 'settlements')`),
+    uniqueIndex("import_files_job_position_key").on(t.jobId, t.position),
+  ],
+);
+
+export const importRowErrors = pgTable(
+  "import_row_errors",
+  {
+    id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    jobId: uuid("job_id")
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    fileId: uuid("file_id")
+      .notNull()
+      .references(() => importFiles.id, { onDelete: "cascade" }),
+    line: integer("line").notNull(),
+    column: text("column"),
+    code: text("code").notNull(),
+    message: text("message").notNull(),
+    raw: text("raw"),
+  },
+  (t) => [
+    index("import_row_errors_job_idx").on(t.jobId, t.id),
+    index("import_row_errors_job_code_idx").on(t.jobId, t.code, t.id),
+    index("import_row_errors_file_line_idx").on(t.fileId, t.line),
+  ],
+);
+
+export const purchases = pgTable(
+  "purchases",
+  {
+    orderCode: text("order_code").primaryKey(),
+    transactionCode: text("transaction_code"),
+    storeId: integer("store_id")
+      .notNull()
+      .references(() => stores.id),
+    channel: text("channel").notNull(),
+    invoice: text("invoice").notNull(),
+    orderedAt: timestamp("ordered_at", { withTimezone: true }).notNull(),
+    status: text("status").notNull(),
+    otherFee: money("other_fee").notNull().default(0),
+    partnerFee: money("partner_fee").notNull().default(0),
+    orderTotal: money("order_total").notNull().default(0),
+    createdBy: text("created_by"),
+    warehouse: text("warehouse"),
+    courier: text("courier"),
+    cashless: boolean("cashless"),
+    waybill: text("waybill"),
+    shippedAt: timestamp("shipped_at", { withTimezone: true }),
+    province: text("province"),
+    city: text("city"),
+    contentHash: text("content_hash").notNull(),
+    /** Source rank (job seq, file position, line): an upsert replaces only a lower rank. */
+    rankJob: bigint("rank_job", { mode: "number" }).notNull(),
+    rankFile: integer("rank_file").notNull(),
+    rankLine: integer("rank_line").notNull(),
+    firstJobId: uuid("first_job_id").notNull(),
+    lastJobId: uuid("last_job_id").notNull(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index("purchases_invoice_idx").on(t.invoice),
+    index("purchases_store_ordered_idx").on(t.storeId, t.orderedAt),
+  ],
+);
+
+export const purchaseLines = pgTable(
+  "purchase_lines",
+  {
+    orderCode: text("order_code")
+      .notNull()
+      .references(() => purchases.orderCode, { onDelete: "cascade" }),
+    lineNo: integer("line_no").notNull(),
+    sku: text("sku").notNull(),
+    productName: text("product_name"),
+    unitCost: money("unit_cost").notNull(),
+    qty: integer("qty").notNull(),
+    lineCost: money("line_cost").notNull(),
+    unitPrice: money("unit_price").notNull(),
+    linePrice: money("line_price").notNull(),
+    lineMargin: money("line_margin").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.orderCode, t.lineNo] }), check("purchase_lines_qty_check", sql`${t.qty} > 0`)],
+);
+
+export const settlements = pgTable(
+  "settlements",
+  {
+    storeId: integer("store_id")
+      .notNull()
+      .references(() => stores.id),
+    orderSn: text("order_sn").notNull(),
+    orderedOn: date("ordered_on"),
+    payoutDate: date("payout_date"),
+    grossProductPrice: money("gross_product_price").notNull().default(0),
+    productDiscount: money("product_discount").notNull().default(0),
+    buyerRefund: money("buyer_refund").notNull().default(0),
+    sellerVoucher: money("seller_voucher").notNull().default(0),
+    amsCommission: money("ams_commission").notNull().default(0),
+    adminFee: money("admin_fee").notNull().default(0),
+    serviceFee: money("service_fee").notNull().default(0),
+    programFee: money("program_fee").notNull().default(0),
+    campaignFee: money("campaign_fee").notNull().default(0),
+    buyerShippingFee: money("buyer_shipping_fee").notNull().default(0),
+    shopeeShippingSubsidy: money("shopee_shipping_subsidy").notNull().default(0),
+    shippingForwarded: money("shipping_forwarded").notNull().default(0),
+    sellerShippingPromo: money("seller_shipping_promo").notNull().default(0),
+    netPayout: money("net_payout").notNull(),
+    shippingService: text("shipping_service"),
+    courierName: text("courier_name"),
+    contentHash: text("content_hash").notNull(),
+    firstJobId: uuid("first_job_id").notNull(),
+    lastJobId: uuid("last_job_id").notNull(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.storeId, t.orderSn] }),
+    index("settlements_store_ordered_idx").on(t.storeId, t.orderedOn),
+  ],
+);
+
+export const RECONCILE_OUTCOMES = [
+  "orphan_settlement",
+  "returned",
+  "cancelled",
+  "matched",
+  "amount_mismatch",
+  "missing_settlement",
+  "in_progress",
+] as const;
+
+const reconcileColumns = {
+  storeId: integer("store_id")
+    .notNull()
+    .references(() => stores.id),
+  invoice: text("invoice").notNull(),
+  outcome: text("outcome").notNull(),
+  expected: money("expected"),
+  actual: money("actual"),
+  diff: money("diff"),
+  splitInvoice: boolean("split_invoice").notNull().default(false),
+  orderDate: date("order_date"),
+};
+
+export const reconcileResults = pgTable(
+  "reconcile_results",
+  {
+    jobId: uuid("job_id")
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    ...reconcileColumns,
+    reason: text("reason"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.jobId, t.storeId, t.invoice] }),
+    index("reconcile_results_job_outcome_idx").on(t.jobId, t.outcome),
+    check("reconcile_results_outcome_check", sql`${t.outcome} in (${inList(RECONCILE_OUTCOMES)})`),
+  ],
+);
+
+export const reconcileOutcomes = pgTable(
+  "reconcile_outcomes",
+  {
+    ...reconcileColumns,
+    jobId: uuid("job_id").notNull(),
+    decidedAt: timestamp("decided_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.storeId, t.invoice] }),
+    index("reconcile_outcomes_store_outcome_idx").on(t.storeId, t.outcome),
+    check("reconcile_outcomes_outcome_check", sql`${t.outcome} in (${inList(RECONCILE_OUTCOMES)})`),
+  ],
+);
+
+export const catalogueItems = pgTable(
+  "catalogue_items",
+  {
+    id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    source: text("source").notNull(),
+    account: text("account").notNull(),
+    externalId: text("external_id").notNull(),
+    sku: text("sku"),
+    name: text("name"),
+    /** Our stable handle for the item: given once, never changed. */
+    handle: text("handle").notNull(),
+    price: numeric("price", { precision: 14, scale: 4 }),
+    currency: text("currency"),
+    stock: integer("stock"),
+    status: text("status"),
+    contentHash: text("content_hash").notNull(),
+    raw: jsonb("raw"),
+    firstSeenJob: uuid("first_seen_job"),
+    lastSeenJob: uuid("last_seen_job"),
+    retiredAt: timestamp("retired_at", { withTimezone: true }),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex("catalogue_items_source_account_external_key").on(t.source, t.account, t.externalId),
+    uniqueIndex("catalogue_items_handle_key").on(t.handle),
+    index("catalogue_items_sku_idx").on(t.sku),
+    check("catalogue_items_source_check", sql`${t.source} in ('emag', 'sap')`),
+  ],
+);

@@ -1,0 +1,27 @@
+import { bearerToken, constantTimeEqual, matchesAnyToken } from "../auth/bearer.js";
+import { AppError } from "../errors.js";
+import type { Runtime } from "../runtime.js";
+
+/**
+ * Who may call a route (DESIGN.md §5): `public` on purpose, `api` with an API bearer
+ * token, `cron` with `Bearer $CRON_SECRET` (what Vercel cron sends).
+ */
+export type RouteAuth = "public" | "api" | "cron";
+
+const CHALLENGE = { "www-authenticate": 'Bearer realm="dropflow"' };
+
+function unauthorized(): AppError {
+  // One message for missing and wrong credentials: a caller learns nothing from it.
+  return new AppError("unauthorized", "Missing or invalid bearer token.", { headers: CHALLENGE });
+}
+
+export function authenticate(auth: RouteAuth, request: Request, runtime: Runtime): void {
+  if (auth === "public") return;
+  const presented = bearerToken(request.headers.get("authorization"));
+  if (auth === "api") {
+    if (!matchesAnyToken(presented, runtime.apiTokens)) throw unauthorized();
+    return;
+  }
+  const secret = runtime.config.cronSecret;
+  if (secret === null || presented === null || !constantTimeEqual(presented, secret)) throw unauthorized();
+}

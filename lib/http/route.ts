@@ -1,0 +1,148 @@
+/**
+ * The wrapper every api/ route is built with: correlation id, one request log line,
+ * authentication, zod parsing of query and body, and errors turned into the JSON
+ * problem of respond.ts. Handlers receive typed, validated input and return a Response.
+ */
+import type { z } from "zod";
+import { AppError, type FieldProblem } from "../errors.js";
+import { correlationIdFrom, type Logger, logger, runWithContext } from "../log/index.js";
+import { getRuntime, type Runtime } from "../runtime.js";
+import { authenticate, type RouteAuth } from "./auth.js";
+import { problem } from "./respond.js";
+
+export interface RouteSpec<Query extends z.ZodType, Body extends z.ZodType> {
+  /** Names the operation in logs, e.g. "listStores". */
+  operation: string;
+  auth: RouteAuth;
+  /** Query-string schema; Vercel also passes `[param]` path segments as query values. */
+  query?: Query;
+  /** JSON body schema; requires `content-type: application/json`. */
+  body?: Body;
+}
+
+export interface RouteContext<Query, Body> {
+  request: Request;
+  url: URL;
+  query: Query;
+  body: Body;
+  correlationId: string;
+  log: Logger;
+  runtime: Runtime;
+}
+
+export type RouteHandler = (request: Request) => Promise<Response>;
+
+const http = logger("http");
+
+type Output<Schema> = Schema extends z.ZodType ? z.output<Schema> : undefined;
+
+export function route<Query extends z.ZodType = z.ZodUndefined, Body extends z.ZodType = z.ZodUndefined>(
+  spec: RouteSpec<Query, Body>,
+  handler: (ctx: RouteContext<Output<Query>, Output<Body>>) => Promise<Response>,
+): RouteHandler {
+  return (request) => {
+    const correlationId = correlationIdFrom(request.headers);
+    return runWithContext({ correlationId }, async () => {
+      const url = new URL(request.url);
+      const log = http.child({ operation: spec.operation });
+      const startedAt = performance.now();
+      let response: Response;
+      try {
+        const runtime = getRuntime();
+        authenticate(spec.auth, request, runtime);
+        const query = spec.query ? parseInput(spec.query, queryObject(url), "query") : undefined;
+        const body = spec.body ? parseInput(spec.body, await readJson(request), "body") : undefined;
+        response = await handler({
+          request,
+          url,
+          query: query as Output<Query>,
+          body: body as Output<Body>,
+          correlationId,
+          log,
+          runtime,
+        });
+      } catch (error) {
+        response = errorResponse(error, correlationId, log);
+      }
+      response = withHeader(response, "x-correlation-id", correlationId);
+      const fields = {
+        method: request.method,
+        path: url.pathname,
+        status: response.status,
+        duration_ms: Math.round((performance.now() - startedAt) * 10) / 10,
+      };
+      const line = `${request.method} ${url.pathname} ${response.status}`;
+      if (response.status >= 500) log.error(line, fields);
+      else log.info(line, fields);
+      return response;
+    });
+  };
+}
+
+function errorResponse(error: unknown, correlationId: string, log: Logger): Response {
+  if (error instanceof AppError) {
+    if (error.status >= 500) log.error(error.message, { err: error, code: error.code });
+    return problem(error, correlationId);
+  }
+  if (error instanceof Error && error.name === "ConfigError") {
+    // The variable names are useful to operators and not secret, but they belong in the log.
+    log.error("configuration is invalid", { err: error });
+    return problem(new AppError("misconfigured", "The server is misconfigured; see its logs."), correlationId);
+  }
+  log.error("unhandled error", { err: error });
+  return problem(
+    new AppError("internal", `Internal server error. Quote correlation id ${correlationId} when reporting it.`),
+    correlationId,
+  );
+}
+
+function queryObject(url: URL): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const key of new Set(url.searchParams.keys())) {
+    const values = url.searchParams.getAll(key);
+    out[key] = values.length === 1 ? (values[0] as string) : values;
+  }
+  return out;
+}
+
+async function readJson(request: Request): Promise<unknown> {
+  const type = request.headers.get("content-type") ?? "";
+  if (!/^application\/([a-z.+-]*\+)?json\b/i.test(type)) {
+    throw new AppError("unsupported_media_type", "The body must be JSON (content-type: application/json).");
+  }
+  const text = await request.text();
+  if (text.trim() === "") throw new AppError("invalid_json", "The body is empty; a JSON object is expected.");
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new AppError("invalid_json", `The body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+export function parseInput<Schema extends z.ZodType>(
+  schema: Schema,
+  input: unknown,
+  location: FieldProblem["location"],
+): z.output<Schema> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const fields = result.error.issues.map((issue) => ({
+    field: issue.path.map(String).join(".") || "(root)",
+    location,
+    message: issue.message,
+  }));
+  const summary = fields.map((f) => `${location}.${f.field}: ${f.message}`).join("; ");
+  throw new AppError("validation_failed", `Invalid ${location}: ${summary}`, { fields });
+}
+
+function withHeader(response: Response, name: string, value: string): Response {
+  try {
+    response.headers.set(name, value);
+    return response;
+  } catch {
+    // Immutable headers (e.g. a Response passed through from fetch): copy it.
+    const copy = new Response(response.body, response);
+    copy.headers.set(name, value);
+    return copy;
+  }
+}
