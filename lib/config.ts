@@ -159,8 +159,18 @@ function isNeonHost(url: string): boolean {
   return NEON_HOST_SUFFIXES.some((suffix) => host.endsWith(suffix));
 }
 
+export interface LoadOptions {
+  cwd?: string;
+  /**
+   * Whether the secrets that guard routes (API tokens, cron secret) are required in
+   * production. Off for tools that serve nothing, such as the migration step of a build.
+   */
+  serving?: boolean;
+}
+
 /** Parse and validate an environment (by default the process's). Throws `ConfigError`. */
-export function loadConfig(env: Environment = process.env, cwd: string = process.cwd()): Config {
+export function loadConfig(env: Environment = process.env, options: LoadOptions = {}): Config {
+  const { cwd = process.cwd(), serving = true } = options;
   const parsed = EnvSchema.safeParse(env);
   if (!parsed.success) {
     throw new ConfigError(
@@ -182,13 +192,13 @@ export function loadConfig(env: Environment = process.env, cwd: string = process
         problem: "is required in production (there is no embedded database on Vercel)",
       });
     }
-    if (!vars.DROPFLOW_API_TOKENS || vars.DROPFLOW_API_TOKENS.length === 0) {
+    if (serving && (!vars.DROPFLOW_API_TOKENS || vars.DROPFLOW_API_TOKENS.length === 0)) {
       issues.push({
         variable: "DROPFLOW_API_TOKENS",
         problem: "is required in production (no token is generated outside development)",
       });
     }
-    if (!vars.CRON_SECRET) {
+    if (serving && !vars.CRON_SECRET) {
       issues.push({ variable: "CRON_SECRET", problem: "is required in production (Vercel cron sends it)" });
     }
   }
