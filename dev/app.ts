@@ -60,7 +60,11 @@ export async function createDevApp(options: { apiDir: string; publicDir: string 
     try {
       request = await toWebRequest(req, url);
     } catch (error) {
-      if (error instanceof BodyTooLargeError) return fail(new AppError("payload_too_large", error.message));
+      if (error instanceof BodyTooLargeError) {
+        // The rest of the body is never read, so this connection cannot carry another request.
+        res.shouldKeepAlive = false;
+        return fail(new AppError("payload_too_large", error.message));
+      }
       throw error;
     }
     let response: Response;

@@ -33,11 +33,13 @@ export interface Logger {
 interface Settings {
   level: LogLevel;
   format: LogFormat;
+  /** Write to stdout (default); tests turn it off and read a memory sink instead. */
+  stdout?: boolean;
 }
 
 const sinks = new Set<LogSink>();
 let settings: Settings = { level: "info", format: "pretty" };
-let defaultSink: LogSink = stdoutSink(settings.format);
+let defaultSink: LogSink | null = stdoutSink(settings.format);
 let root: pino.Logger = buildRoot();
 
 function buildRoot(): pino.Logger {
@@ -51,7 +53,7 @@ function buildRoot(): pino.Logger {
           return parsed;
         },
       };
-      defaultSink.write(entry);
+      defaultSink?.write(entry);
       for (const sink of sinks) sink.write(entry);
     },
   };
@@ -62,6 +64,9 @@ function buildRoot(): pino.Logger {
       messageKey: "msg",
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      // Records are already serialised and redacted by redactValue; pino's own `err`
+      // serializer would re-wrap them.
+      serializers: { err: (value: unknown) => value },
     },
     destination,
   );
@@ -70,7 +75,7 @@ function buildRoot(): pino.Logger {
 /** Applies the configured level and format. Called once at start-up by the runtime. */
 export function configureLogging(next: Settings): void {
   settings = next;
-  defaultSink = stdoutSink(next.format);
+  defaultSink = next.stdout === false ? null : stdoutSink(next.format);
   root = buildRoot();
 }
 

@@ -1,0 +1,107 @@
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../lib/config.js";
+
+const TOKEN = "t".repeat(32);
+const SECRET = "s".repeat(32);
+
+function configError(env: Record<string, string>, options?: Parameters<typeof loadConfig>[1]): ConfigError {
+  try {
+    loadConfig(env, options);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("loadConfig", () => {
+  it("runs on embedded defaults with nothing set", () => {
+    const config = loadConfig({}, { cwd: "/srv/app" });
+    expect(config.port).toBe(3000);
+    expect(config.dataDir).toBe("/srv/app/.data");
+    expect(config.database).toEqual({ driver: "pglite", dataDir: "/srv/app/.data/pglite" });
+    expect(config.production).toBe(false);
+    expect(config.apiTokens).toEqual([]);
+    expect(config.log).toEqual({ level: "info", format: "pretty" });
+  });
+
+  it("chooses the Postgres driver from the URL and DROPFLOW_PG_DRIVER", () => {
+    expect(loadConfig({ DATABASE_URL: "postgres://u:p@db.internal:5432/x" }).database.driver).toBe("pg");
+    expect(loadConfig({ DATABASE_URL: "postgresql://u:p@ep-cool-1.eu-central-1.aws.neon.tech/db" }).database).toEqual({
+      driver: "neon",
+      url: "postgresql://u:p@ep-cool-1.eu-central-1.aws.neon.tech/db",
+      wsProxy: null,
+    });
+    expect(
+      loadConfig({
+        DATABASE_URL: "postgres://u@127.0.0.1:5432/x",
+        DROPFLOW_PG_DRIVER: "neon",
+        DROPFLOW_NEON_WSPROXY: "127.0.0.1:9000/v2",
+      }).database,
+    ).toEqual({ driver: "neon", url: "postgres://u@127.0.0.1:5432/x", wsProxy: "127.0.0.1:9000/v2" });
+  });
+
+  it("keeps each data directory apart, relative to the working directory", () => {
+    const config = loadConfig({ DROPFLOW_DATA_DIR: "tmp/a", PORT: "3001" }, { cwd: "/w" });
+    expect(config.dataDir).toBe(path.resolve("/w/tmp/a"));
+    expect(config.port).toBe(3001);
+  });
+
+  it("accepts several API tokens for rotation", () => {
+    const other = "u".repeat(20);
+    expect(loadConfig({ DROPFLOW_API_TOKENS: ` ${TOKEN}, ${other} ` }).apiTokens).toEqual([TOKEN, other]);
+  });
+
+  it("names every invalid variable in one message, without echoing values", () => {
+    const error = configError({
+      DATABASE_URL: "nonsense",
+      PORT: "http",
+      LOG_LEVEL: "chatty",
+      DROPFLOW_API_TOKENS: "short",
+      CRON_SECRET: "tiny",
+    });
+    expect(error.issues.map((issue) => issue.variable).sort()).toEqual([
+      "CRON_SECRET",
+      "DATABASE_URL",
+      "DROPFLOW_API_TOKENS",
+      "LOG_LEVEL",
+      "PORT",
+    ]);
+    expect(error.message).toContain("DATABASE_URL: must be a postgres:// or postgresql:// URL");
+    expect(error.message).toContain('LOG_LEVEL: must be one of "debug", "info", "warn", "error", "silent"');
+    expect(error.message).not.toContain("nonsense");
+    expect(error.message).not.toContain("tiny");
+  });
+
+  it("fails closed on Vercel: no embedded database, no generated token", () => {
+    const error = configError({ VERCEL: "1" });
+    expect(error.issues.map((issue) => issue.variable)).toEqual(["DATABASE_URL", "DROPFLOW_API_TOKENS", "CRON_SECRET"]);
+    expect(configError({ NODE_ENV: "production", DATABASE_URL: "postgres://u@h/db" }).issues).toHaveLength(2);
+  });
+
+  it("starts in production with everything set, logging JSON lines", () => {
+    const config = loadConfig({
+      VERCEL: "1",
+      DATABASE_URL: "postgres://u:p@h/db",
+      DROPFLOW_API_TOKENS: TOKEN,
+      CRON_SECRET: SECRET,
+    });
+    expect(config.production).toBe(true);
+    expect(config.log.format).toBe("json");
+  });
+
+  it("needs only the database for tools that serve nothing (migrations)", () => {
+    expect(loadConfig({ VERCEL: "1", DATABASE_URL: "postgres://u@h/db" }, { serving: false }).production).toBe(true);
+    expect(configError({ VERCEL: "1" }, { serving: false }).issues.map((issue) => issue.variable)).toEqual([
+      "DATABASE_URL",
+    ]);
+  });
+
+  it("honours LOG_FORMAT=json in development and rejects a scheme in the Neon proxy", () => {
+    expect(loadConfig({ LOG_FORMAT: "JSON" }).log.format).toBe("json");
+    expect(configError({ DROPFLOW_NEON_WSPROXY: "ws://127.0.0.1:1/v2" }).issues[0]?.variable).toBe(
+      "DROPFLOW_NEON_WSPROXY",
+    );
+  });
+});
