@@ -25,7 +25,8 @@ export interface RouteMatch {
   params: Record<string, string>;
 }
 
-const SOURCE_EXTENSIONS = [".ts", ".mts", ".js", ".mjs"];
+// What Vercel deploys as a function: api/**/*.+(js|mjs|ts|tsx).
+const SOURCE_EXTENSIONS = [".ts", ".tsx", ".js", ".mjs"];
 
 /** Every function under `apiDir` (files and folders starting with `_` or `.` are private, as on Vercel). */
 export function discoverRoutes(apiDir: string, urlPrefix = "/api"): ApiRoute[] {
@@ -39,7 +40,7 @@ export function discoverRoutes(apiDir: string, urlPrefix = "/api"): ApiRoute[] {
         continue;
       }
       const ext = path.extname(entry);
-      if (!SOURCE_EXTENSIONS.includes(ext) || entry.endsWith(".d.ts") || /\.test\.[mc]?[tj]s$/.test(entry)) continue;
+      if (!SOURCE_EXTENSIONS.includes(ext) || entry.endsWith(".d.ts")) continue;
       const base = entry.slice(0, -ext.length);
       const routeParts = base === "index" ? parts : [...parts, base];
       const segments = routeParts.map(toSegment);
