@@ -8,7 +8,5 @@ export default defineConfig({
     pool: "forks",
     testTimeout: 30_000,
     hookTimeout: 120_000,
-    // Suites must not depend on the developer's shell.
-    env: { LOG_LEVEL: "warn" },
   },
 });

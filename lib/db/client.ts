@@ -113,12 +113,18 @@ async function openNeon(url: string, wsProxy: string | null, options: OpenOption
   const { default: WebSocket } = await import("ws");
   // Node 20 has no global WebSocket; on Vercel's Node 22 `ws` works just the same.
   neonConfig.webSocketConstructor = WebSocket;
+  // neonConfig is process-wide: set every field each time so one handle's relay
+  // settings never leak into another's.
   if (wsProxy) {
     // A plain Postgres behind our relay: no TLS to the relay, and no pipelined
     // startup (it only works with cleartext-password auth).
     neonConfig.wsProxy = wsProxy;
     neonConfig.useSecureWebSocket = false;
     neonConfig.pipelineConnect = false;
+  } else {
+    neonConfig.wsProxy = (host) => `${host}/v2`;
+    neonConfig.useSecureWebSocket = true;
+    neonConfig.pipelineConnect = "password";
   }
   const pool = new Pool({ connectionString: url, max: options.maxConnections ?? 5 });
   pool.on("error", (error: Error) => log.warn("idle database connection failed", { err: error }));

@@ -5,13 +5,16 @@
  */
 import { fileURLToPath } from "node:url";
 import { sql } from "drizzle-orm";
+import { logger } from "../log/index.js";
 import { type Database, type DatabaseHandle, queryRows } from "./client.js";
+
+const log = logger("db");
 
 /** The migrations folder. Referenced relative to this module so Vercel's tracer ships it. */
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../../drizzle", import.meta.url));
 
 // Any stable number that no other advisory lock of ours uses.
-const MIGRATION_LOCK_KEY = 7_316_001;
+export const MIGRATION_LOCK_KEY = 7_316_001;
 
 export interface MigrationResult {
   applied: number;
@@ -19,16 +22,28 @@ export interface MigrationResult {
 }
 
 export async function migrateDatabase(handle: DatabaseHandle): Promise<MigrationResult> {
+  const locking = handle.driver !== "pglite"; // PGlite: one connection, and the data-dir lock
   return handle.withSession(async (db) => {
-    if (handle.driver !== "pglite") await db.execute(sql`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`);
+    if (locking) await db.execute(sql`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`);
+    const unlock = async () => {
+      if (locking) await db.execute(sql`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`);
+    };
+    let result: MigrationResult;
     try {
       const before = await appliedCount(db);
       await runMigrator(handle.driver, db);
       const total = await appliedCount(db);
-      return { applied: total - before, total };
-    } finally {
-      if (handle.driver !== "pglite") await db.execute(sql`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`);
+      result = { applied: total - before, total };
+    } catch (error) {
+      // The migration error is the one to report; a session lock that cannot be
+      // released explicitly is released when its connection closes.
+      await unlock().catch((unlockError: unknown) =>
+        log.warn("could not release the migration lock", { err: unlockError }),
+      );
+      throw error;
     }
+    await unlock();
+    return result;
   });
 }
 

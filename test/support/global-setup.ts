@@ -1,0 +1,84 @@
+/**
+ * vitest globalSetup: one real PostgreSQL for the whole run, with a migrated template
+ * database that suites clone (`CREATE DATABASE … TEMPLATE`, see databases.ts). Without
+ * the server binaries the database suites skip, loudly: CI greps the output for
+ * SKIP_MARKER and fails, so a missing server can never pass as green.
+ */
+import pg from "pg";
+import type { TestProject } from "vitest/node";
+import { openDatabase } from "../../lib/db/client.js";
+import { migrateDatabase } from "../../lib/db/migrate.js";
+import { findPostgresBinaries, type PostgresServer, startPostgres } from "./postgres.js";
+
+export const SKIP_MARKER = "DROPFLOW-SKIPPED-FOR-WANT-OF-SERVER";
+export const TEMPLATE_DB = "dropflow_template";
+
+export type PostgresInfo =
+  | { available: true; host: string; port: number; user: string; version: number; templateDb: string }
+  | { available: false; reason: string };
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    postgres: PostgresInfo;
+  }
+}
+
+/** The banner printed wherever database tests are skipped. */
+export function skipBanner(reason: string): string {
+  const rule = "!".repeat(78);
+  return `\n${rule}\n!! ${SKIP_MARKER}: Postgres-backed tests are SKIPPED\n!! ${reason}\n${rule}\n\n`;
+}
+
+export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
+  const started = performance.now();
+  const found = findPostgresBinaries();
+  if (!found.binaries) {
+    process.stderr.write(skipBanner(found.reason));
+    project.provide("postgres", { available: false, reason: found.reason });
+    return undefined;
+  }
+  const server = await startPostgres({ binaries: found.binaries });
+  try {
+    await createTemplate(server);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  project.provide("postgres", {
+    available: true,
+    host: server.host,
+    port: server.port,
+    user: server.user,
+    version: server.version,
+    templateDb: TEMPLATE_DB,
+  });
+  const seconds = ((performance.now() - started) / 1000).toFixed(2);
+  process.stderr.write(
+    `[global-setup] PostgreSQL ${server.version} on ${server.host}:${server.port}, ${TEMPLATE_DB} migrated, in ${seconds} s\n`,
+  );
+  return () => server.stop();
+}
+
+async function createTemplate(server: PostgresServer): Promise<void> {
+  const maintenance = server.urlFor("postgres");
+  await runStatement(maintenance, `create database ${TEMPLATE_DB}`);
+  const handle = await openDatabase({ driver: "pg", url: server.urlFor(TEMPLATE_DB) }, { maxConnections: 1 });
+  try {
+    await migrateDatabase(handle);
+  } finally {
+    await handle.close();
+  }
+  // CREATE DATABASE … TEMPLATE refuses a template with an open session, so no suite may
+  // connect to it by mistake.
+  await runStatement(maintenance, `alter database ${TEMPLATE_DB} with is_template true allow_connections false`);
+}
+
+async function runStatement(url: string, statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
