@@ -888,7 +888,8 @@ export function formatReport(report: DeployReport): string {
   );
   for (const fn of trace.functions) {
     const settings = vercel.functions.find((s) => s.entry === fn.entry);
-    const duration = settings?.maxDuration == null ? "platform default" : `${settings.maxDuration} s`;
+    const maxDuration = settings?.maxDuration ?? null;
+    const duration = maxDuration === null ? "platform default" : `${maxDuration} s`;
     const packages = new Set(
       fn.fileList.filter((f) => f.startsWith("node_modules/")).map((f) => packageName(f.slice("node_modules/".length))),
     );

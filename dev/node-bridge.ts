@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
+import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { pipeline } from "node:stream/promises";
 
 /** Vercel refuses function request bodies over 4.5 MB; so do we, so nothing works only locally. */
@@ -52,5 +53,5 @@ export async function sendWebResponse(res: ServerResponse, response: Response, m
     res.end();
     return;
   }
-  await pipeline(Readable.fromWeb(response.body as import("node:stream/web").ReadableStream), res);
+  await pipeline(Readable.fromWeb(response.body as NodeReadableStream), res);
 }

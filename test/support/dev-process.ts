@@ -52,8 +52,10 @@ export function startDevProcess(env: Record<string, string>): DevProcess {
       if (match?.[1]) resolve(match[1].replace("localhost", "127.0.0.1"));
     };
     child.stdout?.on("data", check);
-    exited.then((code) => reject(new Error(`dev server exited with ${code} before it was ready:\n${output}`)));
+    void exited.then((code) => reject(new Error(`dev server exited with ${code} before it was ready:\n${output}`)));
   });
+  // Callers that only await `exited` (servers expected to refuse to start) never read
+  // `ready`; its rejection is reported through `exited` instead.
   ready.catch(() => undefined);
   return {
     child,
