@@ -22,8 +22,8 @@ const emptyAsUndefined = (value: unknown) => (typeof value === "string" && value
 
 const optionalString = z.preprocess(emptyAsUndefined, z.string().trim().optional());
 
-const postgresUrl = z.preprocess(
-  emptyAsUndefined,
+/** A URL with one of `protocols` and a host; its value is never echoed in errors. */
+const urlOf = (protocols: string[], message: string) =>
   z
     .string()
     .trim()
@@ -31,14 +31,18 @@ const postgresUrl = z.preprocess(
       (value) => {
         try {
           const url = new URL(value);
-          return (url.protocol === "postgres:" || url.protocol === "postgresql:") && url.hostname !== "";
-        } catch {
-          return false;
+          return protocols.includes(url.protocol) && url.hostname !== "";
+        } catch (error) {
+          if (error instanceof TypeError) return false; // not a URL at all
+          throw error;
         }
       },
-      { message: "must be a postgres:// or postgresql:// URL with a host" },
-    )
-    .optional(),
+      { message },
+    );
+
+const postgresUrl = z.preprocess(
+  emptyAsUndefined,
+  urlOf(["postgres:", "postgresql:"], "must be a postgres:// or postgresql:// URL with a host").optional(),
 );
 
 const secret = (minLength: number) =>
@@ -89,20 +93,7 @@ export const EnvSchema = z.object({
   CRON_SECRET: secret(16),
   PUBLIC_BASE_URL: z.preprocess(
     emptyAsUndefined,
-    z
-      .string()
-      .trim()
-      .refine(
-        (value) => {
-          try {
-            const url = new URL(value);
-            return url.protocol === "http:" || url.protocol === "https:";
-          } catch {
-            return false;
-          }
-        },
-        { message: "must be an http(s) URL" },
-      )
+    urlOf(["http:", "https:"], "must be an http(s) URL")
       .transform((value) => value.replace(/\/+$/, ""))
       .optional(),
   ),

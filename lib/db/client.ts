@@ -4,8 +4,10 @@
  * (production on Vercel; locally through the WebSocket relay in dev/).
  * The same queries run on all three.
  */
+import type { Pool as NeonPool, PoolClient as NeonPoolClient } from "@neondatabase/serverless";
 import type { SQL } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import type { Pool as PgPool, PoolClient as PgPoolClient } from "pg";
 import type { DatabaseConfig } from "../config.js";
 import { logger } from "../log/index.js";
 import { type DataDirLock, lockDataDir } from "./data-dir-lock.js";
@@ -82,29 +84,50 @@ async function openPglite(dataDir: string | null): Promise<DatabaseHandle> {
   }
 }
 
-async function openNodePostgres(url: string, options: OpenOptions): Promise<DatabaseHandle> {
-  const { default: pg } = await import("pg");
-  const { drizzle } = await import("drizzle-orm/node-postgres");
-  const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 5 });
+/** What node-postgres' Pool and Neon's Pool (a node-postgres look-alike) have in common. */
+interface SessionPool {
+  query(text: string): Promise<unknown>;
+  connect(): Promise<{ release(): void }>;
+  end(): Promise<void>;
+  on(event: "error", listener: (error: Error) => void): unknown;
+}
+
+async function poolHandle<Pool extends SessionPool, Client>(
+  driver: "pg" | "neon",
+  pool: Pool,
+  wrap: (client: Pool | Client) => Database,
+  options: OpenOptions,
+): Promise<DatabaseHandle> {
   pool.on("error", (error) => log.warn("idle database connection failed", { err: error }));
   if (options.attachToVercel) await attachPool(pool);
-  const db = drizzle({ client: pool, schema }) as unknown as Database;
   return {
-    db,
-    driver: "pg",
+    db: wrap(pool),
+    driver,
     ping: async () => {
       await pool.query("select 1");
     },
     withSession: async (fn) => {
       const client = await pool.connect();
       try {
-        return await fn(drizzle({ client, schema }) as unknown as Database);
+        return await fn(wrap(client as Client));
       } finally {
         client.release();
       }
     },
     close: () => pool.end(),
   };
+}
+
+async function openNodePostgres(url: string, options: OpenOptions): Promise<DatabaseHandle> {
+  const { default: pg } = await import("pg");
+  const { drizzle } = await import("drizzle-orm/node-postgres");
+  const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 5 });
+  return poolHandle<PgPool, PgPoolClient>(
+    "pg",
+    pool,
+    (client) => drizzle({ client, schema }) as unknown as Database,
+    options,
+  );
 }
 
 async function openNeon(url: string, wsProxy: string | null, options: OpenOptions): Promise<DatabaseHandle> {
@@ -114,7 +137,7 @@ async function openNeon(url: string, wsProxy: string | null, options: OpenOption
   // Node 20 has no global WebSocket; on Vercel's Node 22 `ws` works just the same.
   neonConfig.webSocketConstructor = WebSocket;
   // neonConfig is process-wide: set every field each time so one handle's relay
-  // settings never leak into another's.
+  // settings never leak into another's. The else branch holds the library defaults.
   if (wsProxy) {
     // A plain Postgres behind our relay: no TLS to the relay, and no pipelined
     // startup (it only works with cleartext-password auth).
@@ -127,25 +150,12 @@ async function openNeon(url: string, wsProxy: string | null, options: OpenOption
     neonConfig.pipelineConnect = "password";
   }
   const pool = new Pool({ connectionString: url, max: options.maxConnections ?? 5 });
-  pool.on("error", (error: Error) => log.warn("idle database connection failed", { err: error }));
-  if (options.attachToVercel) await attachPool(pool);
-  const db = drizzle({ client: pool, schema }) as unknown as Database;
-  return {
-    db,
-    driver: "neon",
-    ping: async () => {
-      await pool.query("select 1");
-    },
-    withSession: async (fn) => {
-      const client = await pool.connect();
-      try {
-        return await fn(drizzle({ client, schema }) as unknown as Database);
-      } finally {
-        client.release();
-      }
-    },
-    close: () => pool.end(),
-  };
+  return poolHandle<NeonPool, NeonPoolClient>(
+    "neon",
+    pool,
+    (client) => drizzle({ client, schema }) as unknown as Database,
+    options,
+  );
 }
 
 async function attachPool(pool: object): Promise<void> {
