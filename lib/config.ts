@@ -72,6 +72,18 @@ const tokenList = z.preprocess(
     .optional(),
 );
 
+const httpUrl = z.preprocess(
+  emptyAsUndefined,
+  urlOf(["http:", "https:"], "must be an http(s) URL")
+    .transform((value) => value.replace(/\/+$/, ""))
+    .optional(),
+);
+
+/** A duration in seconds; fractions allowed so tests can run the time knobs fast. */
+const secondsSchema = () => z.coerce.number().positive({ message: "must be a positive number of seconds" });
+const seconds = (fallback: number) => z.preprocess(emptyAsUndefined, secondsSchema().default(fallback));
+const optionalSeconds = () => z.preprocess(emptyAsUndefined, secondsSchema().optional());
+
 export const EnvSchema = z.object({
   NODE_ENV: z.preprocess(emptyAsUndefined, z.enum(["development", "test", "production"]).optional()),
   VERCEL: optionalString,
@@ -91,16 +103,25 @@ export const EnvSchema = z.object({
   ),
   DROPFLOW_API_TOKENS: tokenList,
   CRON_SECRET: secret(16),
-  PUBLIC_BASE_URL: z.preprocess(
-    emptyAsUndefined,
-    urlOf(["http:", "https:"], "must be an http(s) URL")
-      .transform((value) => value.replace(/\/+$/, ""))
-      .optional(),
-  ),
+  PUBLIC_BASE_URL: httpUrl,
   LOG_LEVEL: z.preprocess(
     (value) => (typeof value === "string" ? emptyAsUndefined(value.toLowerCase()) : value),
     z.enum(LOG_LEVELS).default("info"),
   ),
+  UPSTASH_REDIS_REST_URL: httpUrl,
+  UPSTASH_REDIS_REST_TOKEN: optionalString,
+  // Vercel's KV / Upstash integration names the same two settings this way.
+  KV_REST_API_URL: httpUrl,
+  KV_REST_API_TOKEN: optionalString,
+  QSTASH_URL: httpUrl,
+  QSTASH_TOKEN: optionalString,
+  QSTASH_CURRENT_SIGNING_KEY: optionalString,
+  QSTASH_NEXT_SIGNING_KEY: optionalString,
+  DROPFLOW_MAX_DURATION_S: seconds(300),
+  DROPFLOW_DEADLINE_MARGIN_S: seconds(20),
+  DROPFLOW_LEASE_S: optionalSeconds(),
+  DROPFLOW_STALL_S: seconds(900),
+  DROPFLOW_CHUNK_ROWS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).max(1_000_000).default(5000)),
   LOG_FORMAT: z.preprocess(
     (value) => (typeof value === "string" ? emptyAsUndefined(value.toLowerCase()) : value),
     z.enum(["json", "pretty"]).optional(),
@@ -111,6 +132,27 @@ export type DatabaseConfig =
   | { driver: "pglite"; dataDir: string }
   | { driver: "pg"; url: string }
   | { driver: "neon"; url: string; wsProxy: string | null };
+
+export type KvConfig = { driver: "memory" } | { driver: "upstash"; url: string; token: string };
+
+/**
+ * `embedded`: the dev server runs the QStash-compatible stand-in in process and
+ * fills in its URL, token and signing keys when it starts.
+ */
+export type QueueConfig =
+  | { mode: "embedded" }
+  | { mode: "qstash"; url: string; token: string; currentSigningKey: string; nextSigningKey: string };
+
+/** The time knobs of the job engine (DESIGN.md §3), in milliseconds. */
+export interface JobsConfig {
+  maxDurationMs: number;
+  deadlineMarginMs: number;
+  /** Longer than maxDurationMs, so a live chunk's lease never expires under it. */
+  leaseMs: number;
+  /** A job without heartbeat, or a chunk never claimed, for this long is stuck. */
+  stallMs: number;
+  chunkRows: number;
+}
 
 export interface Config {
   /** On Vercel or NODE_ENV=production: no embedded fallbacks. */
@@ -125,6 +167,9 @@ export interface Config {
   cronSecret: string | null;
   publicBaseUrl: string | null;
   log: { level: LogLevel; format: LogFormat };
+  kv: KvConfig;
+  queue: QueueConfig;
+  jobs: JobsConfig;
 }
 
 export interface ConfigIssue {
@@ -193,6 +238,44 @@ export function loadConfig(env: Environment = process.env, options: LoadOptions 
       issues.push({ variable: "CRON_SECRET", problem: "is required in production (Vercel cron sends it)" });
     }
   }
+  const kvUrl = vars.UPSTASH_REDIS_REST_URL ?? vars.KV_REST_API_URL;
+  const kvToken = vars.UPSTASH_REDIS_REST_TOKEN ?? vars.KV_REST_API_TOKEN;
+  if (Boolean(kvUrl) !== Boolean(kvToken)) {
+    issues.push({
+      variable: kvUrl ? "UPSTASH_REDIS_REST_TOKEN" : "UPSTASH_REDIS_REST_URL",
+      problem: "must be set together with its pair (or KV_REST_API_URL and KV_REST_API_TOKEN)",
+    });
+  } else if (production && serving && !kvUrl) {
+    issues.push({
+      variable: "UPSTASH_REDIS_REST_URL",
+      problem: "is required in production, with UPSTASH_REDIS_REST_TOKEN (there is no in-memory store on Vercel)",
+    });
+  }
+  const queueVars = ["QSTASH_TOKEN", "QSTASH_CURRENT_SIGNING_KEY", "QSTASH_NEXT_SIGNING_KEY"] as const;
+  const queueSet = queueVars.filter((name) => vars[name]);
+  if ((queueSet.length > 0 || (production && serving)) && queueSet.length < queueVars.length) {
+    for (const name of queueVars.filter((name) => !vars[name])) {
+      issues.push({
+        variable: name,
+        problem: production
+          ? "is required in production (every task message goes through QStash)"
+          : "must be set together with the other QStash settings",
+      });
+    }
+  }
+  if (production && serving && !vars.PUBLIC_BASE_URL) {
+    issues.push({ variable: "PUBLIC_BASE_URL", problem: "is required in production (QStash delivers to it)" });
+  }
+  const leaseS = vars.DROPFLOW_LEASE_S ?? vars.DROPFLOW_MAX_DURATION_S + 60;
+  if (leaseS <= vars.DROPFLOW_MAX_DURATION_S) {
+    issues.push({
+      variable: "DROPFLOW_LEASE_S",
+      problem: "must be longer than DROPFLOW_MAX_DURATION_S, or a chunk still running could be handed to another worker",
+    });
+  }
+  if (vars.DROPFLOW_DEADLINE_MARGIN_S >= vars.DROPFLOW_MAX_DURATION_S) {
+    issues.push({ variable: "DROPFLOW_DEADLINE_MARGIN_S", problem: "must be shorter than DROPFLOW_MAX_DURATION_S" });
+  }
   if (vars.DROPFLOW_PG_DRIVER !== "auto" && !vars.DATABASE_URL) {
     issues.push({
       variable: "DROPFLOW_PG_DRIVER",
@@ -212,6 +295,24 @@ export function loadConfig(env: Environment = process.env, options: LoadOptions 
     cronSecret: vars.CRON_SECRET ?? null,
     publicBaseUrl: vars.PUBLIC_BASE_URL ?? null,
     log: { level: vars.LOG_LEVEL, format: vars.LOG_FORMAT ?? (production ? "json" : "pretty") },
+    kv: kvUrl && kvToken ? { driver: "upstash", url: kvUrl, token: kvToken } : { driver: "memory" },
+    queue:
+      vars.QSTASH_TOKEN && vars.QSTASH_CURRENT_SIGNING_KEY && vars.QSTASH_NEXT_SIGNING_KEY
+        ? {
+            mode: "qstash",
+            url: vars.QSTASH_URL ?? "https://qstash.upstash.io",
+            token: vars.QSTASH_TOKEN,
+            currentSigningKey: vars.QSTASH_CURRENT_SIGNING_KEY,
+            nextSigningKey: vars.QSTASH_NEXT_SIGNING_KEY,
+          }
+        : { mode: "embedded" },
+    jobs: {
+      maxDurationMs: vars.DROPFLOW_MAX_DURATION_S * 1000,
+      deadlineMarginMs: vars.DROPFLOW_DEADLINE_MARGIN_S * 1000,
+      leaseMs: leaseS * 1000,
+      stallMs: vars.DROPFLOW_STALL_S * 1000,
+      chunkRows: vars.DROPFLOW_CHUNK_ROWS,
+    },
   };
 }
 

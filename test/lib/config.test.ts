@@ -4,6 +4,19 @@ import { ConfigError, loadConfig } from "../../lib/config.js";
 
 const TOKEN = "t".repeat(32);
 const SECRET = "s".repeat(32);
+/** Everything production needs. */
+const PRODUCTION = {
+  VERCEL: "1",
+  DATABASE_URL: "postgres://u:p@h/db",
+  DROPFLOW_API_TOKENS: TOKEN,
+  CRON_SECRET: SECRET,
+  UPSTASH_REDIS_REST_URL: "https://eu1-x.upstash.io",
+  UPSTASH_REDIS_REST_TOKEN: "upstash-token",
+  QSTASH_TOKEN: "qstash-token",
+  QSTASH_CURRENT_SIGNING_KEY: "sig_current",
+  QSTASH_NEXT_SIGNING_KEY: "sig_next",
+  PUBLIC_BASE_URL: "https://dropflow.example.com/",
+};
 
 function configError(env: Record<string, string>, options?: Parameters<typeof loadConfig>[1]): ConfigError {
   try {
@@ -74,21 +87,28 @@ describe("loadConfig", () => {
     expect(error.message).not.toContain("tiny");
   });
 
-  it("fails closed on Vercel: no embedded database, no generated token", () => {
+  it("fails closed on Vercel: no embedded database, KV or queue, no generated token", () => {
     const error = configError({ VERCEL: "1" });
-    expect(error.issues.map((issue) => issue.variable)).toEqual(["DATABASE_URL", "DROPFLOW_API_TOKENS", "CRON_SECRET"]);
-    expect(configError({ NODE_ENV: "production", DATABASE_URL: "postgres://u@h/db" }).issues).toHaveLength(2);
+    expect(error.issues.map((issue) => issue.variable)).toEqual([
+      "DATABASE_URL",
+      "DROPFLOW_API_TOKENS",
+      "CRON_SECRET",
+      "UPSTASH_REDIS_REST_URL",
+      "QSTASH_TOKEN",
+      "QSTASH_CURRENT_SIGNING_KEY",
+      "QSTASH_NEXT_SIGNING_KEY",
+      "PUBLIC_BASE_URL",
+    ]);
+    expect(configError({ NODE_ENV: "production", ...PRODUCTION, DATABASE_URL: "" }).issues).toHaveLength(1);
   });
 
   it("starts in production with everything set, logging JSON lines", () => {
-    const config = loadConfig({
-      VERCEL: "1",
-      DATABASE_URL: "postgres://u:p@h/db",
-      DROPFLOW_API_TOKENS: TOKEN,
-      CRON_SECRET: SECRET,
-    });
+    const config = loadConfig(PRODUCTION);
     expect(config.production).toBe(true);
     expect(config.log.format).toBe("json");
+    expect(config.kv).toEqual({ driver: "upstash", url: "https://eu1-x.upstash.io", token: "upstash-token" });
+    expect(config.queue).toMatchObject({ mode: "qstash", url: "https://qstash.upstash.io", token: "qstash-token" });
+    expect(config.publicBaseUrl).toBe("https://dropflow.example.com");
   });
 
   it("needs only the database for tools that serve nothing (migrations)", () => {
@@ -96,6 +116,32 @@ describe("loadConfig", () => {
     expect(configError({ VERCEL: "1" }, { serving: false }).issues.map((issue) => issue.variable)).toEqual([
       "DATABASE_URL",
     ]);
+  });
+
+  it("reads Vercel's KV_REST_API_* names and embedded defaults for KV and queue", () => {
+    expect(loadConfig({ KV_REST_API_URL: "https://kv.example", KV_REST_API_TOKEN: "t" }).kv).toEqual({
+      driver: "upstash",
+      url: "https://kv.example",
+      token: "t",
+    });
+    expect(loadConfig({}).kv).toEqual({ driver: "memory" });
+    expect(loadConfig({}).queue).toEqual({ mode: "embedded" });
+    expect(configError({ QSTASH_TOKEN: "x" }).issues.map((i) => i.variable)).toEqual([
+      "QSTASH_CURRENT_SIGNING_KEY",
+      "QSTASH_NEXT_SIGNING_KEY",
+    ]);
+  });
+
+  it("keeps leases longer than the function's maximum duration", () => {
+    expect(loadConfig({}).jobs).toEqual({
+      maxDurationMs: 300_000,
+      deadlineMarginMs: 20_000,
+      leaseMs: 360_000,
+      stallMs: 900_000,
+      chunkRows: 5000,
+    });
+    expect(loadConfig({ DROPFLOW_MAX_DURATION_S: "2", DROPFLOW_DEADLINE_MARGIN_S: "0.5" }).jobs.leaseMs).toBe(62_000);
+    expect(configError({ DROPFLOW_LEASE_S: "300" }).issues[0]?.variable).toBe("DROPFLOW_LEASE_S");
   });
 
   it("honours LOG_FORMAT=json in development and rejects a scheme in the Neon proxy", () => {

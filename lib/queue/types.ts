@@ -1,0 +1,47 @@
+/**
+ * Task messages between the job engine and the functions that do the work. A
+ * message carries ids and byte ranges, never rows (QStash caps a message at 1 MB
+ * on its free plan). Delivery is at least once: handlers must be idempotent.
+ */
+import { z } from "zod";
+
+/** The body of every task delivery, as published and as received. */
+export const TaskMessageSchema = z.object({
+  kind: z.string().regex(/^[a-z][a-z0-9-]*$/),
+  payload: z.unknown(),
+  correlation_id: z.string().min(1).max(128),
+});
+export type TaskMessage = z.infer<typeof TaskMessageSchema>;
+
+export interface FlowControl {
+  /** Limits are counted per key (e.g. per job or per upstream account). */
+  key: string;
+  /** At most this many deliveries of the key in flight. */
+  parallelism?: number;
+  /** At most `rate` deliveries per `period` seconds. */
+  rate?: number;
+  period?: number;
+}
+
+export interface PublishOptions {
+  delaySeconds?: number;
+  /** The same id twice is accepted once (dedup is an optimisation; handlers stay idempotent). */
+  deduplicationId?: string;
+  /** Delivery retries after the first attempt. */
+  retries?: number;
+  /** After the last retry, deliver the failure callback to `/api/tasks/failure`. */
+  failureCallback?: boolean;
+  flowControl?: FlowControl;
+  /** Seconds the destination may take before the attempt counts as failed. */
+  timeoutSeconds?: number;
+}
+
+export interface PublishResult {
+  messageId: string;
+  deduplicated: boolean;
+}
+
+export interface TaskPublication {
+  task: TaskMessage;
+  options?: PublishOptions;
+}
