@@ -121,6 +121,8 @@ export const EnvSchema = z.object({
   DROPFLOW_DEADLINE_MARGIN_S: seconds(20),
   DROPFLOW_LEASE_S: optionalSeconds(),
   DROPFLOW_STALL_S: seconds(900),
+  DROPFLOW_TEST_JOB_KINDS: z.preprocess(emptyAsUndefined, z.enum(["0", "1", "true", "false"]).optional()),
+  DROPFLOW_FAULT_CRASH_AFTER_COMMIT: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).optional()),
   DROPFLOW_CHUNK_ROWS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).max(1_000_000).default(5000)),
   LOG_FORMAT: z.preprocess(
     (value) => (typeof value === "string" ? emptyAsUndefined(value.toLowerCase()) : value),
@@ -170,6 +172,13 @@ export interface Config {
   kv: KvConfig;
   queue: QueueConfig;
   jobs: JobsConfig;
+  /** Test and benchmark switches; refused in production. */
+  testing: {
+    /** Register the dev/test-kinds.ts job kinds (test-rows, noop). */
+    jobKinds: boolean;
+    /** Exit the process right after the Nth chunk commit it makes (before Redis hears of it). */
+    crashAfterCommit: number | null;
+  };
 }
 
 export interface ConfigIssue {
@@ -276,6 +285,13 @@ export function loadConfig(env: Environment = process.env, options: LoadOptions 
   if (vars.DROPFLOW_DEADLINE_MARGIN_S >= vars.DROPFLOW_MAX_DURATION_S) {
     issues.push({ variable: "DROPFLOW_DEADLINE_MARGIN_S", problem: "must be shorter than DROPFLOW_MAX_DURATION_S" });
   }
+  const testKinds = vars.DROPFLOW_TEST_JOB_KINDS === "1" || vars.DROPFLOW_TEST_JOB_KINDS === "true";
+  if (production && (testKinds || vars.DROPFLOW_FAULT_CRASH_AFTER_COMMIT !== undefined)) {
+    issues.push({
+      variable: testKinds ? "DROPFLOW_TEST_JOB_KINDS" : "DROPFLOW_FAULT_CRASH_AFTER_COMMIT",
+      problem: "is a test switch and is refused in production",
+    });
+  }
   if (vars.DROPFLOW_PG_DRIVER !== "auto" && !vars.DATABASE_URL) {
     issues.push({
       variable: "DROPFLOW_PG_DRIVER",
@@ -313,6 +329,7 @@ export function loadConfig(env: Environment = process.env, options: LoadOptions 
       stallMs: vars.DROPFLOW_STALL_S * 1000,
       chunkRows: vars.DROPFLOW_CHUNK_ROWS,
     },
+    testing: { jobKinds: testKinds, crashAfterCommit: vars.DROPFLOW_FAULT_CRASH_AFTER_COMMIT ?? null },
   };
 }
 

@@ -4,10 +4,18 @@
  * no start-up hook) or eagerly by the dev server, which installs its own.
  */
 import { ensureDevApiToken } from "./auth/dev-token.js";
-import { type Config, getConfig } from "./config.js";
+import { type Config, getConfig, type QueueConfig } from "./config.js";
 import { type DatabaseHandle, openDatabase } from "./db/client.js";
 import { migrateDatabase } from "./db/migrate.js";
+import { AppError } from "./errors.js";
+import { type EngineFaults, JobEngine } from "./jobs/index.js";
+import { createJobStateStore } from "./kv/index.js";
+import type { JobStateStore } from "./kv/job-state.js";
 import { configureLogging, logger } from "./log/index.js";
+import { createTaskQueue } from "./queue/index.js";
+import type { TaskQueue } from "./queue/types.js";
+
+export type QstashSettings = Extract<QueueConfig, { mode: "qstash" }>;
 
 export interface Runtime {
   readonly config: Config;
@@ -16,6 +24,15 @@ export interface Runtime {
   /** Where the generated dev token is stored, when one is in use. */
   readonly devTokenFile: string | null;
   database(): Promise<DatabaseHandle>;
+  /** Chunk leases, counters and flags: Upstash Redis, or in memory when embedded. */
+  jobStore(): JobStateStore;
+  /** Task messages through QStash (or the dev server's stand-in). */
+  taskQueue(): TaskQueue;
+  engine(): Promise<JobEngine>;
+  /** Embedded mode: the dev server points the queue at its in-process stand-in once it listens. */
+  attachQueue(settings: QstashSettings, publicBaseUrl: string): void;
+  /** Test and benchmark fault injection. */
+  setFaults(faults: EngineFaults | undefined): void;
   close(): Promise<void>;
 }
 
@@ -52,15 +69,66 @@ export function createRuntime(config: Config): Runtime {
     return opening;
   };
 
+  let store: JobStateStore | undefined;
+  const jobStore = () => {
+    store ??= createJobStateStore(config.kv);
+    return store;
+  };
+
+  let queueSettings: { settings: QstashSettings; publicBaseUrl: string } | null =
+    config.queue.mode === "qstash" && config.publicBaseUrl
+      ? { settings: config.queue, publicBaseUrl: config.publicBaseUrl }
+      : null;
+  let queue: TaskQueue | undefined;
+  const taskQueue = () => {
+    if (!queue) {
+      if (!queueSettings) {
+        throw new AppError(
+          "misconfigured",
+          "No task queue: set the QStash variables and PUBLIC_BASE_URL, or run the dev server (it embeds one).",
+        );
+      }
+      queue = createTaskQueue(queueSettings.settings, queueSettings.publicBaseUrl);
+    }
+    return queue;
+  };
+
+  let faults: EngineFaults | undefined;
+  let engine: JobEngine | undefined;
+  const getEngine = async () => {
+    const { db } = await database();
+    engine ??= new JobEngine({
+      db,
+      store: jobStore(),
+      queue: taskQueue(),
+      config: config.jobs,
+      faults: { afterCommit: (jobId, chunk) => faults?.afterCommit?.(jobId, chunk) },
+    });
+    return engine;
+  };
+
   return {
     config,
     apiTokens,
     devTokenFile,
     database,
+    jobStore,
+    taskQueue,
+    engine: getEngine,
+    attachQueue(settings, publicBaseUrl) {
+      queueSettings = { settings, publicBaseUrl };
+      queue = undefined;
+      engine = undefined;
+    },
+    setFaults(next) {
+      faults = next;
+    },
     async close() {
       const pending = opening;
       opening = undefined;
       if (pending) await (await pending.catch(() => null))?.close();
+      await store?.close();
+      store = undefined;
     },
   };
 }

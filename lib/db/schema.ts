@@ -80,6 +80,44 @@ export const jobs = pgTable(
   ],
 );
 
+export const CHUNK_STATUSES = ["pending", "done", "failed"] as const;
+export type ChunkStatus = (typeof CHUNK_STATUSES)[number];
+
+/**
+ * A job's chunk plan and each chunk's outcome. The outcome is written in the same
+ * transaction as the chunk's data, so this table alone says what is done and what
+ * it counted; the Redis state is rebuilt from it when lost.
+ */
+export const jobChunks = pgTable(
+  "job_chunks",
+  {
+    jobId: uuid("job_id")
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    chunk: integer("chunk").notNull(),
+    /** What the chunk covers (file, byte range, first line, key range, page): small, never rows. */
+    payload: jsonb("payload").notNull().default({}),
+    /** Rows the plan expects in this chunk (the job's row total is their sum). */
+    rowsPlanned: integer("rows_planned").notNull().default(0),
+    status: text("status").$type<ChunkStatus>().notNull().default("pending"),
+    rowsDone: integer("rows_done").notNull().default(0),
+    rowsFailed: integer("rows_failed").notNull().default(0),
+    counters: jsonb("counters").$type<Record<string, number>>().notNull().default({}),
+    error: text("error"),
+    /** Deliveries that reached a worker (claims). */
+    attempts: integer("attempts").notNull().default(0),
+    /** Times the chunk was published; part of its deduplication id, so a re-publish is a new message. */
+    publications: integer("publications").notNull().default(0),
+    publishedAt: timestamp("published_at", { withTimezone: true }),
+    completedAt: timestamp("completed_at", { withTimezone: true }),
+  },
+  (t) => [
+    primaryKey({ columns: [t.jobId, t.chunk] }),
+    index("job_chunks_job_status_idx").on(t.jobId, t.status),
+    check("job_chunks_status_check", sql`${t.status} in (${inList(CHUNK_STATUSES)})`),
+  ],
+);
+
 export const importFiles = pgTable(
   "import_files",
   {

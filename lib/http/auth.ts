@@ -4,9 +4,10 @@ import type { Runtime } from "../runtime.js";
 
 /**
  * Who may call a route (DESIGN.md §5): `public` on purpose, `api` with an API bearer
- * token, `cron` with `Bearer $CRON_SECRET` (what Vercel cron sends).
+ * token, `cron` with `Bearer $CRON_SECRET` (what Vercel cron sends), `queue` with a
+ * valid `Upstash-Signature` over the raw body (checked by route(), which owns the body).
  */
-export type RouteAuth = "public" | "api" | "cron";
+export type RouteAuth = "public" | "api" | "cron" | "queue";
 
 const CHALLENGE = { "www-authenticate": 'Bearer realm="dropflow"' };
 
@@ -16,7 +17,7 @@ function unauthorized(): AppError {
 }
 
 export function authenticate(auth: RouteAuth, request: Request, runtime: Runtime): void {
-  if (auth === "public") return;
+  if (auth === "public" || auth === "queue") return;
   const presented = bearerToken(request.headers.get("authorization"));
   if (auth === "api") {
     if (!matchesAnyToken(presented, runtime.apiTokens)) throw unauthorized();

@@ -4,11 +4,12 @@
  * problem of respond.ts. Handlers receive typed, validated input and return a Response.
  */
 import type { z } from "zod";
-import { AppError, type FieldProblem } from "../errors.js";
+import { AppError } from "../errors.js";
 import { correlationIdFrom, type Logger, logger, runWithContext } from "../log/index.js";
 import { getRuntime, type Runtime } from "../runtime.js";
 import { authenticate, type RouteAuth } from "./auth.js";
 import { problem } from "./respond.js";
+import { parseInput } from "../validate.js";
 
 export interface RouteSpec<Query extends z.ZodType, Body extends z.ZodType> {
   /** Names the operation in logs, e.g. "listStores". */
@@ -22,6 +23,8 @@ export interface RouteSpec<Query extends z.ZodType, Body extends z.ZodType> {
 
 export interface RouteContext<Query, Body> {
   request: Request;
+  /** For `queue` routes: the verified delivery's message id and retry count. */
+  delivery: { messageId: string | null; retried: number } | null;
   url: URL;
   query: Query;
   body: Body;
@@ -50,10 +53,14 @@ export function route<Query extends z.ZodType = z.ZodUndefined, Body extends z.Z
       try {
         const runtime = getRuntime();
         authenticate(spec.auth, request, runtime);
+        // A queue delivery is verified over its raw bytes before anything parses them.
+        const verified = spec.auth === "queue" ? await runtime.taskQueue().verifyDelivery(request) : null;
         const query = spec.query ? parseInput(spec.query, queryObject(url), "query") : undefined;
-        const body = spec.body ? parseInput(spec.body, await readJson(request), "body") : undefined;
+        const input = verified ? parseJson(verified.body) : spec.body ? await readJson(request) : undefined;
+        const body = spec.body ? parseInput(spec.body, input, "body") : undefined;
         response = await handler({
           request,
+          delivery: verified ? { messageId: verified.messageId, retried: verified.retried } : null,
           url,
           query: query as Output<Query>,
           body: body as Output<Body>,
@@ -110,29 +117,17 @@ async function readJson(request: Request): Promise<unknown> {
   if (!/^application\/([a-z.+-]*\+)?json\b/i.test(type)) {
     throw new AppError("unsupported_media_type", "The body must be JSON (content-type: application/json).");
   }
-  const text = await request.text();
+  return parseJson(await request.text());
+}
+
+function parseJson(text: string): unknown {
   if (text.trim() === "") throw new AppError("invalid_json", "The body is empty; a JSON object is expected.");
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new AppError("invalid_json", `The body is not valid JSON: ${(error as Error).message}`);
+    if (!(error instanceof SyntaxError)) throw error;
+    throw new AppError("invalid_json", `The body is not valid JSON: ${error.message}`);
   }
-}
-
-export function parseInput<Schema extends z.ZodType>(
-  schema: Schema,
-  input: unknown,
-  location: FieldProblem["location"],
-): z.output<Schema> {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  const fields = result.error.issues.map((issue) => ({
-    field: issue.path.map(String).join(".") || "(root)",
-    location,
-    message: issue.message,
-  }));
-  const summary = fields.map((f) => `${location}.${f.field}: ${f.message}`).join("; ");
-  throw new AppError("validation_failed", `Invalid ${location}: ${summary}`, { fields });
 }
 
 function withHeader(response: Response, name: string, value: string): Response {

@@ -45,3 +45,12 @@ export interface TaskPublication {
   task: TaskMessage;
   options?: PublishOptions;
 }
+
+/** The queue port as the job engine uses it (lib/queue/index.ts builds it on QStash). */
+export interface TaskQueue {
+  publish(task: TaskMessage, options?: PublishOptions): Promise<PublishResult>;
+  /** Publishes in batches and checks every result; throws naming the messages that failed. */
+  publishMany(items: TaskPublication[]): Promise<PublishResult[]>;
+  /** Verifies a delivery's signature over its raw body; throws AppError("unauthorized") otherwise. */
+  verifyDelivery(request: Request): Promise<{ body: string; messageId: string | null; retried: number }>;
+}

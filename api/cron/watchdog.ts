@@ -1,0 +1,14 @@
+import { json, route } from "../../lib/http/index.js";
+import { runWatchdog } from "../../lib/jobs/index.js";
+
+/** Vercel cron (GET with Bearer $CRON_SECRET): recover stuck work. */
+export const GET = route({ operation: "watchdog", auth: "cron" }, async ({ runtime }) => {
+  const { db } = await runtime.database();
+  const report = await runWatchdog({
+    db,
+    store: runtime.jobStore(),
+    engine: await runtime.engine(),
+    config: runtime.config.jobs,
+  });
+  return json(report);
+});

@@ -1,0 +1,39 @@
+import { z } from "zod";
+import { json, route } from "../../lib/http/index.js";
+import { TASK_KINDS } from "../../lib/jobs/index.js";
+import { logger } from "../../lib/log/index.js";
+import { TaskMessageSchema } from "../../lib/queue/types.js";
+
+const ChunkPayload = z.object({ job_id: z.string().uuid(), chunk: z.number().int().min(0) });
+const PlanPayload = z.object({ job_id: z.string().uuid() });
+const log = logger("tasks");
+
+/**
+ * Every queue delivery lands here (signature required). A transient failure throws,
+ * answering 500 so the queue retries with backoff; anything a retry cannot fix
+ * answers 200 with what happened.
+ */
+export const POST = route(
+  { operation: "runTask", auth: "queue", query: z.object({ kind: z.string() }), body: TaskMessageSchema },
+  async ({ query, body, delivery, runtime }) => {
+    if (body.kind !== query.kind) {
+      log.error("task kind does not match its route", { route_kind: query.kind, message_kind: body.kind });
+      return json({ outcome: "ignored", reason: "kind mismatch" });
+    }
+    const engine = await runtime.engine();
+    switch (body.kind) {
+      case TASK_KINDS.plan: {
+        const { job_id } = PlanPayload.parse(body.payload);
+        return json({ outcome: await engine.handlePlan(job_id) });
+      }
+      case TASK_KINDS.chunk: {
+        const { job_id, chunk } = ChunkPayload.parse(body.payload);
+        const outcome = await engine.handleChunk(job_id, chunk, delivery ?? { messageId: null, retried: 0 });
+        return json({ outcome });
+      }
+      default:
+        log.error("no handler for task kind", { kind: body.kind });
+        return json({ outcome: "ignored", reason: `unknown task kind ${body.kind}` });
+    }
+  },
+);

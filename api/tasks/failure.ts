@@ -1,0 +1,30 @@
+import { z } from "zod";
+import { json, route } from "../../lib/http/index.js";
+import { logger } from "../../lib/log/index.js";
+import { TaskMessageSchema } from "../../lib/queue/types.js";
+
+/** QStash's failure callback body (the fields we use). */
+const FailureCallback = z.object({
+  status: z.number().int(),
+  retried: z.number().int().min(0).default(0),
+  sourceBody: z.string(),
+  sourceMessageId: z.string().optional(),
+});
+const log = logger("tasks");
+
+/** The queue gave up on a message after its last retry: fail what it carried. */
+export const POST = route(
+  { operation: "taskFailed", auth: "queue", body: FailureCallback },
+  async ({ body, runtime }) => {
+    const source = TaskMessageSchema.safeParse(
+      JSON.parse(Buffer.from(body.sourceBody, "base64").toString("utf8")) as unknown,
+    );
+    if (!source.success) {
+      log.error("failure callback for a message that is not a task", { message_id: body.sourceMessageId });
+      return json({ outcome: "ignored" });
+    }
+    const engine = await runtime.engine();
+    await engine.handleDeliveryFailure(source.data, { status: body.status, retried: body.retried });
+    return json({ outcome: "recorded" });
+  },
+);

@@ -1,0 +1,50 @@
+/**
+ * Every function knows its deadline: Vercel's `getDeadline()` when it gives one,
+ * else the invocation's start plus DROPFLOW_MAX_DURATION_S; minus a margin that
+ * leaves time to checkpoint and hand the rest on instead of being killed mid-write.
+ */
+import { getDeadline } from "@vercel/functions";
+
+export interface TimeBudget {
+  /** Epoch ms by which work must have stopped (margin already taken off). */
+  readonly deadlineMs: number;
+  remainingMs(): number;
+  expired(): boolean;
+  /** Aborts when the budget runs out: pass it to fetches, retries and long loops. */
+  readonly signal: AbortSignal;
+  /** A signal for one I/O call: aborts after `ms` or at the deadline, whichever comes first. */
+  signalFor(ms: number): AbortSignal;
+  dispose(): void;
+}
+
+export function startBudget(options: {
+  maxDurationMs: number;
+  marginMs: number;
+  startedAtMs?: number;
+  /** For tests; production reads Vercel's. */
+  platformDeadline?: () => Date | undefined;
+}): TimeBudget {
+  const started = options.startedAtMs ?? Date.now();
+  const platform = (options.platformDeadline ?? safeVercelDeadline)();
+  const hardDeadline = platform ? platform.getTime() : started + options.maxDurationMs;
+  const deadlineMs = hardDeadline - options.marginMs;
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new Error("time budget exhausted")),
+    Math.max(0, deadlineMs - Date.now()),
+  );
+  timer.unref();
+  return {
+    deadlineMs,
+    remainingMs: () => Math.max(0, deadlineMs - Date.now()),
+    expired: () => Date.now() >= deadlineMs,
+    signal: controller.signal,
+    signalFor: (ms) => AbortSignal.any([controller.signal, AbortSignal.timeout(Math.max(1, ms))]),
+    dispose: () => clearTimeout(timer),
+  };
+}
+
+function safeVercelDeadline(): Date | undefined {
+  // Off Vercel there is no request context and getDeadline() answers undefined.
+  return getDeadline();
+}

@@ -1,0 +1,459 @@
+/**
+ * The chunked job engine (DESIGN.md §3). A job is planned into chunks (Postgres
+ * `job_chunks`), each chunk is one queue message, and a worker:
+ *   claims the chunk's lease (Redis) -> skips it if done -> does its work and writes
+ *   its outcome in one Postgres transaction -> completes it in Redis (one atomic
+ *   step that counts it once) -> the worker that completes the last chunk finalises.
+ * Every step tolerates duplicate, concurrent, late and lost deliveries; the
+ * watchdog (watchdog.ts) repairs what a crash leaves behind.
+ */
+import { randomUUID } from "node:crypto";
+import type { JobsConfig } from "../config.js";
+import type { Database } from "../db/client.js";
+import type { JobStatus } from "../db/schema.js";
+import { AppError } from "../errors.js";
+import { parseInput } from "../validate.js";
+import type { ChunkOutcome, JobStateStore } from "../kv/job-state.js";
+import { logger } from "../log/index.js";
+import type { PublishOptions, TaskMessage, TaskQueue } from "../queue/types.js";
+import { startBudget } from "./budget.js";
+import { uuidv7 } from "./ids.js";
+import { computeProgress, type Progress } from "./progress.js";
+import { jobKind } from "./registry.js";
+import {
+  ChunkAlreadyCommitted,
+  type ChunkRow,
+  cancelJobRow,
+  chunkTotals,
+  commitChunk,
+  failChunk,
+  findChunk,
+  findJob,
+  finishJob,
+  insertJob,
+  type JobRow,
+  jobSnapshot,
+  listChunks,
+  markPublished,
+  recordAttempt,
+  reopenFailedChunks,
+  savePlan,
+  startPlanning,
+  TERMINAL_STATUSES,
+  touchJob,
+} from "./repository.js";
+import { type ChunkWork, type JobKind, PermanentChunkError } from "./types.js";
+
+/** Queue-side delivery attempts of one publication of a chunk (after the first). */
+export const CHUNK_DELIVERY_RETRIES = 3;
+/** Publications of one chunk (the first plus watchdog re-publishes) before it fails. */
+export const MAX_CHUNK_PUBLICATIONS = 5;
+/** Deliveries of one job in flight at once, so one big import cannot starve the others. */
+export const JOB_PARALLELISM = 16;
+
+export const TASK_KINDS = { plan: "plan", chunk: "chunk" } as const;
+
+export interface ChunkTaskPayload {
+  job_id: string;
+  chunk: number;
+}
+export interface PlanTaskPayload {
+  job_id: string;
+}
+
+export interface Delivery {
+  messageId: string | null;
+  retried: number;
+}
+
+/**
+ * Thrown by a fault hook to make the worker behave as if it died on the spot: its
+ * lease is not released and Redis never hears of its commit. (Out of process, the
+ * knob DROPFLOW_FAULT_CRASH_AFTER_COMMIT exits the process instead.)
+ */
+export class WorkerCrash extends Error {
+  constructor(message = "simulated worker crash") {
+    super(message);
+    this.name = "WorkerCrash";
+  }
+}
+
+/** Test and benchmark knobs: simulate a worker dying at the worst moment. */
+export interface EngineFaults {
+  /** Called after a chunk's transaction committed and before Redis hears of it. */
+  afterCommit?(jobId: string, chunk: number): void | Promise<void>;
+}
+
+export interface EngineDeps {
+  db: Database;
+  store: JobStateStore;
+  queue: TaskQueue;
+  config: JobsConfig;
+  faults?: EngineFaults;
+}
+
+export type ChunkResult =
+  | "completed"
+  | "failed"
+  | "already_done"
+  | "recovered"
+  | "leased"
+  | "cancelled"
+  | "job_finished"
+  | "unknown_job";
+
+const log = logger("jobs");
+
+export interface JobView {
+  id: string;
+  kind: string;
+  status: JobStatus;
+  params: unknown;
+  counters: Record<string, number>;
+  last_error: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  heartbeat_at: string | null;
+  progress: Progress;
+}
+
+export class JobEngine {
+  constructor(private readonly deps: EngineDeps) {}
+
+  private get db() {
+    return this.deps.db;
+  }
+  private get store() {
+    return this.deps.store;
+  }
+
+  /** Creates a job and hands its planning to the queue. */
+  async createJob(kind: string, params: unknown, correlationId: string): Promise<JobRow> {
+    const definition = jobKind(kind);
+    if (!definition) throw new AppError("bad_request", `Unknown job kind "${kind}".`);
+    const checked = definition.params ? parseInput(definition.params, params, "body") : params;
+    const job = await insertJob(this.db, { id: uuidv7(), kind, params: checked, correlationId });
+    log.info("job created", { event: "job_created", job_id: job.id, kind });
+    await this.publishPlan(job, 1);
+    return job;
+  }
+
+  async publishPlan(job: JobRow, generation: number): Promise<void> {
+    await this.deps.queue.publish(this.task(job, TASK_KINDS.plan, { job_id: job.id } satisfies PlanTaskPayload), {
+      deduplicationId: `plan:${job.id}:${generation}`,
+      retries: CHUNK_DELIVERY_RETRIES,
+      failureCallback: true,
+    });
+  }
+
+  /** The plan task: cut the job into chunks, record them, publish them. */
+  async handlePlan(jobId: string): Promise<"planned" | "republished" | "skipped"> {
+    const job = await findJob(this.db, jobId);
+    if (!job) return "skipped";
+    if (job.status === "running") {
+      // A retry of a plan task whose publishing failed half-way: publish what never went out.
+      await this.publishChunks(job, (await this.unpublishedChunks(job.id)).map((row) => row.chunk));
+      return "republished";
+    }
+    if (!(await startPlanning(this.db, jobId))) return "skipped";
+    const kind = this.kindOf(job);
+    const timer = log.start("planChunks", { job_id: jobId, kind: job.kind });
+    const budget = startBudget({ maxDurationMs: this.deps.config.maxDurationMs, marginMs: this.deps.config.deadlineMarginMs });
+    let chunks: Awaited<ReturnType<JobKind["plan"]>>;
+    try {
+      chunks = await kind.plan({ job, db: this.db, log: log.child({ operation: "planChunks" }), signal: budget.signal });
+    } catch (error) {
+      timer.finishWithError(error);
+      if (error instanceof PermanentChunkError) {
+        await finishJob(this.db, jobId, { status: "failed", counters: {}, lastError: error.message });
+        return "skipped";
+      }
+      throw error;
+    } finally {
+      budget.dispose();
+    }
+    const saved = await savePlan(this.db, jobId, chunks);
+    const current = saved ? job : await findJob(this.db, jobId);
+    if (!current || (!saved && current.status !== "running")) return "skipped";
+    const rowTotal = chunks.reduce((sum, chunk) => sum + chunk.rows, 0);
+    await this.store.initJob(jobId, { chunkTotal: chunks.length, rowTotal, startedAtMs: Date.now() });
+    timer.finish("planned chunks", { event: "job_planned", chunks: chunks.length, rows: rowTotal });
+    if (chunks.length === 0) {
+      await this.finalise(jobId);
+      return "planned";
+    }
+    await this.publishChunks(job, (await this.unpublishedChunks(jobId)).map((row) => row.chunk));
+    return "planned";
+  }
+
+  private async unpublishedChunks(jobId: string): Promise<ChunkRow[]> {
+    return (await listChunks(this.db, jobId, "pending")).filter((row) => row.publications === 0);
+  }
+
+  /** Publishes these chunks as new messages (a new deduplication generation each time). */
+  async publishChunks(job: JobRow, chunks: number[]): Promise<number> {
+    const marked = await markPublished(this.db, job.id, chunks);
+    if (marked.length === 0) return 0;
+    await this.deps.queue.publishMany(
+      marked.map(({ chunk, publications }) => ({
+        task: this.task(job, TASK_KINDS.chunk, { job_id: job.id, chunk } satisfies ChunkTaskPayload),
+        options: this.chunkPublishOptions(job.id, chunk, publications),
+      })),
+    );
+    return marked.length;
+  }
+
+  private chunkPublishOptions(jobId: string, chunk: number, generation: number): PublishOptions {
+    return {
+      deduplicationId: `chunk:${jobId}:${chunk}:${generation}`,
+      retries: CHUNK_DELIVERY_RETRIES,
+      failureCallback: true,
+      flowControl: { key: `job-${jobId}`, parallelism: JOB_PARALLELISM },
+      timeoutSeconds: Math.ceil(this.deps.config.maxDurationMs / 1000),
+    };
+  }
+
+  private task(job: JobRow, kind: string, payload: unknown): TaskMessage {
+    return { kind, payload, correlation_id: job.correlationId ?? job.id };
+  }
+
+  private kindOf(job: JobRow): JobKind {
+    const kind = jobKind(job.kind);
+    // A job of a kind this deployment does not know cannot be worked on: a retry will not help.
+    if (!kind) throw new PermanentChunkError(`no handler is registered for job kind "${job.kind}"`);
+    return kind;
+  }
+
+  /** The chunk task. Safe to deliver any number of times, concurrently or late. */
+  async handleChunk(jobId: string, chunk: number, delivery: Delivery): Promise<ChunkResult> {
+    const job = await findJob(this.db, jobId);
+    if (!job) return "unknown_job";
+    if (job.status === "cancelled") return "cancelled";
+    if (TERMINAL_STATUSES.includes(job.status)) return "job_finished";
+
+    const owner = `${delivery.messageId ?? "direct"}:${randomUUID().slice(0, 8)}`;
+    const { leaseMs } = this.deps.config;
+    let claim = await this.store.claimChunk(jobId, chunk, owner, leaseMs);
+    if (claim.status === "unknown") {
+      // The hot state was lost (e.g. embedded mode restarted): rebuild it from Postgres.
+      await this.store.restoreJob(jobId, await jobSnapshot(this.db, job));
+      log.warn("rebuilt lost job state from job_chunks", { event: "state_restored", job_id: jobId });
+      claim = await this.store.claimChunk(jobId, chunk, owner, leaseMs);
+    }
+    const chunkLog = log.child({ job_id: jobId, chunk });
+    switch (claim.status) {
+      case "cancelled":
+        return "cancelled";
+      case "leased":
+        chunkLog.debug("chunk is leased to another worker", { owner: claim.owner });
+        return "leased";
+      case "done":
+        await this.finaliseIfComplete(jobId);
+        return "already_done";
+      case "unknown":
+        throw new Error(`job state for ${jobId} is missing right after it was restored`);
+      case "claimed":
+        break;
+    }
+    // The durable attempt number survives lost Redis state and retries on demand.
+    const attempt = await recordAttempt(this.db, jobId, chunk);
+    chunkLog.debug("chunk claimed", { event: "chunk_claimed", attempt, retried: delivery.retried });
+
+    const row = await findChunk(this.db, jobId, chunk);
+    if (!row) {
+      await this.store.releaseLease(jobId, chunk, owner);
+      throw new PermanentChunkError(`job ${jobId} has no chunk ${chunk}`);
+    }
+    if (row.status !== "pending") {
+      // Committed by an earlier delivery that died before telling Redis: report the stored outcome.
+      await this.complete(jobId, chunk, outcomeOf(row));
+      chunkLog.info("recovered a committed chunk", { event: "chunk_recovered" });
+      return "recovered";
+    }
+
+    const heartbeat = setInterval(
+      () => {
+        void this.heartbeat(jobId, chunk, owner);
+      },
+      Math.max(50, Math.floor(leaseMs / 3)),
+    );
+    const budget = startBudget({ maxDurationMs: this.deps.config.maxDurationMs, marginMs: this.deps.config.deadlineMarginMs });
+    const timer = chunkLog.start("processChunk");
+    try {
+      let committed: ChunkWork | null = null;
+      const kind = this.kindOf(job);
+      await kind.processChunk({
+        job,
+        chunk,
+        payload: row.payload,
+        attempt,
+        log: chunkLog,
+        signal: budget.signal,
+        commit: async (work) => {
+          if (committed) throw new Error("commit() called twice for one chunk");
+          committed = await commitChunk(this.db, jobId, chunk, work);
+          return committed;
+        },
+      });
+      const work = committed as ChunkWork | null;
+      if (!work) throw new PermanentChunkError("the chunk handler returned without committing its work");
+      await this.deps.faults?.afterCommit?.(jobId, chunk);
+      await this.complete(jobId, chunk, { ...work, failed: false });
+      timer.finish("chunk completed", { event: "chunk_completed", rows_done: work.rowsDone, rows_failed: work.rowsFailed });
+      return "completed";
+    } catch (error) {
+      if (error instanceof ChunkAlreadyCommitted) {
+        const stored = await findChunk(this.db, jobId, chunk);
+        if (stored && stored.status !== "pending") await this.complete(jobId, chunk, outcomeOf(stored));
+        return "already_done";
+      }
+      if (error instanceof WorkerCrash) throw error; // a dead worker releases nothing
+      if (error instanceof PermanentChunkError) {
+        timer.finishWithError(error, "chunk failed permanently", { event: "chunk_failed" });
+        await this.failChunk(jobId, chunk, error.message);
+        return "failed";
+      }
+      // Transient: give the chunk back and let the queue retry with backoff.
+      timer.finishWithError(error, "chunk failed; the queue will retry it", { event: "chunk_retried" });
+      await this.store.releaseLease(jobId, chunk, owner);
+      throw error;
+    } finally {
+      clearInterval(heartbeat);
+      budget.dispose();
+    }
+  }
+
+  private async heartbeat(jobId: string, chunk: number, owner: string): Promise<void> {
+    try {
+      await this.store.renewLease(jobId, chunk, owner, this.deps.config.leaseMs);
+      await touchJob(this.db, jobId);
+    } catch (error) {
+      // A missed heartbeat only risks a duplicate delivery, which the chunk commit guards against.
+      log.warn("heartbeat failed", { job_id: jobId, chunk, err: error });
+    }
+  }
+
+  /** Marks a pending chunk failed (Postgres, then Redis) and finalises if it was the last. */
+  async failChunk(jobId: string, chunk: number, reason: string): Promise<boolean> {
+    const row = await failChunk(this.db, jobId, chunk, reason);
+    if (!row) return false;
+    log.warn("chunk failed", { event: "chunk_failed", job_id: jobId, chunk, reason });
+    await this.complete(jobId, chunk, outcomeOf(row));
+    return true;
+  }
+
+  private async complete(jobId: string, chunk: number, outcome: ChunkOutcome): Promise<void> {
+    const result = await this.store.completeChunk(jobId, chunk, outcome);
+    if (result.allComplete) await this.finaliseIfComplete(jobId);
+  }
+
+  private async finaliseIfComplete(jobId: string): Promise<void> {
+    const state = await this.store.getJobState(jobId);
+    if (!state || (state.counters.chunks_done ?? 0) + (state.counters.chunks_failed ?? 0) < state.chunkTotal) return;
+    // One winner per job; finalise() is also guarded in Postgres, for the watchdog's sake.
+    if (!(await this.store.tryFinalise(jobId))) return;
+    await this.finalise(jobId);
+  }
+
+  /**
+   * Writes the final status and counters, summed from `job_chunks` (not from Redis).
+   * Idempotent: only an active job is finished, so a second caller changes nothing.
+   */
+  async finalise(jobId: string): Promise<JobStatus | null> {
+    const totals = await chunkTotals(this.db, jobId);
+    if (totals.pending > 0) {
+      log.warn("finalise skipped: chunks still pending in Postgres", { job_id: jobId, pending: totals.pending });
+      return null;
+    }
+    const status: JobStatus =
+      totals.chunks > 0 && totals.done === 0
+        ? "failed"
+        : totals.failed > 0 || totals.rowsFailed > 0
+          ? "completed_with_errors"
+          : "completed";
+    const counters = {
+      rows_done: totals.rowsDone,
+      rows_failed: totals.rowsFailed,
+      chunks_done: totals.done,
+      chunks_failed: totals.failed,
+      ...totals.counters,
+    };
+    const wrote = await finishJob(this.db, jobId, { status, counters, lastError: totals.firstError });
+    if (!wrote) return null;
+    const job = await findJob(this.db, jobId);
+    log.info("job finalised", { event: "job_finalised", job_id: jobId, status, ...counters });
+    const kind = job ? jobKind(job.kind) : undefined;
+    if (job && kind?.afterFinalise) {
+      await kind.afterFinalise({ job, db: this.db, status, counters, log: log.child({ job_id: jobId }) });
+    }
+    return status;
+  }
+
+  /** Stops a job: no chunk is claimed after this. */
+  async cancel(jobId: string): Promise<JobRow> {
+    const job = await this.requireJob(jobId);
+    if (await cancelJobRow(this.db, jobId)) {
+      await this.store.cancelJob(jobId);
+      log.info("job cancelled", { event: "job_cancelled", job_id: jobId });
+    } else if (job.status !== "cancelled") {
+      throw new AppError("conflict", `Job ${jobId} is already ${job.status}.`);
+    }
+    return this.requireJob(jobId);
+  }
+
+  /** Re-runs the chunks that failed as a whole (the old system's "force process"). */
+  async retry(jobId: string): Promise<number> {
+    const job = await this.requireJob(jobId);
+    const chunks = await reopenFailedChunks(this.db, jobId);
+    if (chunks.length === 0) {
+      throw new AppError("conflict", `Job ${jobId} (${job.status}) has no failed chunks to retry.`);
+    }
+    const reopened = await this.requireJob(jobId);
+    await this.store.restoreJob(jobId, await jobSnapshot(this.db, reopened));
+    await this.publishChunks(reopened, chunks);
+    log.info("failed chunks re-queued", { event: "job_retried", job_id: jobId, chunks: chunks.length });
+    return chunks.length;
+  }
+
+  /** The queue gave up on a message: its chunk fails (or its job, for a plan task). */
+  async handleDeliveryFailure(task: TaskMessage, detail: { status: number; retried: number }): Promise<void> {
+    const reason = `the queue gave up after ${detail.retried + 1} attempt(s); last answer: HTTP ${detail.status}`;
+    if (task.kind === TASK_KINDS.chunk) {
+      const { job_id, chunk } = task.payload as ChunkTaskPayload;
+      await this.failChunk(job_id, chunk, reason);
+    } else if (task.kind === TASK_KINDS.plan) {
+      const { job_id } = task.payload as PlanTaskPayload;
+      await finishJob(this.db, job_id, { status: "failed", counters: {}, lastError: `planning failed: ${reason}` });
+    }
+  }
+
+  async requireJob(jobId: string): Promise<JobRow> {
+    const job = await findJob(this.db, jobId);
+    if (!job) throw new AppError("not_found", `No job ${jobId}.`);
+    return job;
+  }
+
+  /** Durable status plus live progress. */
+  async view(job: JobRow): Promise<JobView> {
+    const state = TERMINAL_STATUSES.includes(job.status) ? null : await this.store.getJobState(job.id);
+    const progress = computeProgress(job, state, state ? null : await chunkTotals(this.db, job.id));
+    return {
+      id: job.id,
+      kind: job.kind,
+      status: job.status,
+      params: job.params,
+      counters: job.counters,
+      last_error: job.lastError,
+      created_at: job.createdAt.toISOString(),
+      started_at: job.startedAt?.toISOString() ?? null,
+      finished_at: job.finishedAt?.toISOString() ?? null,
+      heartbeat_at: job.heartbeatAt?.toISOString() ?? null,
+      progress,
+    };
+  }
+}
+
+function outcomeOf(row: ChunkRow): ChunkOutcome {
+  return { rowsDone: row.rowsDone, rowsFailed: row.rowsFailed, failed: row.status === "failed", counters: row.counters };
+}

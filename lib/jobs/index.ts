@@ -1,0 +1,21 @@
+export { type TimeBudget, startBudget } from "./budget.js";
+export {
+  CHUNK_DELIVERY_RETRIES,
+  type ChunkResult,
+  type ChunkTaskPayload,
+  type Delivery,
+  type EngineDeps,
+  type EngineFaults,
+  JobEngine,
+  type JobView,
+  MAX_CHUNK_PUBLICATIONS,
+  type PlanTaskPayload,
+  TASK_KINDS,
+  WorkerCrash,
+} from "./engine.js";
+export { uuidv7 } from "./ids.js";
+export { computeProgress, type Progress } from "./progress.js";
+export { jobKind, registeredJobKinds, registerJobKind } from "./registry.js";
+export { findJob, type JobRow, listJobs } from "./repository.js";
+export * from "./types.js";
+export { runWatchdog, type WatchdogReport } from "./watchdog.js";

@@ -1,0 +1,386 @@
+/**
+ * The durable side of the engine: `jobs` and `job_chunks` in Postgres. Every write
+ * here is guarded by the row's current status, so a duplicate or late caller
+ * changes nothing.
+ */
+import { and, asc, desc, eq, inArray, lt, or, type SQL, sql } from "drizzle-orm";
+import { type Database, queryRows } from "../db/client.js";
+import { type ChunkStatus, type JobStatus, jobChunks, jobs } from "../db/schema.js";
+import type { JobSnapshot } from "../kv/job-state.js";
+import type { ChunkWork, JobRecord, PlannedChunk } from "./types.js";
+
+export const ACTIVE_STATUSES: JobStatus[] = ["queued", "planning", "running"];
+export const TERMINAL_STATUSES: JobStatus[] = [
+  "completed",
+  "completed_with_errors",
+  "completed_with_gaps",
+  "failed",
+  "cancelled",
+];
+
+export interface JobRow extends JobRecord {
+  totals: { rows?: number; chunks?: number };
+  counters: Record<string, number>;
+  lastError: string | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  heartbeatAt: Date | null;
+}
+
+const jobColumns = {
+  id: jobs.id,
+  seq: jobs.seq,
+  kind: jobs.kind,
+  status: jobs.status,
+  params: jobs.params,
+  correlationId: jobs.correlationId,
+  totals: jobs.totals,
+  counters: jobs.counters,
+  lastError: jobs.lastError,
+  createdAt: jobs.createdAt,
+  startedAt: jobs.startedAt,
+  finishedAt: jobs.finishedAt,
+  heartbeatAt: jobs.heartbeatAt,
+};
+
+export async function insertJob(
+  db: Database,
+  job: { id: string; kind: string; params: unknown; correlationId: string },
+): Promise<JobRow> {
+  const [row] = await db
+    .insert(jobs)
+    .values({ id: job.id, kind: job.kind, params: job.params, correlationId: job.correlationId, heartbeatAt: sql`now()` })
+    .returning(jobColumns);
+  return row as JobRow;
+}
+
+export async function findJob(db: Database, id: string): Promise<JobRow | null> {
+  const [row] = await db.select(jobColumns).from(jobs).where(eq(jobs.id, id));
+  return (row as JobRow | undefined) ?? null;
+}
+
+export interface JobListQuery {
+  kind?: string;
+  status?: JobStatus;
+  limit: number;
+  /** Keyset: the (created_at, id) of the last row of the previous page. */
+  after?: { createdAt: Date; id: string };
+}
+
+export async function listJobs(db: Database, query: JobListQuery): Promise<JobRow[]> {
+  const filters: SQL[] = [];
+  if (query.kind) filters.push(eq(jobs.kind, query.kind));
+  if (query.status) filters.push(eq(jobs.status, query.status));
+  if (query.after) {
+    const { createdAt, id } = query.after;
+    filters.push(or(lt(jobs.createdAt, createdAt), and(eq(jobs.createdAt, createdAt), lt(jobs.id, id))) as SQL);
+  }
+  const rows = await db
+    .select(jobColumns)
+    .from(jobs)
+    .where(filters.length > 0 ? and(...filters) : undefined)
+    .orderBy(desc(jobs.createdAt), desc(jobs.id))
+    .limit(query.limit);
+  return rows as JobRow[];
+}
+
+/** queued -> planning; false if another planner or a cancel got there first. */
+export async function startPlanning(db: Database, id: string): Promise<boolean> {
+  const rows = await db
+    .update(jobs)
+    .set({ status: "planning", heartbeatAt: sql`now()` })
+    .where(and(eq(jobs.id, id), inArray(jobs.status, ["queued", "planning"])))
+    .returning({ id: jobs.id });
+  return rows.length > 0;
+}
+
+/**
+ * Writes the plan and moves the job to running in one transaction. Returns false
+ * when the job had already left planning (a duplicate planner, or a cancel).
+ */
+export async function savePlan(db: Database, id: string, chunks: PlannedChunk[]): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const rowTotal = chunks.reduce((sum, chunk) => sum + chunk.rows, 0);
+    const moved = await tx
+      .update(jobs)
+      .set({
+        status: "running",
+        startedAt: sql`coalesce(${jobs.startedAt}, now())`,
+        heartbeatAt: sql`now()`,
+        totals: { rows: rowTotal, chunks: chunks.length },
+      })
+      .where(and(eq(jobs.id, id), inArray(jobs.status, ["queued", "planning"])))
+      .returning({ id: jobs.id });
+    if (moved.length === 0) return false;
+    // Batched to stay far below the 65,535 bind-parameter limit of one statement.
+    for (let start = 0; start < chunks.length; start += 1000) {
+      const batch = chunks.slice(start, start + 1000);
+      await tx
+        .insert(jobChunks)
+        .values(batch.map((chunk, i) => ({ jobId: id, chunk: start + i, payload: chunk.payload, rowsPlanned: chunk.rows })))
+        .onConflictDoNothing();
+    }
+    return true;
+  });
+}
+
+export interface ChunkRow {
+  chunk: number;
+  payload: unknown;
+  rowsPlanned: number;
+  status: ChunkStatus;
+  rowsDone: number;
+  rowsFailed: number;
+  counters: Record<string, number>;
+  error: string | null;
+  attempts: number;
+  publications: number;
+  publishedAt: Date | null;
+}
+
+const chunkColumns = {
+  chunk: jobChunks.chunk,
+  payload: jobChunks.payload,
+  rowsPlanned: jobChunks.rowsPlanned,
+  status: jobChunks.status,
+  rowsDone: jobChunks.rowsDone,
+  rowsFailed: jobChunks.rowsFailed,
+  counters: jobChunks.counters,
+  error: jobChunks.error,
+  attempts: jobChunks.attempts,
+  publications: jobChunks.publications,
+  publishedAt: jobChunks.publishedAt,
+};
+
+export async function findChunk(db: Database, jobId: string, chunk: number): Promise<ChunkRow | null> {
+  const [row] = await db
+    .select(chunkColumns)
+    .from(jobChunks)
+    .where(and(eq(jobChunks.jobId, jobId), eq(jobChunks.chunk, chunk)));
+  return (row as ChunkRow | undefined) ?? null;
+}
+
+export async function listChunks(db: Database, jobId: string, status?: ChunkStatus): Promise<ChunkRow[]> {
+  const rows = await db
+    .select(chunkColumns)
+    .from(jobChunks)
+    .where(status ? and(eq(jobChunks.jobId, jobId), eq(jobChunks.status, status)) : eq(jobChunks.jobId, jobId))
+    .orderBy(asc(jobChunks.chunk));
+  return rows as ChunkRow[];
+}
+
+/** Bumps `publications` (the next deduplication generation) of these chunks; returns them. */
+export async function markPublished(
+  db: Database,
+  jobId: string,
+  chunks: number[],
+): Promise<Array<{ chunk: number; publications: number }>> {
+  if (chunks.length === 0) return [];
+  return db
+    .update(jobChunks)
+    .set({ publications: sql`${jobChunks.publications} + 1`, publishedAt: sql`now()` })
+    .where(and(eq(jobChunks.jobId, jobId), inArray(jobChunks.chunk, chunks), eq(jobChunks.status, "pending")))
+    .returning({ chunk: jobChunks.chunk, publications: jobChunks.publications });
+}
+
+/** Counts a delivery that reached a worker; returns the chunk's durable attempt number (from 1). */
+export async function recordAttempt(db: Database, jobId: string, chunk: number): Promise<number> {
+  const [row] = await queryRows<{ attempts: number }>(
+    db,
+    sql`
+    with chunk as (
+      update job_chunks set attempts = attempts + 1 where job_id = ${jobId} and chunk = ${chunk}
+      returning attempts
+    ), beat as (
+      update jobs set heartbeat_at = now()
+      where id = ${jobId} and (heartbeat_at is null or heartbeat_at < now() - interval '1 second')
+    )
+    select attempts from chunk`,
+  );
+  return row?.attempts ?? 0;
+}
+
+export async function touchJob(db: Database, jobId: string): Promise<void> {
+  await db.update(jobs).set({ heartbeatAt: sql`now()` }).where(eq(jobs.id, jobId));
+}
+
+/** Thrown inside a chunk transaction to roll it back: another delivery already committed it. */
+export class ChunkAlreadyCommitted extends Error {
+  constructor() {
+    super("chunk already committed");
+    this.name = "ChunkAlreadyCommitted";
+  }
+}
+
+/**
+ * Runs a chunk's data writes and its outcome in one transaction. The chunk row is
+ * locked first, so a concurrent duplicate waits, then sees it done and rolls back.
+ */
+export async function commitChunk(
+  db: Database,
+  jobId: string,
+  chunk: number,
+  work: (tx: Database) => Promise<ChunkWork>,
+): Promise<ChunkWork> {
+  return db.transaction(async (tx) => {
+    const [locked] = await queryRows<{ status: ChunkStatus }>(
+      tx as unknown as Database,
+      sql`select status from job_chunks where job_id = ${jobId} and chunk = ${chunk} for update`,
+    );
+    if (locked?.status !== "pending") throw new ChunkAlreadyCommitted();
+    const result = await work(tx as unknown as Database);
+    await tx
+      .update(jobChunks)
+      .set({
+        status: "done",
+        rowsDone: result.rowsDone,
+        rowsFailed: result.rowsFailed,
+        counters: result.counters ?? {},
+        error: null,
+        completedAt: sql`now()`,
+      })
+      .where(and(eq(jobChunks.jobId, jobId), eq(jobChunks.chunk, chunk)));
+    return result;
+  });
+}
+
+/** Marks a pending chunk failed as a whole; false if it had already completed. */
+export async function failChunk(db: Database, jobId: string, chunk: number, error: string): Promise<ChunkRow | null> {
+  const [row] = await db
+    .update(jobChunks)
+    .set({ status: "failed", error, completedAt: sql`now()`, rowsDone: 0, rowsFailed: jobChunks.rowsPlanned })
+    .where(and(eq(jobChunks.jobId, jobId), eq(jobChunks.chunk, chunk), eq(jobChunks.status, "pending")))
+    .returning(chunkColumns);
+  return (row as ChunkRow | undefined) ?? null;
+}
+
+export interface ChunkTotals {
+  chunks: number;
+  done: number;
+  failed: number;
+  pending: number;
+  rowsPlanned: number;
+  rowsDone: number;
+  rowsFailed: number;
+  counters: Record<string, number>;
+  firstError: string | null;
+}
+
+/** Sums the outcomes of a job's chunks: the authoritative counts, whatever Redis says. */
+export async function chunkTotals(db: Database, jobId: string): Promise<ChunkTotals> {
+  const rows = await listChunks(db, jobId);
+  const totals: ChunkTotals = {
+    chunks: rows.length,
+    done: 0,
+    failed: 0,
+    pending: 0,
+    rowsPlanned: 0,
+    rowsDone: 0,
+    rowsFailed: 0,
+    counters: {},
+    firstError: null,
+  };
+  for (const row of rows) {
+    totals.rowsPlanned += row.rowsPlanned;
+    totals[row.status === "done" ? "done" : row.status === "failed" ? "failed" : "pending"] += 1;
+    totals.rowsDone += row.rowsDone;
+    totals.rowsFailed += row.rowsFailed;
+    for (const [name, value] of Object.entries(row.counters)) totals.counters[name] = (totals.counters[name] ?? 0) + value;
+    if (row.error && totals.firstError === null) totals.firstError = `chunk ${row.chunk}: ${row.error}`;
+  }
+  return totals;
+}
+
+/** What Redis needs to rebuild the job's hot state. */
+export async function jobSnapshot(db: Database, job: JobRow): Promise<JobSnapshot> {
+  const rows = await listChunks(db, job.id);
+  return {
+    chunkTotal: rows.length,
+    rowTotal: rows.reduce((sum, row) => sum + row.rowsPlanned, 0),
+    startedAtMs: (job.startedAt ?? job.createdAt).getTime(),
+    cancelled: job.status === "cancelled",
+    finalised: TERMINAL_STATUSES.includes(job.status),
+    completed: rows
+      .filter((row) => row.status !== "pending")
+      .map((row) => ({
+        chunk: row.chunk,
+        outcome: {
+          rowsDone: row.rowsDone,
+          rowsFailed: row.rowsFailed,
+          failed: row.status === "failed",
+          counters: row.counters,
+        },
+      })),
+  };
+}
+
+/** running/planning -> a terminal status, once. */
+export async function finishJob(
+  db: Database,
+  id: string,
+  result: { status: JobStatus; counters: Record<string, number>; lastError: string | null },
+): Promise<boolean> {
+  const rows = await db
+    .update(jobs)
+    .set({ status: result.status, counters: result.counters, lastError: result.lastError, finishedAt: sql`now()` })
+    .where(and(eq(jobs.id, id), inArray(jobs.status, ACTIVE_STATUSES)))
+    .returning({ id: jobs.id });
+  return rows.length > 0;
+}
+
+export async function cancelJobRow(db: Database, id: string): Promise<boolean> {
+  const rows = await db
+    .update(jobs)
+    .set({ status: "cancelled", finishedAt: sql`now()`, lastError: "cancelled on request" })
+    .where(and(eq(jobs.id, id), inArray(jobs.status, ACTIVE_STATUSES)))
+    .returning({ id: jobs.id });
+  return rows.length > 0;
+}
+
+/** Puts failed chunks back to pending and the job back to running; returns the chunk numbers. */
+export async function reopenFailedChunks(db: Database, id: string): Promise<number[]> {
+  return db.transaction(async (tx) => {
+    const reopened = await tx
+      .update(jobs)
+      .set({ status: "running", finishedAt: null, heartbeatAt: sql`now()` })
+      .where(
+        and(
+          eq(jobs.id, id),
+          inArray(jobs.status, ["completed_with_errors", "failed"]),
+          // Rows rejected for bad data stay rejected; only whole failed chunks are re-run.
+          sql`exists (select 1 from job_chunks where job_id = ${id} and status = 'failed')`,
+        ),
+      )
+      .returning({ id: jobs.id });
+    if (reopened.length === 0) return [];
+    const chunks = await tx
+      .update(jobChunks)
+      .set({ status: "pending", error: null, rowsDone: 0, rowsFailed: 0, counters: {}, completedAt: null })
+      .where(and(eq(jobChunks.jobId, id), eq(jobChunks.status, "failed")))
+      .returning({ chunk: jobChunks.chunk });
+    return chunks.map((row) => row.chunk).sort((a, b) => a - b);
+  });
+}
+
+/** Active jobs for the watchdog, oldest heartbeat first. */
+export async function activeJobs(db: Database, limit: number): Promise<JobRow[]> {
+  const rows = await db
+    .select(jobColumns)
+    .from(jobs)
+    .where(inArray(jobs.status, ACTIVE_STATUSES))
+    .orderBy(asc(jobs.heartbeatAt))
+    .limit(limit);
+  return rows as JobRow[];
+}
+
+/** Counts a re-publication of the plan task (the watchdog gives up after a few). */
+export async function bumpPlanPublications(db: Database, id: string, publications: number): Promise<void> {
+  await db
+    .update(jobs)
+    .set({
+      totals: sql`${jobs.totals} || ${JSON.stringify({ plan_publications: publications })}::jsonb`,
+      heartbeatAt: sql`now()`,
+    })
+    .where(eq(jobs.id, id));
+}

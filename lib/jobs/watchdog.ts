@@ -1,0 +1,135 @@
+/**
+ * Stuck-work recovery (DESIGN.md §3), run by a cron (and by the dev server on a
+ * timer). For every active job it:
+ *  - rebuilds the Redis state from `job_chunks` when it is missing or behind
+ *    (a crash between a chunk's commit and its Redis completion);
+ *  - re-publishes, as a new message, each pending chunk that holds no live lease
+ *    and was last published longer ago than the stall threshold (a lost message,
+ *    a dead worker, a restarted dev server); a slow chunk that still heartbeats
+ *    keeps its lease and is left alone;
+ *  - fails a chunk after MAX_CHUNK_PUBLICATIONS publications, with the reason;
+ *  - re-publishes a plan that stalled, and fails the job when it keeps stalling;
+ *  - finalises a job whose chunks are all complete in Postgres.
+ * So no job stays `running` forever.
+ */
+import type { JobsConfig } from "../config.js";
+import type { Database } from "../db/client.js";
+import type { JobStateStore } from "../kv/job-state.js";
+import { logger } from "../log/index.js";
+import { type JobEngine, MAX_CHUNK_PUBLICATIONS } from "./engine.js";
+import { activeJobs, bumpPlanPublications, chunkTotals, finishJob, type JobRow, jobSnapshot, listChunks } from "./repository.js";
+
+/** Plan publications before a job that never finishes planning fails. */
+export const MAX_PLAN_PUBLICATIONS = 3;
+const JOBS_PER_RUN = 200;
+
+export interface WatchdogReport {
+  jobs_checked: number;
+  states_restored: number;
+  chunks_republished: number;
+  chunks_failed: number;
+  plans_republished: number;
+  jobs_failed: number;
+  jobs_finalised: number;
+}
+
+const log = logger("watchdog");
+
+export async function runWatchdog(
+  deps: { db: Database; store: JobStateStore; engine: JobEngine; config: JobsConfig },
+  nowMs: number = Date.now(),
+): Promise<WatchdogReport> {
+  const report: WatchdogReport = {
+    jobs_checked: 0,
+    states_restored: 0,
+    chunks_republished: 0,
+    chunks_failed: 0,
+    plans_republished: 0,
+    jobs_failed: 0,
+    jobs_finalised: 0,
+  };
+  const timer = log.start("runWatchdog");
+  for (const job of await activeJobs(deps.db, JOBS_PER_RUN)) {
+    report.jobs_checked += 1;
+    try {
+      if (job.status === "running") await checkRunningJob(deps, job, nowMs, report);
+      else await checkPlanningJob(deps, job, nowMs, report);
+    } catch (error) {
+      // One broken job must not stop the recovery of the others.
+      log.error("could not check job", { job_id: job.id, err: error });
+    }
+  }
+  const acted = Object.entries(report).some(([key, value]) => key !== "jobs_checked" && value > 0);
+  if (acted) timer.finish("watchdog acted", { ...report });
+  else log.debug("watchdog found nothing to do", { jobs_checked: report.jobs_checked });
+  return report;
+}
+
+async function checkPlanningJob(
+  deps: { db: Database; engine: JobEngine; config: JobsConfig },
+  job: JobRow,
+  nowMs: number,
+  report: WatchdogReport,
+): Promise<void> {
+  const last = (job.heartbeatAt ?? job.createdAt).getTime();
+  if (nowMs - last < deps.config.stallMs) return;
+  const published = Number((job.totals as { plan_publications?: number }).plan_publications ?? 1);
+  if (published >= MAX_PLAN_PUBLICATIONS) {
+    if (
+      await finishJob(deps.db, job.id, {
+        status: "failed",
+        counters: {},
+        lastError: `planning did not finish after ${published} attempts`,
+      })
+    ) {
+      report.jobs_failed += 1;
+      log.warn("job failed: planning stalled", { event: "job_failed", job_id: job.id });
+    }
+    return;
+  }
+  await bumpPlanPublications(deps.db, job.id, published + 1);
+  await deps.engine.publishPlan(job, published + 1);
+  report.plans_republished += 1;
+  log.warn("re-published a stalled plan", { event: "plan_republished", job_id: job.id });
+}
+
+async function checkRunningJob(
+  deps: { db: Database; store: JobStateStore; engine: JobEngine; config: JobsConfig },
+  job: JobRow,
+  nowMs: number,
+  report: WatchdogReport,
+): Promise<void> {
+  const chunks = await listChunks(deps.db, job.id);
+  const settled = chunks.filter((chunk) => chunk.status !== "pending").length;
+  const state = await deps.store.getJobState(job.id);
+  const settledInRedis = state ? (state.counters.chunks_done ?? 0) + (state.counters.chunks_failed ?? 0) : -1;
+  if (!state || settledInRedis < settled) {
+    await deps.store.restoreJob(job.id, await jobSnapshot(deps.db, job));
+    report.states_restored += 1;
+    log.warn("rebuilt job state from job_chunks", { event: "state_restored", job_id: job.id, settled, settledInRedis });
+  }
+
+  const pending = chunks.filter((chunk) => chunk.status === "pending");
+  if (pending.length === 0) {
+    if (await deps.engine.finalise(job.id)) report.jobs_finalised += 1;
+    return;
+  }
+
+  const live = new Set((await deps.store.getLeases(job.id)).map((lease) => lease.chunk));
+  const stalled = pending.filter(
+    (chunk) => !live.has(chunk.chunk) && (chunk.publishedAt === null || nowMs - chunk.publishedAt.getTime() >= deps.config.stallMs),
+  );
+  const exhausted = stalled.filter((chunk) => chunk.publications >= MAX_CHUNK_PUBLICATIONS);
+  for (const chunk of exhausted) {
+    const reason = `no worker completed it after ${chunk.publications} publications and ${chunk.attempts} deliveries`;
+    if (await deps.engine.failChunk(job.id, chunk.chunk, reason)) report.chunks_failed += 1;
+  }
+  const republish = stalled.filter((chunk) => chunk.publications < MAX_CHUNK_PUBLICATIONS).map((chunk) => chunk.chunk);
+  if (republish.length > 0) {
+    report.chunks_republished += await deps.engine.publishChunks(job, republish);
+    log.warn("re-published stalled chunks", { event: "chunks_republished", job_id: job.id, chunks: republish.length });
+  }
+  if (exhausted.length > 0 && (await chunkTotals(deps.db, job.id)).pending === 0) {
+    if (await deps.engine.finalise(job.id)) report.jobs_finalised += 1;
+  }
+}
