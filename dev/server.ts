@@ -12,7 +12,11 @@ import { DataDirInUseError } from "../lib/db/data-dir-lock.js";
 import { migrateDatabase } from "../lib/db/migrate.js";
 import { logger } from "../lib/log/index.js";
 import { createRuntime, installRuntime, type Runtime } from "../lib/runtime.js";
+import { randomBytes } from "node:crypto";
+import { runWatchdog } from "../lib/jobs/index.js";
 import { createDevApp } from "./app.js";
+import { type QstashServer, startQstashServer } from "./qstash/server.js";
+import { registerTestJobKinds } from "./test-kinds.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const log = logger("dev");
@@ -23,6 +27,10 @@ export interface DevServerOptions {
   publicDir?: string;
   /** Interface to listen on; loopback unless told otherwise. */
   host?: string;
+  /** Scales the embedded queue's backoffs and delays (tests run them fast). */
+  queueTimeScale?: number;
+  /** Run the watchdog on a timer (default: on). */
+  watchdog?: boolean;
 }
 
 export interface DevServer {
@@ -30,6 +38,10 @@ export interface DevServer {
   port: number;
   config: Config;
   runtime: Runtime;
+  /** The in-process QStash stand-in (embedded mode), with its test knobs. */
+  queue: QstashServer | null;
+  /** Runs the watchdog once now (it also runs on a timer). */
+  watchdogNow(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -56,14 +68,70 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
         res.end("Internal server error");
       });
     });
+    if (config.testing.jobKinds) registerTestJobKinds();
+    if (config.testing.crashAfterCommit !== null) {
+      let commits = 0;
+      const crashAt = config.testing.crashAfterCommit;
+      runtime.setFaults({
+        afterCommit: (jobId, chunk) => {
+          commits += 1;
+          if (commits !== crashAt) return;
+          // A real crash: no lease release, no answer, no Redis completion.
+          log.warn("fault knob: exiting right after a chunk commit", { job_id: jobId, chunk });
+          process.exit(137);
+        },
+      });
+    }
     await listen(server, config.port, options.host ?? "127.0.0.1");
     const port = (server.address() as AddressInfo).port;
+    const selfUrl = `http://127.0.0.1:${port}`;
+
+    let queue: QstashServer | null = null;
+    if (config.queue.mode === "embedded") {
+      // Fresh credentials each start: messages do not outlive the process (the
+      // watchdog re-publishes what was in flight), so nothing needs to persist.
+      const settings = {
+        mode: "qstash" as const,
+        token: `dev_qstash_${randomBytes(18).toString("base64url")}`,
+        currentSigningKey: `sig_${randomBytes(24).toString("base64url")}`,
+        nextSigningKey: `sig_${randomBytes(24).toString("base64url")}`,
+      };
+      queue = await startQstashServer({
+        port: 0,
+        token: settings.token,
+        currentSigningKey: settings.currentSigningKey,
+        nextSigningKey: settings.nextSigningKey,
+        timeScale: options.queueTimeScale,
+      });
+      runtime.attachQueue({ ...settings, url: queue.url }, config.publicBaseUrl ?? selfUrl);
+    } else if (!config.publicBaseUrl) {
+      runtime.attachQueue(config.queue, selfUrl);
+    }
+
+    const watchdogNow = async () => {
+      const { db } = await runtime.database();
+      await runWatchdog({ db, store: runtime.jobStore(), engine: await runtime.engine(), config: config.jobs });
+    };
+    // Vercel runs the watchdog as a cron; here a timer does, often enough for the stall threshold.
+    const every = Math.min(60_000, Math.max(250, Math.floor(config.jobs.stallMs / 2)));
+    const watchdogTimer =
+      options.watchdog === false
+        ? null
+        : setInterval(() => {
+            watchdogNow().catch((error: unknown) => log.error("watchdog run failed", { err: error }));
+          }, every);
+    watchdogTimer?.unref();
+
     return {
       url: `http://localhost:${port}`,
       port,
       config,
       runtime,
+      queue,
+      watchdogNow,
       close: async () => {
+        if (watchdogTimer) clearInterval(watchdogTimer);
+        await queue?.close();
         await closeServer(server);
         await runtime.close();
         installRuntime(undefined);

@@ -4,9 +4,11 @@
  *  - rebuilds the Redis state from `job_chunks` when it is missing or behind
  *    (a crash between a chunk's commit and its Redis completion);
  *  - re-publishes, as a new message, each pending chunk that holds no live lease
- *    and was last published longer ago than the stall threshold (a lost message,
- *    a dead worker, a restarted dev server); a slow chunk that still heartbeats
- *    keeps its lease and is left alone;
+ *    and was last published longer ago than the stall threshold, if it was claimed
+ *    before (its worker died) or the whole job has had no heartbeat for that long
+ *    (its message was lost, the dev server restarted); a slow chunk that still
+ *    heartbeats keeps its lease and is left alone, and a chunk waiting its turn in
+ *    the queue while the job progresses is not duplicated;
  *  - fails a chunk after MAX_CHUNK_PUBLICATIONS publications, with the reason;
  *  - re-publishes a plan that stalled, and fails the job when it keeps stalling;
  *  - finalises a job whose chunks are all complete in Postgres.
@@ -116,8 +118,15 @@ async function checkRunningJob(
   }
 
   const live = new Set((await deps.store.getLeases(job.id)).map((lease) => lease.chunk));
+  // A chunk never claimed may just be waiting its turn in the queue (flow control):
+  // only when the whole job has made no progress for the stall threshold is its
+  // message presumed lost. A chunk that was claimed and has no live lease lost its worker.
+  const jobStalled = nowMs - (job.heartbeatAt ?? job.createdAt).getTime() >= deps.config.stallMs;
   const stalled = pending.filter(
-    (chunk) => !live.has(chunk.chunk) && (chunk.publishedAt === null || nowMs - chunk.publishedAt.getTime() >= deps.config.stallMs),
+    (chunk) =>
+      !live.has(chunk.chunk) &&
+      (chunk.publishedAt === null || nowMs - chunk.publishedAt.getTime() >= deps.config.stallMs) &&
+      (chunk.attempts > 0 || jobStalled),
   );
   const exhausted = stalled.filter((chunk) => chunk.publications >= MAX_CHUNK_PUBLICATIONS);
   for (const chunk of exhausted) {
