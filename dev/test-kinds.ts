@@ -14,6 +14,8 @@ import { type JobKind, PermanentChunkError, registerJobKind } from "../lib/jobs/
 export const TestRowsParams = z.object({
   chunks: z.number().int().min(0).max(100_000),
   rows_per_chunk: z.number().int().min(1).max(10_000).default(10),
+  /** First row id, so jobs can write disjoint ranges. */
+  offset: z.number().int().min(0).default(0),
   /** Added to every value: run twice with another version to see rows "updated". */
   version: z.number().int().default(1),
   /** These chunks throw a permanent error. */
@@ -41,7 +43,7 @@ export const testRowsKind: JobKind = {
         job_seq bigint not null
       )`);
     return Array.from({ length: params.chunks }, (_, chunk) => ({
-      payload: { from: chunk * params.rows_per_chunk, count: params.rows_per_chunk },
+      payload: { from: params.offset + chunk * params.rows_per_chunk, count: params.rows_per_chunk },
       rows: params.rows_per_chunk,
     }));
   },

@@ -213,10 +213,12 @@ export function createTaskQueue(
     const body = await request.text();
     const signature = request.headers.get("upstash-signature");
     if (!signature) throw new AppError("unauthorized", "Missing Upstash-Signature header.");
-    const { pathname, search } = new URL(request.url);
+    const { pathname } = new URL(request.url);
     // The URL QStash signed is the one we published to, under our configured public
-    // base; the Host header is the caller's to choose and proves nothing.
-    const url = `${baseUrl}${pathname}${search}`;
+    // base; the Host header is the caller's to choose and proves nothing. Task
+    // destinations never carry a query string, and the one a function sees is not
+    // the caller's either: Vercel appends `[param]` segments to it (`?kind=plan`).
+    const url = `${baseUrl}${pathname}`;
     try {
       await receiver.verify({ signature, body, url, clockTolerance: CLOCK_TOLERANCE_S });
     } catch (error) {

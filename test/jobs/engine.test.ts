@@ -1,0 +1,282 @@
+/**
+ * The job engine end to end, in process: the dev server with its embedded QStash
+ * stand-in delivering signed messages over HTTP to api/tasks, real Postgres, and
+ * the job state store both in memory and as Upstash Redis on a real redis-server.
+ * A test-only job kind (test-rows) writes rows and counts inserted / updated /
+ * unchanged, so any double-counted delivery shows in the counters.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { type DevServer, startDevServer } from "../../dev/server.js";
+import { startUpstashBridge } from "../../dev/upstash-redis-bridge.js";
+import { queryRows } from "../../lib/db/client.js";
+import { type JobEngine, type JobRow, WorkerCrash } from "../../lib/jobs/index.js";
+import { addLogSink, configureLogging, memorySink } from "../../lib/log/index.js";
+import { createTestDatabase, type TestDatabase } from "../support/databases.js";
+
+const API_TOKEN = "engine-test-token-0123456789";
+const TERMINAL = ["completed", "completed_with_errors", "completed_with_gaps", "failed", "cancelled"];
+
+interface Adapter {
+  name: string;
+  kvEnv(): Promise<{ env: Record<string, string>; close(): Promise<void> }>;
+}
+
+const adapters: Adapter[] = [
+  { name: "memory KV", kvEnv: async () => ({ env: {}, close: async () => undefined }) },
+  {
+    name: "Upstash KV on real Redis",
+    kvEnv: async () => {
+      const redis = inject("redis");
+      if (!redis.available) throw new Error(`redis unavailable: ${redis.reason}`);
+      const token = randomBytes(16).toString("hex");
+      const bridge = await startUpstashBridge({ redisHost: redis.host, redisPort: redis.port, token });
+      return { env: { UPSTASH_REDIS_REST_URL: bridge.url, UPSTASH_REDIS_REST_TOKEN: token }, close: () => bridge.close() };
+    },
+  },
+];
+
+describe.each(adapters)("job engine ($name)", (adapter) => {
+  let server: DevServer;
+  let database: TestDatabase;
+  let engine: JobEngine;
+  let closeKv: () => Promise<void>;
+  const logs = memorySink();
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    const kv = await adapter.kvEnv();
+    closeKv = kv.close;
+    server = await startDevServer({
+      env: {
+        DATABASE_URL: database.url,
+        DROPFLOW_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), "dropflow-engine-")),
+        DROPFLOW_API_TOKENS: API_TOKEN,
+        DROPFLOW_TEST_JOB_KINDS: "1",
+        DROPFLOW_MAX_DURATION_S: "2",
+        DROPFLOW_DEADLINE_MARGIN_S: "0.2",
+        DROPFLOW_LEASE_S: "2.5",
+        DROPFLOW_STALL_S: "1",
+        LOG_LEVEL: "info",
+        PORT: "0",
+        ...kv.env,
+      },
+      queueTimeScale: 0.0002,
+    });
+    configureLogging({ level: "info", format: "json", stdout: false });
+    addLogSink(logs);
+    engine = await server.runtime.engine();
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await closeKv?.();
+    await database?.drop();
+  });
+
+  const db = async () => (await server.runtime.database()).db;
+
+  async function waitForJob(id: string, ms = 30_000): Promise<JobRow> {
+    const until = Date.now() + ms;
+    for (;;) {
+      const job = await engine.requireJob(id);
+      if (TERMINAL.includes(job.status)) return job;
+      if (Date.now() > until) throw new Error(`job ${id} still ${job.status} after ${ms} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  async function waitForStatus(id: string, status: string): Promise<void> {
+    const until = Date.now() + 10_000;
+    while ((await engine.requireJob(id)).status !== status) {
+      if (Date.now() > until) throw new Error(`job ${id} never reached ${status}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  async function rowsOf(job: JobRow): Promise<number> {
+    const [row] = await queryRows<{ n: number }>(
+      await db(),
+      sql`select count(*)::int as n from engine_test_rows where job_seq = ${job.seq}`,
+    );
+    return row?.n ?? 0;
+  }
+
+  /** Each test writes its own id range (offset), so runs never touch each other's rows. */
+  let nextOffset = 0;
+  const offsetFor = (chunks: number, perChunk: number) => {
+    const offset = nextOffset;
+    nextOffset += chunks * perChunk + 1000;
+    return offset;
+  };
+
+  async function create(params: Record<string, unknown>): Promise<JobRow> {
+    return engine.createJob("test-rows", params, `test-${randomBytes(4).toString("hex")}`);
+  }
+
+  it("runs a job through the queue to completed with exact counters", async () => {
+    const job = await create({ chunks: 12, rows_per_chunk: 10, offset: offsetFor(12, 10) });
+    const done = await waitForJob(job.id);
+    expect(done.status).toBe("completed");
+    expect(done.counters).toMatchObject({
+      rows_done: 120,
+      rows_failed: 0,
+      chunks_done: 12,
+      chunks_failed: 0,
+      rows_inserted: 120,
+      rows_updated: 0,
+      rows_unchanged: 0,
+    });
+    expect(await rowsOf(done)).toBe(120);
+    const view = await engine.view(done);
+    expect(view.progress).toMatchObject({ percent: 100, rows: { total: 120, done: 120, failed: 0 } });
+  });
+
+  it("gives the counters and rows of one delivery when every message is delivered 2-3 times, out of order and at once", async () => {
+    server.queue?.pause();
+    const offset = offsetFor(20, 5);
+    const job = await create({ chunks: 20, rows_per_chunk: 5, offset });
+    // Let the plan through, then hold the chunk messages.
+    server.queue?.resume();
+    await waitForStatus(job.id, "running");
+    server.queue?.pause();
+    const deliveries: Promise<unknown>[] = [];
+    for (let chunk = 19; chunk >= 0; chunk--) {
+      // Direct duplicate deliveries: twice at the same moment, and a third for every third chunk.
+      deliveries.push(engine.handleChunk(job.id, chunk, { messageId: `dup-a-${chunk}`, retried: 0 }));
+      deliveries.push(engine.handleChunk(job.id, chunk, { messageId: `dup-b-${chunk}`, retried: 0 }));
+      if (chunk % 3 === 0) deliveries.push(engine.handleChunk(job.id, chunk, { messageId: `dup-c-${chunk}`, retried: 1 }));
+    }
+    await Promise.all(deliveries);
+    server.queue?.resume(); // the queue's own copies arrive late, after completion
+    const done = await waitForJob(job.id);
+    await server.queue?.idle();
+    expect(done.status).toBe("completed");
+    expect(done.counters).toMatchObject({ rows_done: 100, chunks_done: 20, rows_inserted: 100, rows_updated: 0, rows_unchanged: 0 });
+    expect(await rowsOf(done)).toBe(100);
+    expect(await engine.handleChunk(job.id, 3, { messageId: "late", retried: 0 })).toBe("job_finished");
+  });
+
+  it("finalises exactly once when 200 chunks complete concurrently", async () => {
+    server.queue?.pause();
+    const job = await engine.createJob("noop", { chunks: 200 }, "finalise-once");
+    server.queue?.resume();
+    await waitForStatus(job.id, "running");
+    server.queue?.pause();
+    await Promise.all(
+      Array.from({ length: 200 }, (_, chunk) => engine.handleChunk(job.id, chunk, { messageId: `c${chunk}`, retried: 0 })),
+    );
+    server.queue?.resume();
+    const done = await waitForJob(job.id);
+    await server.queue?.idle();
+    expect(done.status).toBe("completed");
+    expect(done.counters).toMatchObject({ chunks_done: 200, rows_done: 200 });
+    const finalised = logs.records.filter((r) => r.event === "job_finalised" && r.job_id === job.id);
+    expect(finalised).toHaveLength(1);
+  });
+
+  it("recovers a worker that died between its commit and Redis: same counters as a clean run", async () => {
+    let crashed = false;
+    server.runtime.setFaults({
+      afterCommit: (_jobId, chunk) => {
+        if (chunk === 4 && !crashed) {
+          crashed = true;
+          throw new WorkerCrash();
+        }
+      },
+    });
+    try {
+      const offset = offsetFor(8, 10);
+      const job = await create({ chunks: 8, rows_per_chunk: 10, offset });
+      const done = await waitForJob(job.id);
+      expect(crashed).toBe(true);
+      // Recovered by the watchdog from job_chunks, not by a second run of the chunk.
+      expect(logs.records.some((r) => r.event === "state_restored" && r.job_id === job.id)).toBe(true);
+      expect(done.status).toBe("completed");
+      expect(done.counters).toMatchObject({
+        rows_done: 80,
+        chunks_done: 8,
+        rows_inserted: 80,
+        rows_updated: 0,
+        rows_unchanged: 0,
+      });
+      expect(await rowsOf(done)).toBe(80);
+    } finally {
+      server.runtime.setFaults(undefined);
+    }
+  });
+
+  it("recovers deliveries the queue dropped, and leaves no job running", async () => {
+    // Hold the queue, plan directly, then lose the next 4 deliveries: the (now
+    // redundant) plan message and three chunk messages.
+    server.queue?.pause();
+    const job = await create({ chunks: 6, rows_per_chunk: 3, offset: offsetFor(6, 3) });
+    expect(await engine.handlePlan(job.id)).toBe("planned");
+    server.queue?.dropNext(4);
+    server.queue?.resume();
+    const done = await waitForJob(job.id);
+    expect(done.status).toBe("completed");
+    expect(done.counters).toMatchObject({ chunks_done: 6, rows_inserted: 18, rows_unchanged: 0 });
+    expect(logs.records.some((r) => r.event === "chunks_republished" && r.job_id === job.id)).toBe(true);
+    const running = await fetch(`${server.url.replace("localhost", "127.0.0.1")}/api/jobs?status=running`, {
+      headers: { authorization: `Bearer ${API_TOKEN}` },
+    });
+    expect(((await running.json()) as { jobs: unknown[] }).jobs).toEqual([]);
+  });
+
+  it("re-publishes a plan whose message was lost", async () => {
+    server.queue?.dropNext(1);
+    const job = await create({ chunks: 2, rows_per_chunk: 1, offset: offsetFor(2, 1) });
+    const done = await waitForJob(job.id);
+    expect(done.status).toBe("completed");
+    expect(logs.records.some((r) => r.event === "plan_republished" && r.job_id === job.id)).toBe(true);
+  });
+
+  it("ends completed_with_errors with the reason when a chunk fails permanently", async () => {
+    const job = await create({ chunks: 5, rows_per_chunk: 2, fail_chunks: [3], offset: offsetFor(5, 2) });
+    const done = await waitForJob(job.id);
+    expect(done.status).toBe("completed_with_errors");
+    expect(done.lastError).toBe("chunk 3: chunk 3 is marked to fail");
+    expect(done.counters).toMatchObject({ chunks_done: 4, chunks_failed: 1, rows_done: 8, rows_failed: 2 });
+  });
+
+  it("fails a chunk the queue gave up on, and re-runs it on retry", async () => {
+    // Fails its first 4 deliveries: the first and its 3 retries, then the failure callback.
+    const job = await create({ chunks: 3, rows_per_chunk: 2, flaky_chunks: [1], flaky_attempts: 4, offset: offsetFor(3, 2) });
+    const failed = await waitForJob(job.id);
+    expect(failed.status).toBe("completed_with_errors");
+    expect(failed.lastError).toMatch(/^chunk 1: the queue gave up after 4 attempt\(s\); last answer: HTTP 500/);
+    expect(await engine.retry(job.id)).toBe(1);
+    const retried = await waitForJob(job.id);
+    expect(retried.status).toBe("completed");
+    expect(retried.counters).toMatchObject({ chunks_done: 3, chunks_failed: 0, rows_done: 6, rows_inserted: 6 });
+  });
+
+  it("processes no further chunk of a cancelled job", async () => {
+    const job = await create({ chunks: 30, rows_per_chunk: 1, slow_ms: 50, offset: offsetFor(30, 1) });
+    await waitForStatus(job.id, "running");
+    const cancelled = await engine.cancel(job.id);
+    expect(cancelled.status).toBe("cancelled");
+    const before = await rowsOf(cancelled);
+    expect(await engine.handleChunk(job.id, 29, { messageId: "after-cancel", retried: 0 })).toBe("cancelled");
+    await server.queue?.idle();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Chunks already past their claim may finish; nothing claimed after the cancel runs.
+    expect(await rowsOf(cancelled)).toBeLessThanOrEqual(before + 16);
+    expect((await engine.requireJob(job.id)).status).toBe("cancelled");
+  });
+
+  it("leaves a slow chunk that heartbeats alone", async () => {
+    // Each chunk takes longer than the stall threshold (1 s) but renews its lease.
+    const job = await create({ chunks: 2, rows_per_chunk: 1, slow_ms: 1500, offset: offsetFor(2, 1) });
+    const done = await waitForJob(job.id);
+    expect(done.status).toBe("completed");
+    const republished = logs.records.filter((r) => r.event === "chunks_republished" && r.job_id === job.id);
+    expect(republished).toEqual([]);
+    expect(done.counters).toMatchObject({ rows_inserted: 2, rows_unchanged: 0 });
+  });
+});
