@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    // Starts one real Postgres for the whole run (and stops it, pass or fail).
+    // Starts one real Postgres and one redis-server for the whole run (and stops them, pass or fail).
     globalSetup: ["test/support/global-setup.ts"],
     pool: "forks",
     testTimeout: 30_000,

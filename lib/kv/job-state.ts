@@ -84,15 +84,18 @@ export interface JobStateStore {
   restoreJob(jobId: string, snapshot: JobSnapshot): Promise<void>;
   /** Takes (or, for the same owner, renews) the chunk's lease unless done, cancelled or leased to another. */
   claimChunk(jobId: string, chunk: number, owner: string, leaseMs: number): Promise<ClaimResult>;
-  /** Extends the owner's lease; false if the owner no longer holds it. */
+  /** Extends the owner's lease; false if the owner no longer holds it (also: expired, or unknown job). */
   renewLease(jobId: string, chunk: number, owner: string, leaseMs: number): Promise<boolean>;
   /** Drops the owner's lease (a transient failure: let the queue's retry claim it again). */
   releaseLease(jobId: string, chunk: number, owner: string): Promise<void>;
-  /** Marks the chunk complete and adds its outcome to the counters, once; drops its lease. */
+  /**
+   * Marks the chunk complete and adds its outcome to the counters, once; drops its lease.
+   * Rejects with `JobStateMissingError` when the store does not know the job (restore it first).
+   */
   completeChunk(jobId: string, chunk: number, outcome: ChunkOutcome): Promise<CompleteResult>;
   /** True for exactly one caller per job: the one that may finalise it. */
   tryFinalise(jobId: string): Promise<boolean>;
-  /** Sets the cancel flag: later claims answer `cancelled`. */
+  /** Sets the cancel flag: later claims answer `cancelled` (chunks already done: `done`). No-op for an unknown job. */
   cancelJob(jobId: string): Promise<void>;
   getJobState(jobId: string): Promise<JobState | null>;
   /** Live leases only. */

@@ -63,8 +63,15 @@ export function checkInit(init: JobInit): JobInit {
   };
 }
 
-/** The custom counters of an outcome, validated: integers, and never one of the standard names. */
-export function checkOutcome(outcome: ChunkOutcome): { rowsDone: number; rowsFailed: number; failed: boolean; counters: Array<[string, number]> } {
+export interface CheckedOutcome {
+  rowsDone: number;
+  rowsFailed: number;
+  failed: boolean;
+  counters: Array<[string, number]>;
+}
+
+/** An outcome, validated: integer counts, custom counters never named like a standard one. */
+export function checkOutcome(outcome: ChunkOutcome): CheckedOutcome {
   const counters = Object.entries(outcome.counters ?? {});
   for (const [name, value] of counters) {
     if (name === "" || RESERVED.has(name)) throw new TypeError(`"${name}" cannot be a custom counter name`);

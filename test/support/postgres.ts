@@ -19,11 +19,11 @@ import {
   rmSync,
   statfsSync,
 } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { currentEnvironment } from "../../lib/config.js";
+import { exitOf, freePort, releaseWatchdog, spawnWatchdog, stopProcess, watch } from "./processes.js";
 
 export interface PostgresBinaries {
   binDir: string;
@@ -120,39 +120,6 @@ export interface StartOptions {
 const HOST = "127.0.0.1";
 const USER = "postgres";
 
-/**
- * The watchdog reads pids (one per line) on stdin until EOF. EOF comes when the pipe's
- * last writer is gone, i.e. when the starting process exits or is killed, even with
- * SIGKILL; then it asks each pid to stop (SIGINT: fast shutdown), waits up to ten
- * seconds, kills what is left and deletes the directory. Detached, in its own session,
- * so a Ctrl-C aimed at the test runner's process group does not take it down first.
- */
-const WATCHDOG_SCRIPT = `
-dir="$1"
-pids=""
-# A stopped server we no longer parent stays a zombie until init reaps it, and kill -0
-# still succeeds on a zombie; /proc tells the difference where there is one.
-alive() {
-  if [ -e "/proc/$1/stat" ]; then
-    read -r _ _ state _ < "/proc/$1/stat" 2>/dev/null && [ "$state" != Z ]
-  else
-    kill -0 "$1" 2>/dev/null
-  fi
-}
-while IFS= read -r line; do pids="$pids $line"; done
-for p in $pids; do kill -INT "$p" 2>/dev/null; done
-i=0
-while [ "$i" -lt 100 ]; do
-  alive=""
-  for p in $pids; do alive "$p" && alive=1; done
-  [ -z "$alive" ] && break
-  sleep 0.1
-  i=$((i + 1))
-done
-for p in $pids; do alive "$p" && kill -KILL "$p" 2>/dev/null; done
-rm -rf "$dir"
-`;
-
 // Below this much free space a RAM-backed /dev/shm (Docker gives 64 MB) is not worth the risk.
 const MIN_SHM_BYTES = 1024 ** 3;
 
@@ -202,7 +169,7 @@ export async function startPostgres(options: StartOptions = {}): Promise<Postgre
   const runAs = runAsIdentity();
   const directory = mkdtempSync(path.join(scratchRoot(), "dropflow-pg-"));
   if (runAs) chownSync(directory, runAs.uid, runAs.gid);
-  const watchdog = spawnWatchdog(directory);
+  const watchdog = spawnWatchdog(directory, "dropflow-pg-watchdog");
   const dataDir = path.join(directory, "data");
   const logFile = path.join(directory, "server.log");
   let server: ChildProcess | null = null;
@@ -229,25 +196,6 @@ export async function startPostgres(options: StartOptions = {}): Promise<Postgre
     await shutdown(server, directory, watchdog);
     throw error;
   }
-}
-
-function spawnWatchdog(directory: string): ChildProcess {
-  const watchdog = spawn("sh", ["-c", WATCHDOG_SCRIPT, "dropflow-pg-watchdog", directory], {
-    detached: true,
-    stdio: ["pipe", "ignore", "ignore"],
-  });
-  watchdog.unref();
-  // Neither the pipe nor the child may keep the test runner alive; the pipe only has to exist.
-  (watchdog.stdin as unknown as net.Socket).unref();
-  watchdog.stdin?.on("error", (error: NodeJS.ErrnoException) => {
-    // The watchdog already gone (EPIPE) only matters if it died early, and then stop() cleans up.
-    if (error.code !== "EPIPE") throw error;
-  });
-  return watchdog;
-}
-
-function watch(watchdog: ChildProcess, child: ChildProcess): void {
-  if (child.pid !== undefined) watchdog.stdin?.write(`${child.pid}\n`);
 }
 
 function spawnAs(command: string, args: string[], runAs: RunAs | null, stdio: "pipe" | number): ChildProcess {
@@ -292,17 +240,6 @@ async function initdb(
   throw new Error(`initdb failed:\n${lastOutput.trim()}`);
 }
 
-function exitOf(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve, reject) => {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      resolve(child.exitCode);
-      return;
-    }
-    child.once("error", reject);
-    child.once("exit", (code) => resolve(code));
-  });
-}
-
 async function startServer(
   binaries: PostgresBinaries,
   dataDir: string,
@@ -314,7 +251,7 @@ async function startServer(
 ): Promise<{ child: ChildProcess; port: number }> {
   // A free port can be taken between our probe and postgres's bind; then try another.
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
+    const port = await freePort(HOST);
     const logFd = openSync(logFile, "a");
     let child: ChildProcess;
     try {
@@ -414,17 +351,6 @@ function readLog(logFile: string): string {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once("error", reject);
-    probe.listen(0, HOST, () => {
-      const address = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(address.port));
-    });
-  });
-}
-
 /** Connection refused, or "the database system is starting up" (57P03). */
 function isNotReadyYet(error: unknown): boolean {
   const { code, message } = error as { code?: unknown; message?: unknown };
@@ -439,25 +365,5 @@ function isNotReadyYet(error: unknown): boolean {
 async function shutdown(server: ChildProcess | null, directory: string, watchdog: ChildProcess): Promise<void> {
   if (server) await stopProcess(server);
   rmSync(directory, { recursive: true, force: true });
-  // Closing the pipe lets the watchdog run its (now empty-handed) cleanup and exit. It
-  // was unref'd so as never to hold the runner open; waiting for it must.
-  watchdog.ref();
-  const watchdogExited = exitOf(watchdog);
-  watchdog.stdin?.end();
-  await watchdogExited;
-}
-
-/** SIGINT (for postgres: fast shutdown), then SIGKILL if it is still there after 15 s. */
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  // Unref'd so as never to hold the runner open; waiting for it must.
-  child.ref();
-  const exited = exitOf(child);
-  child.kill("SIGINT");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-  try {
-    await exited;
-  } finally {
-    clearTimeout(timer);
-  }
+  await releaseWatchdog(watchdog);
 }
