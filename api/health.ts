@@ -6,8 +6,8 @@ import { VERSION } from "../lib/version.js";
 export const GET = route({ operation: "health", auth: "public" }, async ({ runtime }) => {
   const report = await checkHealth(VERSION, {
     db: async () => (await runtime.database()).ping(),
-    kv: null,
-    queue: null,
+    kv: () => runtime.jobStore().ping(),
+    queue: runtime.hasQueue() ? () => runtime.taskQueue().ping() : null,
     storage: null,
   });
   return json(report, { status: report.status === "ok" ? 200 : 503, headers: { "cache-control": "no-store" } });

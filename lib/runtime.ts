@@ -28,6 +28,8 @@ export interface Runtime {
   jobStore(): JobStateStore;
   /** Task messages through QStash (or the dev server's stand-in). */
   taskQueue(): TaskQueue;
+  /** False until a queue is configured or attached (embedded mode outside the dev server). */
+  hasQueue(): boolean;
   engine(): Promise<JobEngine>;
   /** Embedded mode: the dev server points the queue at its in-process stand-in once it listens. */
   attachQueue(settings: QstashSettings, publicBaseUrl: string): void;
@@ -114,6 +116,7 @@ export function createRuntime(config: Config): Runtime {
     database,
     jobStore,
     taskQueue,
+    hasQueue: () => queueSettings !== null,
     engine: getEngine,
     attachQueue(settings, publicBaseUrl) {
       queueSettings = { settings, publicBaseUrl };

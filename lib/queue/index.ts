@@ -238,7 +238,13 @@ export function createTaskQueue(
     };
   }
 
-  return { publish, publishMany, verifyDelivery };
+  /** Reachability only: any HTTP answer from the queue's API host means it is up. */
+  async function ping(): Promise<void> {
+    const response = await fetch(settings.url, { method: "GET", signal: AbortSignal.timeout(2000) });
+    await response.body?.cancel();
+  }
+
+  return { publish, publishMany, verifyDelivery, ping };
 }
 
 /** Parses and validates a delivered body as a task message (400 naming the bad fields). */

@@ -53,4 +53,6 @@ export interface TaskQueue {
   publishMany(items: TaskPublication[]): Promise<PublishResult[]>;
   /** Verifies a delivery's signature over its raw body; throws AppError("unauthorized") otherwise. */
   verifyDelivery(request: Request): Promise<{ body: string; messageId: string | null; retried: number }>;
+  /** Resolves when the queue's API answers at all (health check). */
+  ping(): Promise<void>;
 }

@@ -17,7 +17,7 @@ describe("GET /api/health", () => {
         down: [],
         checks: {
           db: { status: "ok" },
-          kv: { status: "not_configured" },
+          kv: { status: "ok" },
           queue: { status: "not_configured" },
           storage: { status: "not_configured" },
         },
