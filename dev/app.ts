@@ -21,6 +21,9 @@ export interface DevApp {
 
 const log = logger("dev");
 
+/** A route that answers 204 and does nothing; never deployed (it is not under api/). */
+export const NOOP_PATH = "/__dev/noop";
+
 export async function createDevApp(options: { apiDir: string; publicDir: string }): Promise<DevApp> {
   const routes = discoverRoutes(options.apiDir);
   const modules = new Map<string, FunctionModule>();
@@ -32,6 +35,13 @@ export async function createDevApp(options: { apiDir: string; publicDir: string 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = (req.method ?? "GET").toUpperCase();
     const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "localhost"}`);
+
+    // The benchmarks' baseline: a bare request that does nothing (dev server only).
+    if (url.pathname === NOOP_PATH) {
+      req.resume();
+      res.writeHead(204).end();
+      return;
+    }
 
     if (method === "GET" || method === "HEAD") {
       const file = await resolveStaticFile(options.publicDir, url.pathname);
