@@ -4,6 +4,7 @@
  * leaves time to checkpoint and hand the rest on instead of being killed mid-write.
  */
 import { getDeadline } from "@vercel/functions";
+import type { PublishOptions, TaskMessage, TaskQueue } from "../queue/types.js";
 
 export interface TimeBudget {
   /** Epoch ms by which work must have stopped (margin already taken off). */
@@ -47,4 +48,22 @@ export function startBudget(options: {
 function safeVercelDeadline(): Date | undefined {
   // Off Vercel there is no request context and getDeadline() answers undefined.
   return getDeadline();
+}
+
+/**
+ * Checkpoint-and-continue: a loop that sees its budget running out publishes the
+ * rest of its work as a new message carrying `cursor`, instead of being killed
+ * mid-write. The deduplication id includes the cursor, so a retried hand-on is
+ * accepted once and a later checkpoint is always a new message.
+ */
+export async function handOn(
+  queue: Pick<TaskQueue, "publish">,
+  task: TaskMessage,
+  continuation: { key: string; cursor: string },
+  options: PublishOptions = {},
+): Promise<void> {
+  await queue.publish(
+    { ...task, payload: { ...(task.payload as Record<string, unknown>), cursor: continuation.cursor } },
+    { retries: 3, failureCallback: true, ...options, deduplicationId: `${continuation.key}:${continuation.cursor}` },
+  );
 }

@@ -1,4 +1,4 @@
-export { type TimeBudget, startBudget } from "./budget.js";
+export { handOn, type TimeBudget, startBudget } from "./budget.js";
 export {
   CHUNK_DELIVERY_RETRIES,
   type ChunkResult,

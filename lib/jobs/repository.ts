@@ -64,25 +64,36 @@ export interface JobListQuery {
   kind?: string;
   status?: JobStatus;
   limit: number;
-  /** Keyset: the (created_at, id) of the last row of the previous page. */
-  after?: { createdAt: Date; id: string };
+  /**
+   * Keyset: the (created_at, id) of the last row of the previous page, created_at as
+   * the exact ISO text listJobs returned (microseconds: a JS Date keeps only
+   * milliseconds, and a cursor rounded to them skips jobs created in the same one).
+   */
+  after?: { createdAt: string; id: string };
 }
 
-export async function listJobs(db: Database, query: JobListQuery): Promise<JobRow[]> {
+/** A listed job with its created_at to the microsecond, for the next page's cursor. */
+export type ListedJob = JobRow & { createdAtExact: string };
+
+export async function listJobs(db: Database, query: JobListQuery): Promise<ListedJob[]> {
   const filters: SQL[] = [];
   if (query.kind) filters.push(eq(jobs.kind, query.kind));
   if (query.status) filters.push(eq(jobs.status, query.status));
   if (query.after) {
-    const { createdAt, id } = query.after;
+    const { id } = query.after;
+    const createdAt = sql`${query.after.createdAt}::timestamptz`;
     filters.push(or(lt(jobs.createdAt, createdAt), and(eq(jobs.createdAt, createdAt), lt(jobs.id, id))) as SQL);
   }
   const rows = await db
-    .select(jobColumns)
+    .select({
+      ...jobColumns,
+      createdAtExact: sql<string>`to_char(${jobs.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+    })
     .from(jobs)
     .where(filters.length > 0 ? and(...filters) : undefined)
     .orderBy(desc(jobs.createdAt), desc(jobs.id))
     .limit(query.limit);
-  return rows as JobRow[];
+  return rows as ListedJob[];
 }
 
 /** queued -> planning; false if another planner or a cancel got there first. */
