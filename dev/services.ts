@@ -23,7 +23,6 @@ import { type PostgresServer, startPostgres } from "./servers/postgres.js";
 import { type RedisServer, startRedis } from "./servers/redis.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
 
 export interface LocalServicesOptions {
   workers: number;
@@ -53,7 +52,9 @@ interface Child {
 }
 
 function startChild(name: string, args: string[], env: Record<string, string | undefined>, options: LocalServicesOptions): Child {
-  const child = spawn(TSX, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  // node --import tsx, not the tsx CLI: one process per service, so its pid is the
+  // one that does the work (signals and peak-RSS readings reach it directly).
+  const child = spawn(process.execPath, ["--import", "tsx", ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   const lines: string[] = [];
   const waiters = new Set<() => void>();
   const onLine = (line: string) => {
