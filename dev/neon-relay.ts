@@ -17,6 +17,7 @@ import type { Duplex } from "node:stream";
 import { pathToFileURL } from "node:url";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
 import { logger } from "../lib/log/index.js";
+import { listenOn } from "./servers/listen.js";
 
 const log = logger("neon-relay");
 
@@ -104,13 +105,7 @@ export async function startNeonRelay(options: NeonRelayOptions = {}): Promise<Ne
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, listenHost, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
+  await listenOn(server, options.port ?? 0, listenHost);
   server.on("error", (error) => log.error("neon relay server failed", { err: error }));
   const port = (server.address() as net.AddressInfo).port;
   const hostForClients = listenHost === "0.0.0.0" || listenHost === "::" ? "127.0.0.1" : listenHost;

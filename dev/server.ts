@@ -4,7 +4,6 @@
  * Mounts api/ and public/ the way Vercel does and stops cleanly on SIGINT/SIGTERM.
  */
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type Config, ConfigError, type Environment, loadConfig } from "../lib/config.js";
@@ -15,6 +14,7 @@ import { createRuntime, installRuntime, type Runtime } from "../lib/runtime.js";
 import { randomBytes } from "node:crypto";
 import { runWatchdog } from "../lib/jobs/index.js";
 import { createDevApp } from "./app.js";
+import { listenOn } from "./servers/listen.js";
 import { type QstashServer, startQstashServer } from "./qstash/server.js";
 import { registerTestJobKinds } from "./test-kinds.js";
 
@@ -82,8 +82,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
         },
       });
     }
-    await listen(server, config.port, options.host ?? "127.0.0.1");
-    const port = (server.address() as AddressInfo).port;
+    const port = await listenOn(server, config.port, options.host ?? "127.0.0.1");
     const selfUrl = `http://127.0.0.1:${port}`;
 
     let queue: QstashServer | null = null;
@@ -142,16 +141,6 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     installRuntime(undefined);
     throw error;
   }
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
 }
 
 function closeServer(server: Server): Promise<void> {

@@ -27,6 +27,7 @@ import { pathToFileURL } from "node:url";
 import { bearerToken, constantTimeEqual } from "../lib/auth/bearer.js";
 import { logger } from "../lib/log/index.js";
 import { RespError, RespPool, type RespValue } from "./resp.js";
+import { listenOn } from "./servers/listen.js";
 
 const log = logger("upstash-bridge");
 
@@ -281,13 +282,7 @@ export async function startUpstashBridge(options: UpstashBridgeOptions): Promise
   });
 
   const listenHost = options.host ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, listenHost, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
+  await listenOn(server, options.port ?? 0, listenHost);
   server.on("error", (error) => log.error("upstash bridge server failed", { err: error }));
   const port = (server.address() as net.AddressInfo).port;
   const urlHost = listenHost === "0.0.0.0" || listenHost === "::" ? "127.0.0.1" : listenHost;

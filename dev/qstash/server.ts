@@ -28,6 +28,7 @@ import {
   newMessageId,
   type SchedulerStats,
 } from "./scheduler.js";
+import { listenOn } from "../servers/listen.js";
 
 export type { AttemptRecord, MessageInfo, MessageState, SchedulerStats } from "./scheduler.js";
 
@@ -235,13 +236,7 @@ export async function startQstashServer(options: QstashServerOptions): Promise<Q
     socket.destroy();
   });
   const host = options.host ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
+  await listenOn(server, options.port ?? 0, host);
   server.on("error", (error) => log.error("the QStash stand-in server failed", { err: error }));
   const port = (server.address() as AddressInfo).port;
   const hostForClients = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
