@@ -11,11 +11,20 @@ const Query = z.object({
   cursor: z.string().max(200).optional(),
 });
 
-/** Opaque keyset cursor: the (created_at, id) of the last job of the previous page. */
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const [iso, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
-  const createdAt = new Date(iso ?? "");
-  if (!id || Number.isNaN(createdAt.getTime()) || !z.string().uuid().safeParse(id).success) {
+const CURSOR_TIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d{1,6})?Z$/;
+const EARLIEST = Date.parse("0001-01-01T00:00:00Z");
+
+/** A time Postgres accepts: JS rolls 2020-02-30 over to March and knows a year 0; Postgres refuses both. */
+function isCursorTime(text: string): boolean {
+  const match = CURSOR_TIME.exec(text);
+  const ms = Date.parse(text);
+  return match !== null && ms >= EARLIEST && new Date(ms).toISOString().slice(0, 19) === match[1];
+}
+
+/** Opaque keyset cursor: the (created_at to the microsecond, id) of the last job of the previous page. */
+function decodeCursor(cursor: string): { createdAt: string; id: string } {
+  const [createdAt, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
+  if (!createdAt || !isCursorTime(createdAt) || !id || !z.string().uuid().safeParse(id).success) {
     throw new AppError("validation_failed", "Invalid cursor.", {
       fields: [{ field: "cursor", location: "query", message: "not a cursor this API returned" }],
     });
@@ -36,7 +45,7 @@ export const GET = route({ operation: "listJobs", auth: "api", query: Query }, a
   const last = page.at(-1);
   const nextCursor =
     rows.length > query.limit && last
-      ? Buffer.from(`${last.createdAt.toISOString()}|${last.id}`).toString("base64url")
+      ? Buffer.from(`${last.createdAtExact}|${last.id}`).toString("base64url")
       : null;
   return json({ jobs: await Promise.all(page.map((job) => engine.view(job))), next_cursor: nextCursor });
 });
