@@ -65,6 +65,8 @@ export function createRuntime(config: Config): Runtime {
       return handle;
     })();
     // A failed open (e.g. the data directory is locked) is retried on the next call.
+    // A failed open (the data directory is locked, Postgres is down) is reported to
+    // the caller; forgetting it here lets the next request try again.
     opening.catch(() => {
       opening = undefined;
     });
@@ -129,6 +131,7 @@ export function createRuntime(config: Config): Runtime {
     async close() {
       const pending = opening;
       opening = undefined;
+      // A database that never opened has nothing to close; its error went to its caller.
       if (pending) await (await pending.catch(() => null))?.close();
       await store?.close();
       store = undefined;

@@ -23,6 +23,7 @@ import { jobKind } from "./registry.js";
 import {
   ChunkAlreadyCommitted,
   type ChunkRow,
+  type ChunkTotals,
   cancelJobRow,
   chunkTotals,
   commitChunk,
@@ -436,8 +437,16 @@ export class JobEngine {
 
   /** Durable status plus live progress. */
   async view(job: JobRow): Promise<JobView> {
-    const state = TERMINAL_STATUSES.includes(job.status) ? null : await this.store.getJobState(job.id);
-    const progress = computeProgress(job, state, state ? null : await chunkTotals(this.db, job.id));
+    const finished = TERMINAL_STATUSES.includes(job.status);
+    const state = finished ? null : await this.store.getJobState(job.id);
+    // A finalised job's counters are final; a cancelled one (never finalised) and a
+    // running one without live state are summed from job_chunks.
+    const durable = state
+      ? null
+      : finished && job.status !== "cancelled"
+        ? totalsFromFinalCounters(job)
+        : await chunkTotals(this.db, job.id);
+    const progress = computeProgress(job, state, durable);
     return {
       id: job.id,
       kind: job.kind,
@@ -452,6 +461,21 @@ export class JobEngine {
       progress,
     };
   }
+}
+
+function totalsFromFinalCounters(job: JobRow): ChunkTotals {
+  const { rows_done = 0, rows_failed = 0, chunks_done = 0, chunks_failed = 0, ...counters } = job.counters;
+  return {
+    chunks: job.totals.chunks ?? chunks_done + chunks_failed,
+    done: chunks_done,
+    failed: chunks_failed,
+    pending: 0,
+    rowsPlanned: job.totals.rows ?? rows_done + rows_failed,
+    rowsDone: rows_done,
+    rowsFailed: rows_failed,
+    counters,
+    firstError: job.lastError,
+  };
 }
 
 function outcomeOf(row: ChunkRow): ChunkOutcome {
