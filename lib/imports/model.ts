@@ -1,0 +1,81 @@
+/**
+ * The validated shapes an import writes (domain.md §1, §2, §4). The CSV layer turns
+ * records into these; the upserts in purchases.ts and settlements.ts write them.
+ * Money is whole rupiah.
+ */
+
+/** Which version of an order wins: a later import, then a later file, then a later line. */
+export interface SourceRank {
+  job: number;
+  file: number;
+  line: number;
+}
+
+export function compareRank(a: SourceRank, b: SourceRank): number {
+  return a.job - b.job || a.file - b.file || a.line - b.line;
+}
+
+export interface PurchaseLine {
+  lineNo: number;
+  sku: string;
+  productName: string | null;
+  unitCost: number;
+  qty: number;
+  lineCost: number;
+  unitPrice: number;
+  linePrice: number;
+  lineMargin: number;
+}
+
+export interface PurchaseOrder {
+  orderCode: string;
+  transactionCode: string | null;
+  /** The store as written (trimmed); stores are matched case-insensitively. */
+  storeName: string;
+  channel: string;
+  invoice: string;
+  orderedAt: Date;
+  status: string;
+  otherFee: number;
+  partnerFee: number;
+  orderTotal: number;
+  createdBy: string | null;
+  warehouse: string | null;
+  courier: string | null;
+  cashless: boolean | null;
+  waybill: string | null;
+  shippedAt: Date | null;
+  province: string | null;
+  city: string | null;
+  lines: PurchaseLine[];
+  rank: SourceRank;
+}
+
+export interface Settlement {
+  orderSn: string;
+  orderedOn: string | null;
+  payoutDate: string | null;
+  grossProductPrice: number;
+  productDiscount: number;
+  buyerRefund: number;
+  sellerVoucher: number;
+  amsCommission: number;
+  adminFee: number;
+  serviceFee: number;
+  programFee: number;
+  campaignFee: number;
+  buyerShippingFee: number;
+  shopeeShippingSubsidy: number;
+  shippingForwarded: number;
+  sellerShippingPromo: number;
+  netPayout: number;
+  shippingService: string | null;
+  courierName: string | null;
+}
+
+/** What one set-based write did, for the import's counters. */
+export interface UpsertCounts {
+  inserted: number;
+  updated: number;
+  unchanged: number;
+}
