@@ -1,0 +1,129 @@
+/**
+ * Settlement records (the Shopee income report, domain.md §2) -> validated rows and
+ * row errors. Pure, like purchase-rows.ts.
+ */
+import type { Settlement } from "./model.js";
+import { type CsvRecord, parseAmount, type RowProblem } from "./purchase-rows.js";
+
+/** The columns dropflow keeps, in domain.md §2's order. */
+export const SETTLEMENT_FIELDS = [
+  "order_sn",
+  "ordered_on",
+  "payout_date",
+  "gross_product_price",
+  "product_discount",
+  "buyer_refund",
+  "seller_voucher",
+  "ams_commission",
+  "admin_fee",
+  "service_fee",
+  "program_fee",
+  "campaign_fee",
+  "buyer_shipping_fee",
+  "shopee_shipping_subsidy",
+  "shipping_forwarded",
+  "seller_shipping_promo",
+  "net_payout",
+  "shipping_service",
+  "courier_name",
+] as const;
+export type SettlementField = (typeof SETTLEMENT_FIELDS)[number];
+
+const MONEY: Array<[SettlementField, keyof Settlement]> = [
+  ["gross_product_price", "grossProductPrice"],
+  ["product_discount", "productDiscount"],
+  ["buyer_refund", "buyerRefund"],
+  ["seller_voucher", "sellerVoucher"],
+  ["ams_commission", "amsCommission"],
+  ["admin_fee", "adminFee"],
+  ["service_fee", "serviceFee"],
+  ["program_fee", "programFee"],
+  ["campaign_fee", "campaignFee"],
+  ["buyer_shipping_fee", "buyerShippingFee"],
+  ["shopee_shipping_subsidy", "shopeeShippingSubsidy"],
+  ["shipping_forwarded", "shippingForwarded"],
+  ["seller_shipping_promo", "sellerShippingPromo"],
+  ["net_payout", "netPayout"],
+];
+
+export interface SettlementColumns {
+  header: string[];
+  index: Partial<Record<SettlementField, number>>;
+}
+
+export interface SettlementValidation {
+  settlements: Settlement[];
+  errors: RowProblem[];
+  rows: number;
+}
+
+function isoDate(text: string): string | null | undefined {
+  const value = text.trim();
+  if (value === "") return null;
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  if (!match) return undefined;
+  const date = new Date(`${value}T00:00:00Z`);
+  return date.getUTCDate() === Number(match[3]) ? value : undefined;
+}
+
+export function validateSettlementRecords(records: CsvRecord[], columns: SettlementColumns): SettlementValidation {
+  const settlements: Settlement[] = [];
+  const errors: RowProblem[] = [];
+  let rows = 0;
+  const text = (record: CsvRecord, field: SettlementField) => {
+    const index = columns.index[field];
+    return index === undefined ? "" : (record.fields[index] ?? "").trim();
+  };
+  const headerOf = (field: SettlementField) => {
+    const index = columns.index[field];
+    return index === undefined ? field : (columns.header[index] ?? field);
+  };
+  const headerKey = columns.header.map((h) => h.trim().toLowerCase()).join("\u0000");
+
+  records: for (const record of records) {
+    if (record.fields.map((f) => f.trim().toLowerCase()).join("\u0000") === headerKey) continue;
+    // Blank lines, and the preamble's `total(Rp)` line, hold no order number.
+    if (!record.error && text(record, "order_sn") === "") continue;
+    rows += 1;
+    const reject = (column: string | null, code: RowProblem["code"], message: string) =>
+      errors.push({ line: record.line, column, code, message, raw: record.raw });
+    if (record.error === "stray_quote") {
+      reject(null, "stray_quote", "a quote inside an unquoted field, or a quote never closed");
+      continue;
+    }
+    if (record.fields.length !== columns.header.length) {
+      reject(null, "field_count", `${record.fields.length} fields where the header has ${columns.header.length}`);
+      continue;
+    }
+    const row: Partial<Record<keyof Settlement, unknown>> = {
+      orderSn: text(record, "order_sn").replace(/^'/, ""),
+      shippingService: text(record, "shipping_service") || null,
+      courierName: text(record, "courier_name") || null,
+    };
+    for (const [field, key] of [
+      ["ordered_on", "orderedOn"],
+      ["payout_date", "payoutDate"],
+    ] as const) {
+      const value = isoDate(text(record, field));
+      if (value === undefined) {
+        reject(headerOf(field), "bad_date", `"${text(record, field)}" is not a date like 2025-05-01`);
+        continue records;
+      }
+      row[key] = value;
+    }
+    if (text(record, "net_payout") === "") {
+      reject(headerOf("net_payout"), "missing_field", `${headerOf("net_payout")} is empty`);
+      continue;
+    }
+    for (const [field, key] of MONEY) {
+      const value = parseAmount(text(record, field), false);
+      if (value === null) {
+        reject(headerOf(field), "bad_amount", `"${text(record, field)}" is not a plain amount in whole rupiah`);
+        continue records;
+      }
+      row[key] = value;
+    }
+    settlements.push(row as Settlement);
+  }
+  return { settlements, errors, rows };
+}
