@@ -8,7 +8,7 @@ export const GET = route({ operation: "health", auth: "public" }, async ({ runti
     db: async () => (await runtime.database()).ping(),
     kv: () => runtime.jobStore().ping(),
     queue: runtime.hasQueue() ? () => runtime.taskQueue().ping() : null,
-    storage: null,
+    storage: runtime.hasObjectStore() ? () => runtime.objectStore().ping() : null,
   });
   return json(report, { status: report.status === "ok" ? 200 : 503, headers: { "cache-control": "no-store" } });
 });

@@ -16,6 +16,7 @@ import { runWatchdog } from "../lib/jobs/index.js";
 import { createDevApp } from "./app.js";
 import { listenOn } from "./servers/listen.js";
 import { type QstashServer, startQstashServer } from "./qstash/server.js";
+import { type BlobServer, newReadWriteToken, startBlobServer } from "./blob/server.js";
 import { registerTestJobKinds } from "./test-kinds.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -40,6 +41,8 @@ export interface DevServer {
   runtime: Runtime;
   /** The in-process QStash stand-in (embedded mode), with its test knobs. */
   queue: QstashServer | null;
+  /** The in-process Blob stand-in (embedded mode), files under `$DROPFLOW_DATA_DIR/blobs`. */
+  blob: BlobServer | null;
   /** Runs the watchdog once now (it also runs on a timer). */
   watchdogNow(): Promise<void>;
   close(): Promise<void>;
@@ -49,6 +52,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const config = options.env ? loadConfig(options.env) : loadConfig();
   const runtime = createRuntime(config);
   installRuntime(runtime);
+  let blob: BlobServer | null = null;
   try {
     // Open the database before listening: a locked data directory or an unreachable
     // Postgres must stop start-up, not the first request.
@@ -56,6 +60,13 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     if (database.driver !== "pglite" && !config.production) {
       const result = await migrateDatabase(database);
       if (result.applied > 0) log.info("applied migrations", { applied: result.applied });
+    }
+    if (config.storage.mode === "embedded") {
+      // Started once the database holds the data-directory lock: the stand-in keeps its
+      // index in memory, so only one process may serve `<data dir>/blobs`. A fresh token
+      // each start, like the queue's keys: the files persist, the credentials need not.
+      blob = await startBlobServer({ dataDir: config.dataDir, token: newReadWriteToken() });
+      runtime.attachObjectStore({ mode: "blob", token: blob.token, apiUrl: blob.url });
     }
     const app = await createDevApp({
       apiDir: options.apiDir ?? path.join(ROOT, "api"),
@@ -127,16 +138,20 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       config,
       runtime,
       queue,
+      blob,
       watchdogNow,
       close: async () => {
         if (watchdogTimer) clearInterval(watchdogTimer);
         await queue?.close();
         await closeServer(server);
+        // After the HTTP server: requests still in flight may be reading or writing files.
+        await blob?.close();
         await runtime.close();
         installRuntime(undefined);
       },
     };
   } catch (error) {
+    await blob?.close();
     await runtime.close();
     installRuntime(undefined);
     throw error;
@@ -163,13 +178,15 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const { config, runtime } = server;
+  const { config, runtime, blob } = server;
   const database =
     config.database.driver === "pglite" ? `PGlite in ${config.database.dataDir}` : config.database.driver;
+  const blobApi = (config.storage.mode === "blob" && config.storage.apiUrl) || "Vercel Blob";
   const lines = [
     `dropflow dev server on ${server.url}`,
     `  data directory: ${config.dataDir}`,
     `  database:       ${database}`,
+    `  blob storage:   ${blob ? `${blob.directory} (Blob stand-in on ${blob.url})` : blobApi}`,
   ];
   if (runtime.devTokenFile) {
     lines.push(

@@ -4,6 +4,7 @@
  *   real Postgres (a throwaway cluster)      <- DATABASE_URL (node-postgres)
  *   real redis-server <- Upstash REST bridge <- UPSTASH_REDIS_REST_URL
  *   QStash stand-in                          <- QSTASH_URL, signing keys
+ *   Blob stand-in (files in a temp dir)      <- VERCEL_BLOB_API_URL, BLOB_READ_WRITE_TOKEN
  *   N worker processes on one port           <- PUBLIC_BASE_URL (deliveries land here)
  * Benchmarks and multi-process tests start the whole set with startLocalServices()
  * from a bare environment and stop it afterwards; `npm run dev:services -- --workers N`
@@ -18,6 +19,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { currentEnvironment } from "../lib/config.js";
+import { newReadWriteToken } from "./blob/tokens.js";
 import { freePort, stopProcess } from "./servers/processes.js";
 import { type PostgresServer, startPostgres } from "./servers/postgres.js";
 import { type RedisServer, startRedis } from "./servers/redis.js";
@@ -39,7 +41,7 @@ export interface LocalServices {
   databaseUrl: string;
   /** The environment the workers run with (what a client process would need too). */
   env: Record<string, string>;
-  pids: { pool: number; workers: number[]; qstash: number; bridge: number; redis: number };
+  pids: { pool: number; workers: number[]; qstash: number; blob: number; bridge: number; redis: number };
   /** Workers that are up now (replacements included). */
   workerPids(): number[];
   stop(): Promise<void>;
@@ -115,7 +117,7 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
   const base = currentEnvironment();
   // Nothing of the caller's own dropflow settings leaks into the set.
   for (const name of Object.keys(base)) {
-    if (/^(DATABASE_URL|DROPFLOW_|UPSTASH_|KV_REST_|QSTASH_|PORT$|PUBLIC_BASE_URL$|CRON_SECRET$|VERCEL)/.test(name)) {
+    if (/^(DATABASE_URL|DROPFLOW_|UPSTASH_|KV_REST_|QSTASH_|BLOB_|PORT$|PUBLIC_BASE_URL$|CRON_SECRET$|VERCEL)/.test(name)) {
       delete base[name];
     }
   }
@@ -167,9 +169,18 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
       options,
     );
     children.push(qstash);
-    const [bridgeUrl, qstashUrl] = await Promise.all([
+    const blobToken = newReadWriteToken();
+    const blob = startChild(
+      "blob",
+      ["dev/blob/server.ts", "--port", "0", "--data-dir", dataDir, "--token", blobToken],
+      base,
+      options,
+    );
+    children.push(blob);
+    const [bridgeUrl, qstashUrl, blobUrl] = await Promise.all([
       bridge.waitFor(/UPSTASH_REDIS_REST_URL=(\S+)/).then((m) => m[1] as string),
       qstash.waitFor(/QSTASH_URL=(\S+)/).then((m) => m[1] as string),
+      blob.waitFor(/VERCEL_BLOB_API_URL=(\S+)/).then((m) => m[1] as string),
     ]);
 
     const port = await freePort("127.0.0.1");
@@ -182,6 +193,8 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
       QSTASH_TOKEN: qstashToken,
       QSTASH_CURRENT_SIGNING_KEY: currentKey,
       QSTASH_NEXT_SIGNING_KEY: nextKey,
+      BLOB_READ_WRITE_TOKEN: blobToken,
+      VERCEL_BLOB_API_URL: blobUrl,
       PUBLIC_BASE_URL: baseUrl,
       PORT: String(port),
       DROPFLOW_DATA_DIR: dataDir,
@@ -222,6 +235,7 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
         pool: pool.process.pid ?? 0,
         workers: [...workers],
         qstash: qstash.process.pid ?? 0,
+        blob: blob.process.pid ?? 0,
         bridge: bridge.process.pid ?? 0,
         redis: redis.pid,
       },
@@ -256,6 +270,7 @@ async function main(): Promise<void> {
       `dropflow local services: ${services.baseUrl} (${services.pids.workers.length} workers)`,
       `  API token:    ${services.apiToken}`,
       `  DATABASE_URL=${services.databaseUrl}`,
+      `  VERCEL_BLOB_API_URL=${services.env.VERCEL_BLOB_API_URL} (files in a temporary directory, removed at exit)`,
       `  try: curl -H "authorization: Bearer ${services.apiToken}" ${services.baseUrl}/api/health`,
       "Ctrl-C stops every process.",
       "",

@@ -79,6 +79,27 @@ const httpUrl = z.preprocess(
     .optional(),
 );
 
+/**
+ * A Vercel Blob read-write token, `vercel_blob_rw_<storeId>_<secret>`. The SDK takes the
+ * store id from the fourth `_`-separated field (client tokens and private reads need
+ * it), so that field must be non-empty.
+ */
+const blobToken = z.preprocess(
+  emptyAsUndefined,
+  z
+    .string()
+    .trim()
+    .refine(
+      (value) => {
+        const [vercel, blob, rw, storeId, ...secret] = value.split("_");
+        const prefixed = vercel === "vercel" && blob === "blob" && rw === "rw";
+        return prefixed && Boolean(storeId) && secret.join("_") !== "" && !/\s/.test(value);
+      },
+      { message: "must be a Vercel Blob read-write token (vercel_blob_rw_<store id>_<secret>)" },
+    )
+    .optional(),
+);
+
 /** A duration in seconds; fractions allowed so tests can run the time knobs fast. */
 const secondsSchema = () => z.coerce.number().positive({ message: "must be a positive number of seconds" });
 const seconds = (fallback: number) => z.preprocess(emptyAsUndefined, secondsSchema().default(fallback));
@@ -117,6 +138,10 @@ export const EnvSchema = z.object({
   QSTASH_TOKEN: optionalString,
   QSTASH_CURRENT_SIGNING_KEY: optionalString,
   QSTASH_NEXT_SIGNING_KEY: optionalString,
+  BLOB_READ_WRITE_TOKEN: blobToken,
+  // Read by the @vercel/blob SDK itself; here so that it is validated and so that
+  // applyBlobSdkSettings() can hand the same value to the SDK (see there).
+  VERCEL_BLOB_API_URL: httpUrl,
   DROPFLOW_MAX_DURATION_S: seconds(300),
   DROPFLOW_DEADLINE_MARGIN_S: seconds(20),
   DROPFLOW_LEASE_S: optionalSeconds(),
@@ -145,6 +170,14 @@ export type QueueConfig =
   | { mode: "embedded" }
   | { mode: "qstash"; url: string; token: string; currentSigningKey: string; nextSigningKey: string };
 
+/**
+ * `embedded`: the dev server runs the Blob-compatible stand-in (dev/blob) in process,
+ * with files under `$DROPFLOW_DATA_DIR/blobs`, and attaches it when it starts.
+ * `blob`: the @vercel/blob SDK with this read-write token; `apiUrl` null means Vercel's
+ * own API (production), a URL means a Blob-compatible server (local services mode).
+ */
+export type StorageConfig = { mode: "embedded" } | { mode: "blob"; token: string; apiUrl: string | null };
+
 /** The time knobs of the job engine (DESIGN.md §3), in milliseconds. */
 export interface JobsConfig {
   maxDurationMs: number;
@@ -171,6 +204,7 @@ export interface Config {
   log: { level: LogLevel; format: LogFormat };
   kv: KvConfig;
   queue: QueueConfig;
+  storage: StorageConfig;
   jobs: JobsConfig;
   /** Test and benchmark switches; refused in production. */
   testing: {
@@ -272,6 +306,17 @@ export function loadConfig(env: Environment = process.env, options: LoadOptions 
       });
     }
   }
+  if (vars.VERCEL_BLOB_API_URL && !vars.BLOB_READ_WRITE_TOKEN) {
+    issues.push({
+      variable: "BLOB_READ_WRITE_TOKEN",
+      problem: "must be set when VERCEL_BLOB_API_URL is (every call to the Blob API carries it)",
+    });
+  } else if (production && serving && !vars.BLOB_READ_WRITE_TOKEN) {
+    issues.push({
+      variable: "BLOB_READ_WRITE_TOKEN",
+      problem: "is required in production (uploaded files live in Vercel Blob; there is no embedded store on Vercel)",
+    });
+  }
   if (production && serving && !vars.PUBLIC_BASE_URL) {
     issues.push({ variable: "PUBLIC_BASE_URL", problem: "is required in production (QStash delivers to it)" });
   }
@@ -322,6 +367,9 @@ export function loadConfig(env: Environment = process.env, options: LoadOptions 
             nextSigningKey: vars.QSTASH_NEXT_SIGNING_KEY,
           }
         : { mode: "embedded" },
+    storage: vars.BLOB_READ_WRITE_TOKEN
+      ? { mode: "blob", token: vars.BLOB_READ_WRITE_TOKEN, apiUrl: vars.VERCEL_BLOB_API_URL ?? null }
+      : { mode: "embedded" },
     jobs: {
       maxDurationMs: vars.DROPFLOW_MAX_DURATION_S * 1000,
       deadlineMarginMs: vars.DROPFLOW_DEADLINE_MARGIN_S * 1000,
@@ -357,6 +405,63 @@ function describeOptions(issue: z.core.$ZodIssue): string {
  */
 export function currentEnvironment(): Record<string, string | undefined> {
   return { ...process.env };
+}
+
+/**
+ * The @vercel/blob SDK reads two of its settings only from the environment, on every
+ * call: `VERCEL_BLOB_API_URL` (where API requests go) and `VERCEL_BLOB_RETRIES`. This is
+ * the one place that sets them (DESIGN.md §1), for the storage adapter:
+ * - the API URL is the configured one (the embedded or local stand-in), or removed so
+ *   the SDK uses Vercel's own API when `apiUrl` is null;
+ * - the SDK's retries are turned off (0): its default is 10 retries with exponential
+ *   backoff from 1 s, about 17 minutes, far past a function's maxDuration. The adapter
+ *   retries itself, bounded, and also retries reads, which the SDK never does.
+ * Environment variables are process-wide, so one process talks to one Blob API at a
+ * time: a claim for a different URL while another is held throws. Returns the release,
+ * which restores the previous values once the last holder lets go.
+ */
+export function applyBlobSdkSettings(apiUrl: string | null): () => void {
+  if (blobSdkClaim && blobSdkClaim.apiUrl !== apiUrl) {
+    throw new Error(
+      `the Blob SDK is already pointed at ${blobSdkClaim.apiUrl ?? "Vercel's API"} in this process; ` +
+        "it reads VERCEL_BLOB_API_URL from the environment, so one process can use one Blob API at a time",
+    );
+  }
+  if (!blobSdkClaim) {
+    blobSdkClaim = {
+      apiUrl,
+      holders: 0,
+      previous: { url: process.env.VERCEL_BLOB_API_URL, retries: process.env.VERCEL_BLOB_RETRIES },
+    };
+    setOrDelete("VERCEL_BLOB_API_URL", apiUrl ?? undefined);
+    process.env.VERCEL_BLOB_RETRIES = "0";
+  }
+  const claim = blobSdkClaim;
+  claim.holders += 1;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    claim.holders -= 1;
+    if (claim.holders > 0 || blobSdkClaim !== claim) return;
+    blobSdkClaim = undefined;
+    setOrDelete("VERCEL_BLOB_API_URL", claim.previous.url);
+    setOrDelete("VERCEL_BLOB_RETRIES", claim.previous.retries);
+  };
+}
+
+/** Where the Blob SDK is pointed now: a URL, null for Vercel's API, undefined when nobody applied settings. */
+export function currentBlobSdkApiUrl(): string | null | undefined {
+  return blobSdkClaim?.apiUrl;
+}
+
+let blobSdkClaim:
+  | { apiUrl: string | null; holders: number; previous: { url: string | undefined; retries: string | undefined } }
+  | undefined;
+
+function setOrDelete(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
 }
 
 let cached: Config | undefined;

@@ -4,18 +4,22 @@
  * no start-up hook) or eagerly by the dev server, which installs its own.
  */
 import { ensureDevApiToken } from "./auth/dev-token.js";
-import { type Config, getConfig, type QueueConfig } from "./config.js";
+import { applyBlobSdkSettings, type Config, getConfig, type QueueConfig, type StorageConfig } from "./config.js";
 import { type DatabaseHandle, openDatabase } from "./db/client.js";
 import { migrateDatabase } from "./db/migrate.js";
 import { AppError } from "./errors.js";
-import { type EngineFaults, JobEngine } from "./jobs/index.js";
+import { createImportKind } from "./imports/kind.js";
+import { type EngineFaults, JobEngine, registerJobKind } from "./jobs/index.js";
 import { createJobStateStore } from "./kv/index.js";
 import type { JobStateStore } from "./kv/job-state.js";
 import { configureLogging, logger } from "./log/index.js";
 import { createTaskQueue } from "./queue/index.js";
 import type { TaskQueue } from "./queue/types.js";
+import { createBlobObjectStore } from "./storage/blob.js";
+import type { ObjectStore } from "./storage/types.js";
 
 export type QstashSettings = Extract<QueueConfig, { mode: "qstash" }>;
+export type BlobSettings = Extract<StorageConfig, { mode: "blob" }>;
 
 export interface Runtime {
   readonly config: Config;
@@ -33,6 +37,12 @@ export interface Runtime {
   engine(): Promise<JobEngine>;
   /** Embedded mode: the dev server points the queue at its in-process stand-in once it listens. */
   attachQueue(settings: QstashSettings, publicBaseUrl: string): void;
+  /** Uploaded files: Vercel Blob (or the dev server's stand-in), private access. */
+  objectStore(): ObjectStore;
+  /** False until storage is configured or attached (embedded mode outside the dev server). */
+  hasObjectStore(): boolean;
+  /** Embedded mode: the dev server points storage at its in-process Blob stand-in. */
+  attachObjectStore(settings: BlobSettings): void;
   /** Test and benchmark fault injection. */
   setFaults(faults: EngineFaults | undefined): void;
   close(): Promise<void>;
@@ -97,6 +107,32 @@ export function createRuntime(config: Config): Runtime {
     return queue;
   };
 
+  let blobSettings: BlobSettings | null = config.storage.mode === "blob" ? config.storage : null;
+  let objects: { store: ObjectStore; release: () => void } | undefined;
+  const objectStore = () => {
+    if (!objects) {
+      if (!blobSettings) {
+        throw new AppError(
+          "misconfigured",
+          "No object storage: set BLOB_READ_WRITE_TOKEN, or run the dev server (it embeds a Blob stand-in).",
+        );
+      }
+      // The SDK takes its API URL from the environment; lib/config.ts sets it (and
+      // throws if this process already talks to another Blob API).
+      const release = applyBlobSdkSettings(blobSettings.apiUrl);
+      objects = { store: createBlobObjectStore({ token: blobSettings.token, apiUrl: blobSettings.apiUrl }), release };
+    }
+    return objects.store;
+  };
+  const releaseObjectStore = () => {
+    objects?.release();
+    objects = undefined;
+  };
+
+  // The job kinds of this deployment. The registry is process-wide; the latest
+  // runtime's dependencies win, which is the one the process serves with.
+  registerJobKind(createImportKind({ objects: objectStore, chunkRows: () => config.jobs.chunkRows }));
+
   let faults: EngineFaults | undefined;
   let engine: JobEngine | undefined;
   const getEngine = async () => {
@@ -125,6 +161,12 @@ export function createRuntime(config: Config): Runtime {
       queue = undefined;
       engine = undefined;
     },
+    objectStore,
+    hasObjectStore: () => blobSettings !== null,
+    attachObjectStore(settings) {
+      releaseObjectStore();
+      blobSettings = settings;
+    },
     setFaults(next) {
       faults = next;
     },
@@ -135,6 +177,7 @@ export function createRuntime(config: Config): Runtime {
       if (pending) await (await pending.catch(() => null))?.close();
       await store?.close();
       store = undefined;
+      releaseObjectStore();
     },
   };
 }

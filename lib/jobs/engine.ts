@@ -130,11 +130,21 @@ export class JobEngine {
   }
 
   /** Creates a job and hands its planning to the queue. */
-  async createJob(kind: string, params: unknown, correlationId: string): Promise<JobRow> {
+  async createJob(
+    kind: string,
+    params: unknown,
+    correlationId: string,
+    options: { id?: string; onCreated?: (db: Database, job: JobRow) => Promise<void> } = {},
+  ): Promise<JobRow> {
     const definition = jobKind(kind);
     if (!definition) throw new AppError("bad_request", `Unknown job kind "${kind}".`);
     const checked = definition.params ? parseInput(definition.params, params, "body") : params;
-    const job = await insertJob(this.db, { id: uuidv7(), kind, params: checked, correlationId });
+    // The job and what the caller records with it (e.g. its files) exist before the plan can run.
+    const job = await this.db.transaction(async (tx) => {
+      const row = await insertJob(tx as unknown as Database, { id: options.id ?? uuidv7(), kind, params: checked, correlationId });
+      await options.onCreated?.(tx as unknown as Database, row);
+      return row;
+    });
     log.info("job created", { event: "job_created", job_id: job.id, kind });
     await this.publishPlan(job, 1);
     return job;

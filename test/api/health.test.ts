@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { newReadWriteToken, startBlobServer } from "../../dev/blob/server.js";
 import { GET as health } from "../../api/health.js";
 import { checkHealth } from "../../lib/health/index.js";
 import { VERSION } from "../../lib/version.js";
@@ -44,6 +48,28 @@ describe("GET /api/health", () => {
       });
     } finally {
       await dispose();
+    }
+  });
+
+  it("probes object storage when it is configured, and says when it is down", async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), "dropflow-health-blob-"));
+    const blob = await startBlobServer({ dataDir, token: newReadWriteToken() });
+    const { dispose } = installTestRuntime({ BLOB_READ_WRITE_TOKEN: blob.token, VERCEL_BLOB_API_URL: blob.url });
+    try {
+      const up = await health(new Request("http://localhost/api/health"));
+      expect(up.status).toBe(200);
+      expect(await up.json()).toMatchObject({ checks: { storage: { status: "ok" } } });
+
+      blob.failNext(1, 503); // one attempt only: health does not retry
+      const down = await health(new Request("http://localhost/api/health"));
+      expect(down.status).toBe(503);
+      const text = await down.text();
+      expect(text).not.toContain(blob.url);
+      expect(JSON.parse(text)).toMatchObject({ down: ["storage"], checks: { storage: { status: "down" } } });
+    } finally {
+      await dispose();
+      await blob.close();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 

@@ -19,6 +19,10 @@ describe("npm run dev", () => {
     const response = await fetch(`${base}/api/health`, { headers: { "x-correlation-id": "abc" } });
     expect(response.status).toBe(200);
     expect(response.headers.get("x-correlation-id")).toBe("abc");
+    // Object storage is the embedded Blob stand-in, its files under the data directory.
+    expect(await response.json()).toMatchObject({ checks: { storage: { status: "ok" }, queue: { status: "ok" } } });
+    expect(existsSync(path.join(dataDir, "blobs", "objects"))).toBe(true);
+    expect(dev.output()).toContain(`blob storage:   ${path.join(dataDir, "blobs")}`);
     await waitForOutput(dev, (out) => /\[INFO\] \[http\] \[health\] \[abc\] \[\d+ms\] GET \/api\/health 200/.test(out));
 
     // The generated token is printed once at start and stored under the data directory.

@@ -1,9 +1,16 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../../lib/config.js";
+import {
+  applyBlobSdkSettings,
+  ConfigError,
+  currentBlobSdkApiUrl,
+  currentEnvironment,
+  loadConfig,
+} from "../../lib/config.js";
 
 const TOKEN = "t".repeat(32);
 const SECRET = "s".repeat(32);
+const BLOB_TOKEN = "vercel_blob_rw_AbCdEf123_0123456789abcdefghij";
 /** Everything production needs. */
 const PRODUCTION = {
   VERCEL: "1",
@@ -15,6 +22,7 @@ const PRODUCTION = {
   QSTASH_TOKEN: "qstash-token",
   QSTASH_CURRENT_SIGNING_KEY: "sig_current",
   QSTASH_NEXT_SIGNING_KEY: "sig_next",
+  BLOB_READ_WRITE_TOKEN: BLOB_TOKEN,
   PUBLIC_BASE_URL: "https://dropflow.example.com/",
 };
 
@@ -87,7 +95,7 @@ describe("loadConfig", () => {
     expect(error.message).not.toContain("tiny");
   });
 
-  it("fails closed on Vercel: no embedded database, KV or queue, no generated token", () => {
+  it("fails closed on Vercel: no embedded database, KV, queue or storage, no generated token", () => {
     const error = configError({ VERCEL: "1" });
     expect(error.issues.map((issue) => issue.variable)).toEqual([
       "DATABASE_URL",
@@ -97,6 +105,7 @@ describe("loadConfig", () => {
       "QSTASH_TOKEN",
       "QSTASH_CURRENT_SIGNING_KEY",
       "QSTASH_NEXT_SIGNING_KEY",
+      "BLOB_READ_WRITE_TOKEN",
       "PUBLIC_BASE_URL",
     ]);
     expect(configError({ NODE_ENV: "production", ...PRODUCTION, DATABASE_URL: "" }).issues).toHaveLength(1);
@@ -109,6 +118,8 @@ describe("loadConfig", () => {
     expect(config.kv).toEqual({ driver: "upstash", url: "https://eu1-x.upstash.io", token: "upstash-token" });
     expect(config.queue).toMatchObject({ mode: "qstash", url: "https://qstash.upstash.io", token: "qstash-token" });
     expect(config.publicBaseUrl).toBe("https://dropflow.example.com");
+    // Vercel's own API (the SDK's default): no VERCEL_BLOB_API_URL in production.
+    expect(config.storage).toEqual({ mode: "blob", token: BLOB_TOKEN, apiUrl: null });
   });
 
   it("needs only the database for tools that serve nothing (migrations)", () => {
@@ -149,5 +160,69 @@ describe("loadConfig", () => {
     expect(configError({ DROPFLOW_NEON_WSPROXY: "ws://127.0.0.1:1/v2" }).issues[0]?.variable).toBe(
       "DROPFLOW_NEON_WSPROXY",
     );
+  });
+
+  it("chooses object storage: the embedded stand-in, Vercel Blob, or a Blob-compatible server", () => {
+    expect(loadConfig({}).storage).toEqual({ mode: "embedded" });
+    expect(loadConfig({ BLOB_READ_WRITE_TOKEN: BLOB_TOKEN }).storage).toEqual({
+      mode: "blob",
+      token: BLOB_TOKEN,
+      apiUrl: null,
+    });
+    expect(
+      loadConfig({ BLOB_READ_WRITE_TOKEN: BLOB_TOKEN, VERCEL_BLOB_API_URL: "http://127.0.0.1:4567/" }).storage,
+    ).toEqual({ mode: "blob", token: BLOB_TOKEN, apiUrl: "http://127.0.0.1:4567" });
+    // The stand-in's URL without the token to talk to it.
+    expect(configError({ VERCEL_BLOB_API_URL: "http://127.0.0.1:4567" }).issues).toEqual([
+      { variable: "BLOB_READ_WRITE_TOKEN", problem: expect.stringContaining("VERCEL_BLOB_API_URL") },
+    ]);
+    expect(configError({ ...PRODUCTION, BLOB_READ_WRITE_TOKEN: "" }).issues.map((issue) => issue.variable)).toEqual([
+      "BLOB_READ_WRITE_TOKEN",
+    ]);
+    // Migrations store nothing.
+    expect(loadConfig({ VERCEL: "1", DATABASE_URL: "postgres://u@h/db" }, { serving: false }).storage).toEqual({
+      mode: "embedded",
+    });
+  });
+
+  it("names a malformed Blob token or API URL without echoing it", () => {
+    const malformed = ["vercel_blob_rw__secret", "vercel_blob_client_store_abc", "blob-token-do-not-leak", "vercel_blob_rw_store_"];
+    for (const token of malformed) {
+      const error = configError({ BLOB_READ_WRITE_TOKEN: token });
+      expect(error.issues.map((issue) => issue.variable)).toEqual(["BLOB_READ_WRITE_TOKEN"]);
+      expect(error.message).toContain("vercel_blob_rw_<store id>_<secret>");
+      expect(error.message).not.toContain(token);
+    }
+    const error = configError({ BLOB_READ_WRITE_TOKEN: BLOB_TOKEN, VERCEL_BLOB_API_URL: "ftp://blob-host-do-not-leak" });
+    expect(error.issues.map((issue) => issue.variable)).toEqual(["VERCEL_BLOB_API_URL"]);
+    expect(error.message).not.toContain("blob-host-do-not-leak");
+  });
+});
+
+describe("applyBlobSdkSettings", () => {
+  it("points the SDK's environment at one Blob API, turns its own retries off, and restores both", () => {
+    const before = currentEnvironment();
+    const release = applyBlobSdkSettings("http://127.0.0.1:4567");
+    expect(currentEnvironment().VERCEL_BLOB_API_URL).toBe("http://127.0.0.1:4567");
+    expect(currentEnvironment().VERCEL_BLOB_RETRIES).toBe("0");
+    expect(currentBlobSdkApiUrl()).toBe("http://127.0.0.1:4567");
+
+    // A second holder of the same URL shares it; another URL in the same process is refused.
+    const again = applyBlobSdkSettings("http://127.0.0.1:4567");
+    expect(() => applyBlobSdkSettings("http://127.0.0.1:9999")).toThrow(/one Blob API at a time/);
+    expect(() => applyBlobSdkSettings(null)).toThrow(/one Blob API at a time/);
+    release();
+    release(); // twice is once
+    expect(currentEnvironment().VERCEL_BLOB_API_URL).toBe("http://127.0.0.1:4567");
+    again();
+    expect(currentBlobSdkApiUrl()).toBeUndefined();
+    expect(currentEnvironment().VERCEL_BLOB_API_URL).toBe(before.VERCEL_BLOB_API_URL);
+    expect(currentEnvironment().VERCEL_BLOB_RETRIES).toBe(before.VERCEL_BLOB_RETRIES);
+
+    // Vercel's API: the variable is removed, so the SDK uses its default.
+    const vercel = applyBlobSdkSettings(null);
+    expect(currentEnvironment().VERCEL_BLOB_API_URL).toBeUndefined();
+    expect(currentBlobSdkApiUrl()).toBeNull();
+    vercel();
   });
 });

@@ -29,7 +29,7 @@ export function startDevProcess(env: Record<string, string>): DevProcess {
   const base = currentEnvironment();
   // The suite's own settings must not leak into the server under test.
   for (const name of Object.keys(base)) {
-    if (/^(DATABASE_URL|DROPFLOW_|PORT$|LOG_|VERCEL$|NODE_ENV$|CRON_SECRET$)/.test(name)) delete base[name];
+    if (/^(DATABASE_URL|DROPFLOW_|PORT$|LOG_|VERCEL$|NODE_ENV$|CRON_SECRET$|BLOB_READ_WRITE_TOKEN$|VERCEL_BLOB_)/.test(name)) delete base[name];
   }
   const child = spawn(TSX, ["dev/server.ts"], { cwd: ROOT, env: { ...base, PORT: "0", ...env } });
   running.add(child);

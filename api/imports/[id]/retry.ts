@@ -1,0 +1,12 @@
+import { z } from "zod";
+import { json, route } from "../../../lib/http/index.js";
+
+/** Re-runs the import's chunks that failed as a whole. */
+export const POST = route(
+  { operation: "retryImport", auth: "api", query: z.object({ id: z.string().uuid() }) },
+  async ({ query, runtime }) => {
+    const engine = await runtime.engine();
+    const chunks = await engine.retry(query.id);
+    return json({ retried_chunks: chunks, status_url: `/api/imports/${query.id}` }, { status: 202 });
+  },
+);

@@ -1,0 +1,277 @@
+/**
+ * The `import` job kind: the planner reads each uploaded file once and cuts it into
+ * byte ranges at order boundaries; each chunk reads only its range, validates its
+ * records, and writes its orders (or settlements), its row errors and its outcome
+ * in one transaction. File-level failures fail that file only.
+ */
+import { eq, sql } from "drizzle-orm";
+import { z } from "zod";
+import { type Database, queryRows } from "../db/client.js";
+import { importFiles, stores } from "../db/schema.js";
+import { type ChunkWork, type JobKind, PermanentChunkError } from "../jobs/types.js";
+import type { ObjectStore } from "../storage/types.js";
+import { type ChunkLayout, planFileChunks, readChunk } from "./csv/index.js";
+import type { UpsertCounts } from "./model.js";
+import { type PurchaseColumns, type RowProblem, validatePurchaseRecords } from "./purchase-rows.js";
+import { upsertPurchases } from "./purchases.js";
+import { type SettlementColumns, validateSettlementRecords } from "./settlement-rows.js";
+import { upsertSettlements } from "./settlements.js";
+
+export const IMPORT_KIND = "import";
+
+export const ImportParams = z.object({
+  kind: z.enum(["purchases", "settlements"]),
+  files: z
+    .array(
+      z.object({
+        id: z.string().uuid(),
+        key: z.string(),
+        name: z.string(),
+        size: z.number().int().min(0),
+        position: z.number().int().min(0),
+      }),
+    )
+    .min(1)
+    .max(200),
+  /** Settlements: the store named by the request (already checked to exist). */
+  store_id: z.number().int().nullable().default(null),
+  lenient_amounts: z.boolean().default(false),
+  dry_run: z.boolean().default(false),
+  callback_url: z.string().url().nullable().default(null),
+});
+export type ImportParams = z.infer<typeof ImportParams>;
+
+const ChunkPayload = z.object({
+  file_id: z.string().uuid(),
+  position: z.number().int(),
+  key: z.string(),
+  start: z.number().int().min(0),
+  end: z.number().int().min(0),
+  first_line: z.number().int().min(1),
+  store_id: z.number().int().nullable(),
+  layout: z.object({
+    kind: z.enum(["purchases", "settlements"]),
+    delimiter: z.enum([",", ";", "\t"]),
+    header: z.array(z.string()),
+  }),
+});
+
+/** The counters of every import, zero where a kind has none (the status API shows them all). */
+export const IMPORT_COUNTERS = [
+  "rows",
+  "row_errors",
+  "warnings",
+  "orders_inserted",
+  "orders_updated",
+  "orders_unchanged",
+  "lines",
+  "settlements_inserted",
+  "settlements_updated",
+  "settlements_unchanged",
+] as const;
+
+export function createImportKind(deps: { objects: () => ObjectStore; chunkRows: () => number }): JobKind {
+  return {
+    kind: IMPORT_KIND,
+    params: ImportParams,
+    async plan({ job, db, signal, log }) {
+      const params = ImportParams.parse(job.params);
+      const chunks: Array<{ payload: z.infer<typeof ChunkPayload>; rows: number }> = [];
+      let failed = 0;
+      for (const file of [...params.files].sort((a, b) => a.position - b.position)) {
+        const fail = async (code: string, message: string) => {
+          failed += 1;
+          log.warn("file failed", { file: file.name, code, message });
+          await db
+            .update(importFiles)
+            .set({ status: "failed", errorCode: code, errorMessage: message, updatedAt: sql`now()` })
+            .where(eq(importFiles.id, file.id));
+        };
+        const stream = await deps.objects().read(file.key, { signal });
+        const plan = await planFileChunks(stream, { kind: params.kind, targetRows: deps.chunkRows(), signal });
+        if (plan.fileError) {
+          await fail(plan.fileError.code, plan.fileError.message);
+          continue;
+        }
+        let storeId = params.store_id;
+        if (params.kind === "settlements") {
+          const resolved = await resolveSettlementStore(db, storeId, plan.preamble?.username ?? null);
+          if ("error" in resolved) {
+            await fail("unknown_store", resolved.error);
+            continue;
+          }
+          storeId = resolved.storeId;
+        }
+        await db
+          .update(importFiles)
+          .set({ status: "running", counts: { rows: plan.totalRows }, updatedAt: sql`now()` })
+          .where(eq(importFiles.id, file.id));
+        for (const chunk of plan.chunks) {
+          chunks.push({
+            payload: {
+              file_id: file.id,
+              position: file.position,
+              key: file.key,
+              start: chunk.startByte,
+              end: chunk.endByte,
+              first_line: chunk.firstLine,
+              store_id: storeId,
+              layout: chunk.layout as ChunkLayout,
+            },
+            rows: chunk.rows,
+          });
+        }
+      }
+      if (failed === params.files.length) {
+        throw new PermanentChunkError(`every file failed (${failed} of ${params.files.length}); see each file's error`);
+      }
+      return chunks;
+    },
+
+    async processChunk(ctx) {
+      const params = ImportParams.parse(ctx.job.params);
+      const chunk = ChunkPayload.parse(ctx.payload);
+      const bytes =
+        chunk.end > chunk.start
+          ? await deps.objects().readRange(chunk.key, chunk.start, chunk.end - 1, { signal: ctx.signal })
+          : Buffer.alloc(0);
+      const { columns, records } = await readChunk(bytes, {
+        startByte: chunk.start,
+        endByte: chunk.end,
+        firstLine: chunk.first_line,
+        layout: chunk.layout,
+      });
+      if (chunk.layout.kind === "purchases") {
+        const result = validatePurchaseRecords(records, columns as unknown as PurchaseColumns, {
+          jobSeq: ctx.job.seq,
+          filePosition: chunk.position,
+          lenientAmounts: params.lenient_amounts,
+        });
+        return ctx.commit(async (tx) => {
+          const counts = await maybeDry(tx, params.dry_run, (db) => upsertPurchases(db, result.orders, ctx.job.id));
+          await insertRowProblems(tx, ctx.job.id, chunk.file_id, [...result.errors, ...result.warnings]);
+          return work(result.rows, result.errors, result.warnings.length, {
+            orders_inserted: counts.inserted,
+            orders_updated: counts.updated,
+            orders_unchanged: counts.unchanged,
+            lines: result.orders.reduce((sum, order) => sum + order.lines.length, 0),
+          });
+        });
+      }
+      if (chunk.store_id === null) throw new PermanentChunkError("settlement chunk without a store");
+      const storeId = chunk.store_id;
+      const result = validateSettlementRecords(records, columns as unknown as SettlementColumns);
+      return ctx.commit(async (tx) => {
+        const counts = await maybeDry(tx, params.dry_run, (db) =>
+          upsertSettlements(db, storeId, result.settlements, ctx.job.id),
+        );
+        await insertRowProblems(tx, ctx.job.id, chunk.file_id, result.errors);
+        return work(result.rows, result.errors, 0, {
+          settlements_inserted: counts.inserted,
+          settlements_updated: counts.updated,
+          settlements_unchanged: counts.unchanged,
+        });
+      });
+    },
+
+    async afterFinalise({ job, db }) {
+      // Each file's status and counts, summed from its chunks' outcomes.
+      await queryRows(
+        db,
+        sql`
+        with per_file as (
+          select payload->>'file_id' as file_id,
+                 bool_or(status = 'failed') as chunk_failed,
+                 jsonb_object_agg(key, total) filter (where key is not null) as counts
+          from (
+            select c.payload, c.status, kv.key, sum(kv.value::bigint) as total
+            from job_chunks c left join lateral jsonb_each_text(c.counters) kv on true
+            where c.job_id = ${job.id}
+            group by c.payload, c.status, kv.key
+          ) sums
+          group by payload->>'file_id'
+        )
+        update import_files f set
+          counts = coalesce(p.counts, '{}'::jsonb),
+          status = case when p.chunk_failed or coalesce((p.counts->>'row_errors')::int, 0) > 0
+                        then 'completed_with_errors' else 'completed' end,
+          updated_at = now()
+        from per_file p
+        where f.id::text = p.file_id and f.job_id = ${job.id} and f.status <> 'failed'`,
+      );
+    },
+  };
+}
+
+function work(rows: number, errors: RowProblem[], warnings: number, counters: Record<string, number>): ChunkWork {
+  const rejectedRows = errors.length;
+  return {
+    rowsDone: rows - rejectedRows,
+    rowsFailed: rejectedRows,
+    counters: { rows, row_errors: rejectedRows, warnings, ...counters },
+  };
+}
+
+/** A dry run does the writes in a savepoint and rolls them back: the counts are real, the data untouched. */
+async function maybeDry(
+  tx: Database,
+  dryRun: boolean,
+  write: (db: Database) => Promise<UpsertCounts>,
+): Promise<UpsertCounts> {
+  if (!dryRun) return write(tx);
+  let counts: UpsertCounts = { inserted: 0, updated: 0, unchanged: 0 };
+  try {
+    await tx.transaction(async (savepoint) => {
+      counts = await write(savepoint as unknown as Database);
+      throw new DryRunRollback();
+    });
+  } catch (error) {
+    if (!(error instanceof DryRunRollback)) throw error;
+  }
+  return counts;
+}
+
+class DryRunRollback extends Error {}
+
+async function insertRowProblems(db: Database, jobId: string, fileId: string, problems: RowProblem[]): Promise<void> {
+  if (problems.length === 0) return;
+  const p = (values: unknown[]) => sql.param(values);
+  await queryRows(
+    db,
+    sql`insert into import_row_errors (job_id, file_id, line, "column", code, message, raw)
+        select ${jobId}::uuid, ${fileId}::uuid, * from unnest(
+          ${p(problems.map((e) => e.line))}::int[], ${p(problems.map((e) => e.column))}::text[],
+          ${p(problems.map((e) => e.code))}::text[], ${p(problems.map((e) => e.message))}::text[],
+          ${p(problems.map((e) => e.raw.slice(0, 10_000)))}::text[]
+        )`,
+  );
+}
+
+/**
+ * A settlement report names its seller by username, not by store: the request's
+ * store wins (and the username is linked to it); without one, a linked username
+ * finds its store.
+ */
+async function resolveSettlementStore(
+  db: Database,
+  storeId: number | null,
+  username: string | null,
+): Promise<{ storeId: number } | { error: string }> {
+  if (storeId !== null) {
+    if (username) {
+      await db
+        .update(stores)
+        .set({ marketplaceUsernames: sql`array_append(${stores.marketplaceUsernames}, ${username})` })
+        .where(sql`${stores.id} = ${storeId} and not (${username} = any(${stores.marketplaceUsernames}))`);
+    }
+    return { storeId };
+  }
+  if (!username) return { error: "the report names no seller and the import names no store" };
+  const [row] = await queryRows<{ id: number }>(
+    db,
+    sql`select id from stores where ${username} = any(marketplace_usernames) order by id limit 1`,
+  );
+  return row
+    ? { storeId: row.id }
+    : { error: `seller "${username}" is not linked to a store yet: name the store in the import` };
+}

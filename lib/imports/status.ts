@@ -1,0 +1,89 @@
+/**
+ * What GET /api/imports/:id shows: the job's status and progress, the import's
+ * counters (always every one of them), errors by code, each file, the first errors.
+ */
+import { asc, eq, sql } from "drizzle-orm";
+import { type Database, queryRows } from "../db/client.js";
+import { importFiles } from "../db/schema.js";
+import type { JobView } from "../jobs/engine.js";
+import { IMPORT_COUNTERS } from "./kind.js";
+
+export interface RowErrorView {
+  file: string;
+  line: number;
+  column: string | null;
+  code: string;
+  message: string;
+  raw: string | null;
+}
+
+export async function importStatus(db: Database, view: JobView) {
+  const files = await db
+    .select()
+    .from(importFiles)
+    .where(eq(importFiles.jobId, view.id))
+    .orderBy(asc(importFiles.position));
+  const byCode = await queryRows<{ code: string; n: number }>(
+    db,
+    sql`select code, count(*)::int as n from import_row_errors where job_id = ${view.id} group by code order by code`,
+  );
+  const firstErrors = await listRowErrors(db, view.id, { limit: 20 });
+  const live = await queryRows<{ key: string; total: string }>(
+    db,
+    sql`select kv.key, sum(kv.value::bigint)::text as total
+        from job_chunks c, jsonb_each_text(c.counters) kv where c.job_id = ${view.id} group by kv.key`,
+  );
+  const summed = Object.fromEntries(live.map((row) => [row.key, Number(row.total)]));
+  const counts = Object.fromEntries(IMPORT_COUNTERS.map((name) => [name, summed[name] ?? 0]));
+  return {
+    id: view.id,
+    kind: (view.params as { kind?: string }).kind ?? null,
+    status: view.status,
+    dry_run: (view.params as { dry_run?: boolean }).dry_run ?? false,
+    created_at: view.created_at,
+    finished_at: view.finished_at,
+    last_error: view.last_error,
+    progress: view.progress,
+    counts,
+    errors_by_code: Object.fromEntries(byCode.map((row) => [row.code, row.n])),
+    files: files.map((file) => ({
+      id: file.id,
+      name: file.name,
+      size: file.size,
+      status: file.status,
+      error: file.errorCode ? { code: file.errorCode, message: file.errorMessage ?? "" } : null,
+      counts: file.counts,
+    })),
+    first_errors: firstErrors.errors,
+  };
+}
+
+export async function listRowErrors(
+  db: Database,
+  jobId: string,
+  query: { code?: string; fileId?: string; afterId?: number; limit: number },
+): Promise<{ errors: RowErrorView[]; nextId: number | null }> {
+  const rows = await queryRows<{
+    id: number;
+    file: string;
+    line: number;
+    column: string | null;
+    code: string;
+    message: string;
+    raw: string | null;
+  }>(
+    db,
+    sql`select e.id, f.name as file, e.line, e."column", e.code, e.message, e.raw
+        from import_row_errors e join import_files f on f.id = e.file_id
+        where e.job_id = ${jobId}
+          ${query.code ? sql`and e.code = ${query.code}` : sql``}
+          ${query.fileId ? sql`and e.file_id = ${query.fileId}::uuid` : sql``}
+          ${query.afterId ? sql`and e.id > ${query.afterId}` : sql``}
+        order by e.id limit ${query.limit + 1}`,
+  );
+  const page = rows.slice(0, query.limit);
+  return {
+    errors: page.map(({ id: _id, ...error }) => error),
+    nextId: rows.length > query.limit ? Number(page.at(-1)?.id ?? 0) : null,
+  };
+}

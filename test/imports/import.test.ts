@@ -1,0 +1,182 @@
+/**
+ * Imports end to end, in process: the dev server with its embedded Blob and QStash
+ * stand-ins, real Postgres, files put into object storage and imported through
+ * POST /api/imports like a client would, the job engine doing the rest.
+ */
+import { readFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type DevServer, startDevServer } from "../../dev/server.js";
+import { queryRows } from "../../lib/db/client.js";
+import { stores } from "../../lib/db/schema.js";
+import { newImportKey } from "../../lib/storage/index.js";
+import { availablePostgres, createTestDatabase, type TestDatabase } from "../support/databases.js";
+
+const FIXTURE = "/work/shared/fixtures/shopee-income-2025-05.csv";
+const fixturePath = [FIXTURE, path.resolve("../shared/fixtures/shopee-income-2025-05.csv")].find((p) => {
+  try {
+    readFileSync(p);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw error;
+  }
+});
+const TOKEN = "import-test-token-0123456789";
+const postgres = availablePostgres();
+
+describe.skipIf(!postgres)("imports end to end", () => {
+  let server: DevServer;
+  let database: TestDatabase;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    server = await startDevServer({
+      env: {
+        DATABASE_URL: database.url,
+        DROPFLOW_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), "dropflow-import-")),
+        DROPFLOW_API_TOKENS: TOKEN,
+        DROPFLOW_CHUNK_ROWS: "100",
+        DROPFLOW_MAX_DURATION_S: "10",
+        DROPFLOW_DEADLINE_MARGIN_S: "1",
+        DROPFLOW_STALL_S: "5",
+        LOG_LEVEL: "warn",
+        PORT: "0",
+      },
+      queueTimeScale: 0.001,
+    });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await database?.drop();
+  });
+
+  const base = () => server.url.replace("localhost", "127.0.0.1");
+  const api = (p: string, init: RequestInit = {}) =>
+    fetch(`${base()}${p}`, {
+      ...init,
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", ...init.headers },
+    });
+
+  async function upload(name: string, bytes: Buffer): Promise<string> {
+    const key = newImportKey(name);
+    await server.runtime.objectStore().put(key, bytes, { contentType: "text/csv" });
+    return key;
+  }
+
+  async function waitForImport(id: string) {
+    const until = Date.now() + 60_000;
+    for (;;) {
+      const status = (await (await api(`/api/imports/${id}`)).json()) as {
+        status: string;
+        counts: Record<string, number>;
+        errors_by_code: Record<string, number>;
+        files: Array<{ name: string; status: string; error: { code: string; message: string } | null }>;
+      };
+      if (!["queued", "planning", "running"].includes(status.status)) return status;
+      if (Date.now() > until) throw new Error(`import still ${status.status}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  it.skipIf(!fixturePath)("imports the real Shopee income report: every order, no row error, totals equal total(Rp)", async () => {
+    const bytes = readFileSync(fixturePath as string);
+    const { db } = await server.runtime.database();
+    await db.insert(stores).values({ name: "MR eStore Shopee", channel: "Shopee" });
+    const key = await upload("Income.sudah dilepas.csv", bytes);
+    const created = await api("/api/imports", {
+      method: "POST",
+      body: JSON.stringify({ kind: "settlements", store: "mr estore shopee", files: [{ key, name: "income.csv" }] }),
+    });
+    expect(created.status).toBe(202);
+    const { job_id } = (await created.json()) as { job_id: string };
+    const status = await waitForImport(job_id);
+    expect(status.status).toBe("completed");
+    expect(status.errors_by_code).toEqual({});
+    expect(status.counts).toMatchObject({ rows: 705, row_errors: 0, settlements_inserted: 705 });
+    expect(status.files[0]).toMatchObject({ status: "completed", error: null });
+
+    // The report's own total(Rp) line (line 5) against what landed.
+    const lines = bytes.toString("utf8").replace(/^\uFEFF/, "").split("\r\n");
+    const header = (lines[5] as string).match(/("[^"]*"|[^,]*)(,|$)/g)?.map((f) => f.replace(/,$/, "").replace(/^"|"$/g, "")) ?? [];
+    const totals = (lines[4] as string).split(",");
+    const expected = (name: string) => Number(totals[header.indexOf(name)] || 0);
+    const [sums] = await queryRows<Record<string, string>>(
+      db,
+      sql`select sum(gross_product_price)::text as gross, sum(net_payout)::text as net, sum(admin_fee)::text as admin,
+                 sum(service_fee)::text as service, sum(seller_voucher)::text as voucher, count(*)::text as n
+          from settlements`,
+    );
+    expect(Number(sums?.n)).toBe(705);
+    expect(Number(sums?.gross)).toBe(expected("Harga Asli Produk"));
+    expect(Number(sums?.net)).toBe(expected("Total Penghasilan"));
+    expect(Number(sums?.admin)).toBe(expected("Biaya Administrasi"));
+    expect(Number(sums?.service)).toBe(expected("Biaya Layanan (termasuk PPN 11%)"));
+    expect(Number(sums?.voucher)).toBe(expected("Diskon Voucher Ditanggung Penjual"));
+    const [store] = await db.select().from(stores);
+    expect(store?.marketplaceUsernames).toEqual(["mrest0re"]);
+
+    // The same report again changes nothing, and later reports of the linked seller need no store.
+    const again = await api("/api/imports", {
+      method: "POST",
+      body: JSON.stringify({ kind: "settlements", files: [{ key, name: "income.csv" }] }),
+    });
+    const second = await waitForImport(((await again.json()) as { job_id: string }).job_id);
+    expect(second.status).toBe("completed");
+    expect(second.counts).toMatchObject({ settlements_inserted: 0, settlements_updated: 0, settlements_unchanged: 705 });
+  });
+
+  it("fails a binary file and an unknown header with a clear message while the other file imports", async () => {
+    const good = [
+      "No,Waktu Pesanan Terbuat,Status Pesanan Terakhir,Kode Pesanan,Kode Transaksi,SKU,Nama Produk,Harga Produk,Qty,Total Harga Produk,Biaya Lainnya,Biaya Mitra Jakmall,Total Transaksi,Harga Produk Channel,Total Harga Produk Channel,Potensi Keuntungan,Dibuat Oleh,Jenis Channel,Nama Toko,Kode Invoice Channel,Gudang Pengiriman,Jenis Ekspedisi,Cashless,Nomor Resi,Waktu Pengiriman,Provinsi,Kota",
+      '1,03 March 2025 14:05:09,Pesanan selesai,9001,5001,SKU-1,"Kabel, USB",25000,2,50000,0,2000,52000,40000,80000,30000,ops,Shopee,Toko A,\'2503038XK2M4QA,Jakarta,JNE,Ya,,,DKI Jakarta,Jakarta Barat',
+      "2,03 March 2025 14:05:09,Pesanan selesai,9002,5002,SKU-2,Lampu,10000,0,0,0,2000,2000,15000,0,0,ops,Shopee,Toko A,2503039XK2M4QA,Jakarta,JNE,Ya,,,DKI Jakarta,Jakarta Barat",
+    ].join("\r\n");
+    const files = [
+      { name: "good.csv", key: await upload("good.csv", Buffer.from(good)) },
+      { name: "sheet.xlsx", key: await upload("sheet.xlsx", Buffer.from("PK\u0003\u0004binary-workbook")) },
+      { name: "other.csv", key: await upload("other.csv", Buffer.from("a,b,c\r\n1,2,3\r\n")) },
+    ];
+    const created = await api("/api/imports", { method: "POST", body: JSON.stringify({ kind: "purchases", files }) });
+    expect(created.status).toBe(202);
+    const status = await waitForImport(((await created.json()) as { job_id: string }).job_id);
+    expect(status.status).toBe("completed_with_errors");
+    expect(status.files.map((f) => [f.name, f.status, f.error?.code ?? null])).toEqual([
+      ["good.csv", "completed_with_errors", null],
+      ["sheet.xlsx", "failed", "not_csv"],
+      ["other.csv", "failed", "unknown_header"],
+    ]);
+    expect(status.files[1]?.error?.message).toMatch(/CSV UTF-8/);
+    expect(status.counts).toMatchObject({ rows: 2, row_errors: 1, orders_inserted: 1 });
+    expect(status.errors_by_code).toEqual({ bad_qty: 1 });
+    const errors = (await (await api(`/api/imports/${(status as unknown as { id: string }).id}/errors`)).json()) as {
+      errors: Array<{ file: string; line: number; column: string; code: string }>;
+    };
+    expect(errors.errors).toEqual([expect.objectContaining({ file: "good.csv", line: 3, column: "Qty", code: "bad_qty" })]);
+  });
+
+  it("refuses an unknown store and a missing file with 400 naming the field", async () => {
+    const unknown = await api("/api/imports", {
+      method: "POST",
+      body: JSON.stringify({ kind: "settlements", store: "Nope", files: [{ key: "imports/x/a.csv", name: "a.csv" }] }),
+    });
+    expect(unknown.status).toBe(400);
+    expect(((await unknown.json()) as { error: { message: string } }).error.message).toMatch(/Unknown store "Nope"/);
+    const missing = await api("/api/imports", {
+      method: "POST",
+      body: JSON.stringify({ kind: "purchases", files: [{ key: "imports/none/missing.csv", name: "m.csv" }] }),
+    });
+    expect(missing.status).toBe(400);
+    expect(((await missing.json()) as { error: { fields: Array<{ field: string }> } }).error.fields[0]?.field).toBe(
+      "files.0",
+    );
+    const traversal = await api("/api/imports", {
+      method: "POST",
+      body: JSON.stringify({ kind: "purchases", files: [{ key: "../etc/passwd", name: "p.csv" }] }),
+    });
+    expect(traversal.status).toBe(400);
+  });
+});
