@@ -179,4 +179,22 @@ describe.skipIf(!postgres)("imports end to end", () => {
     });
     expect(traversal.status).toBe(400);
   });
+
+  it("recommends a chunk size and a duration from the imports measured so far", async () => {
+    const response = await api("/api/imports/recommendations?file_count=100&avg_file_size=3430000");
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as {
+      chunk_rows: number;
+      expected_rows: number;
+      expected_seconds: number;
+      basis: { from_history: boolean; rows_per_s: number; bytes_per_row: number };
+    };
+    expect(body.basis.from_history).toBe(true);
+    expect(body.chunk_rows).toBeGreaterThanOrEqual(100);
+    // bytes_per_row is shown rounded; the estimate uses the exact figure.
+    expect(body.expected_rows / (343_000_000 / body.basis.bytes_per_row)).toBeCloseTo(1, 1);
+    expect(body.expected_seconds).toBeGreaterThan(0);
+    const bad = await api("/api/imports/recommendations?file_count=0&avg_file_size=1");
+    expect(bad.status).toBe(400);
+  });
 });
