@@ -132,7 +132,8 @@ export function parseJakmallDate(text: string): Date | null {
 export function parseAmount(text: string, lenient: boolean): number | null {
   const value = text.trim();
   if (value === "") return 0;
-  const strict = /^-?\d+(\.0+)?$/.exec(value);
+  // ".00" only: "2.000" could mean two thousand (a thousands separator) or two.
+  const strict = /^-?\d+(\.0{1,2})?$/.exec(value);
   if (strict) return Number.parseInt(value, 10);
   if (!lenient) return null;
   const loose = /^(-)?\s*(?:Rp\.?\s*)?(\d{1,3}(?:\.\d{3})+|\d+)(?:,0+)?$/i.exec(value);

@@ -162,6 +162,7 @@ describe("purchase record validation", () => {
     expect(parseAmount("18500.00", false)).toBe(18500);
     expect(parseAmount("-2000", false)).toBe(-2000);
     expect(parseAmount("18.500", false)).toBeNull();
+    expect(parseAmount("2.000", false)).toBeNull(); // two thousand or two? refused, not guessed
     expect(parseAmount("Rp 18.500", true)).toBe(18500);
     expect(parseAmount("1.234.567", true)).toBe(1234567);
     expect(parseJakmallDate("1 January 2025, 00:00:00")?.toISOString()).toBe("2024-12-31T17:00:00.000Z");
