@@ -8,7 +8,8 @@ import { eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import { type Database, queryRows } from "../db/client.js";
 import { importFiles, stores } from "../db/schema.js";
-import { type ChunkWork, type JobKind, PermanentChunkError } from "../jobs/types.js";
+import { type ChunkWork, type JobKind, type JobRecord, PermanentChunkError } from "../jobs/types.js";
+import type { Logger } from "../log/index.js";
 import type { ObjectStore } from "../storage/types.js";
 import { type ChunkLayout, planFileChunks, readChunk } from "./csv/index.js";
 import type { UpsertCounts } from "./model.js";
@@ -49,6 +50,7 @@ const ChunkPayload = z.object({
   end: z.number().int().min(0),
   first_line: z.number().int().min(1),
   store_id: z.number().int().nullable(),
+  repeated: z.array(z.string()).default([]),
   layout: z.object({
     kind: z.enum(["purchases", "settlements"]),
     delimiter: z.enum([",", ";", "\t"]),
@@ -70,7 +72,12 @@ export const IMPORT_COUNTERS = [
   "settlements_unchanged",
 ] as const;
 
-export function createImportKind(deps: { objects: () => ObjectStore; chunkRows: () => number }): JobKind {
+export function createImportKind(deps: {
+  objects: () => ObjectStore;
+  chunkRows: () => number;
+  /** After the final status and file statuses are written: queues the completion webhook. */
+  onFinished?: (job: JobRecord, log: Logger) => Promise<void>;
+}): JobKind {
   return {
     kind: IMPORT_KIND,
     params: ImportParams,
@@ -116,6 +123,7 @@ export function createImportKind(deps: { objects: () => ObjectStore; chunkRows: 
               end: chunk.endByte,
               first_line: chunk.firstLine,
               store_id: storeId,
+              repeated: chunk.repeatedKeys ?? [],
               layout: chunk.layout as ChunkLayout,
             },
             rows: chunk.rows,
@@ -146,6 +154,7 @@ export function createImportKind(deps: { objects: () => ObjectStore; chunkRows: 
           jobSeq: ctx.job.seq,
           filePosition: chunk.position,
           lenientAmounts: params.lenient_amounts,
+          repeatedFromEarlierChunks: new Set(chunk.repeated),
         });
         return ctx.commit(async (tx) => {
           const counts = await maybeDry(tx, params.dry_run, (db) => upsertPurchases(db, result.orders, ctx.job.id));
@@ -174,7 +183,7 @@ export function createImportKind(deps: { objects: () => ObjectStore; chunkRows: 
       });
     },
 
-    async afterFinalise({ job, db }) {
+    async afterFinalise({ job, db, log }) {
       // Each file's status and counts, summed from its chunks' outcomes.
       await queryRows(
         db,
@@ -199,6 +208,9 @@ export function createImportKind(deps: { objects: () => ObjectStore; chunkRows: 
         from per_file p
         where f.id::text = p.file_id and f.job_id = ${job.id} and f.status <> 'failed'`,
       );
+      // The one webhook hook (issue 5): kept to this call, after the file statuses, so the
+      // webhook's summary sees them; lib/imports/webhook.ts decides, builds and signs.
+      await deps.onFinished?.(job, log);
     },
   };
 }

@@ -78,6 +78,8 @@ export interface ValidationOptions {
   filePosition: number;
   /** Accept `Rp 18.500` and `18.500` as 18500. */
   lenientAmounts: boolean;
+  /** Order codes an earlier chunk of the same file held (from the planner). */
+  repeatedFromEarlierChunks?: ReadonlySet<string>;
 }
 
 export interface ChunkValidation {
@@ -168,7 +170,7 @@ export function validatePurchaseRecords(
   };
 
   let current: { order: PurchaseOrder; first: CsvRecord; moneySeen: Set<PurchaseField> } | null = null;
-  const seenCodes = new Set<string>();
+  const seenCodes = new Set<string>(options.repeatedFromEarlierChunks ?? []);
   const flush = () => {
     if (!current) return;
     const { order, first } = current;

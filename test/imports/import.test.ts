@@ -197,4 +197,67 @@ describe.skipIf(!postgres)("imports end to end", () => {
     const bad = await api("/api/imports/recommendations?file_count=0&avg_file_size=1");
     expect(bad.status).toBe(400);
   });
+
+  const purchaseFile = (codes: string[], status = "Pesanan selesai") =>
+    Buffer.from(
+      [
+        "No,Waktu Pesanan Terbuat,Status Pesanan Terakhir,Kode Pesanan,Kode Transaksi,SKU,Nama Produk,Harga Produk,Qty,Total Harga Produk,Biaya Lainnya,Biaya Mitra Jakmall,Total Transaksi,Harga Produk Channel,Total Harga Produk Channel,Potensi Keuntungan,Dibuat Oleh,Jenis Channel,Nama Toko,Kode Invoice Channel,Gudang Pengiriman,Jenis Ekspedisi,Cashless,Nomor Resi,Waktu Pengiriman,Provinsi,Kota",
+        ...codes.flatMap((code, i) => [
+          `${2 * i + 1},03 March 2025 14:05:09,${status},${code},5${code},SKU-1,Kabel,25000,2,50000,0,2000,62000,40000,80000,30000,ops,Shopee,Toko B,2503${code}XK2M,Jakarta,JNE,Ya,,,DKI Jakarta,Jakarta Barat`,
+          `${2 * i + 2},03 March 2025 14:05:09,${status},${code},5${code},SKU-2,Lampu,10000,1,10000,,,,15000,15000,5000,ops,Shopee,Toko B,2503${code}XK2M,Jakarta,JNE,Ya,,,DKI Jakarta,Jakarta Barat`,
+        ]),
+      ].join("\r\n"),
+    );
+  const countLines = async (prefix: string) => {
+    const { db } = await server.runtime.database();
+    const [row] = await queryRows<{ orders: number; lines: number }>(
+      db,
+      sql`select count(distinct order_code)::int as orders, count(*)::int as lines from purchase_lines where order_code like ${`${prefix}%`}`,
+    );
+    return row;
+  };
+  const importOf = async (files: Array<{ key: string; name: string }>, extra: Record<string, unknown> = {}) => {
+    const created = await api("/api/imports", { method: "POST", body: JSON.stringify({ kind: "purchases", files, ...extra }) });
+    expect(created.status).toBe(202);
+    return waitForImport(((await created.json()) as { job_id: string }).job_id);
+  };
+
+  it("reports in a dry run what the import would do, and writes nothing", async () => {
+    const key = await upload("dry.csv", purchaseFile(["7101", "7102"]));
+    const dry = await importOf([{ key, name: "dry.csv" }], { dry_run: true });
+    expect(dry.status).toBe("completed");
+    expect(dry.counts).toMatchObject({ rows: 4, orders_inserted: 2, lines: 4, row_errors: 0 });
+    expect(await countLines("710")).toEqual({ orders: 0, lines: 0 });
+    const real = await importOf([{ key, name: "dry.csv" }]);
+    expect(real.counts).toMatchObject({ rows: 4, orders_inserted: 2, lines: 4 });
+    expect(await countLines("710")).toEqual({ orders: 2, lines: 4 });
+  });
+
+  it("imports the same file twice at once without duplicate lines, and again as all unchanged", async () => {
+    const key = await upload("twice.csv", purchaseFile(["7201", "7202", "7203"]));
+    const [a, b] = await Promise.all([importOf([{ key, name: "twice.csv" }]), importOf([{ key, name: "twice.csv" }])]);
+    expect([a.status, b.status]).toEqual(["completed", "completed"]);
+    expect(await countLines("720")).toEqual({ orders: 3, lines: 6 });
+    const again = await importOf([{ key, name: "twice.csv" }]);
+    expect(again.counts).toMatchObject({ orders_inserted: 0, orders_updated: 0, orders_unchanged: 3 });
+  });
+
+  it("lets the later file win for overlapping orders, whatever order the chunks ran in", async () => {
+    const early = await upload("early.csv", purchaseFile(["7301", "7302"], "Dikemas"));
+    const late = await upload("late.csv", purchaseFile(["7302", "7303"], "Pesanan selesai"));
+    await importOf([
+      { key: early, name: "early.csv" },
+      { key: late, name: "late.csv" },
+    ]);
+    const { db } = await server.runtime.database();
+    const rows = await queryRows<{ order_code: string; status: string }>(
+      db,
+      sql`select order_code, status from purchases where order_code like '730%' order by order_code`,
+    );
+    expect(rows).toEqual([
+      { order_code: "7301", status: "Dikemas" },
+      { order_code: "7302", status: "Pesanan selesai" },
+      { order_code: "7303", status: "Pesanan selesai" },
+    ]);
+  });
 });

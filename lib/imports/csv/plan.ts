@@ -36,6 +36,12 @@ export interface PlannedChunk {
   /** Data rows in the range (skipped lines not counted). */
   rows: number;
   layout: ChunkLayout;
+  /**
+   * Purchases: order codes of this chunk that an earlier chunk of the file already
+   * held (two exports pasted together). The worker warns `repeated_order` on them;
+   * it sees only its own range, so the planner is the one that can tell.
+   */
+  repeatedKeys?: string[];
 }
 
 export interface FilePlan {
@@ -123,6 +129,24 @@ export async function planFileChunks(source: ByteSource, options: PlanOptions): 
     let skippedRecords = 0;
     let lastKey: string | null = null;
     let keylessRun = 0;
+    // Order codes of finished chunks, and this chunk's: O(orders in the file).
+    const trackRepeats = kind === "purchases";
+    const earlierKeys = new Set<string>();
+    let chunkKeys = new Set<string>();
+    let repeated = new Set<string>();
+    const closeChunk = (endByte: number) => {
+      chunks.push({
+        startByte: chunkStart,
+        endByte,
+        firstLine: chunkLine,
+        rows: chunkRows,
+        layout: chunkLayout,
+        ...(trackRepeats ? { repeatedKeys: [...repeated] } : {}),
+      });
+      for (const key of chunkKeys) earlierKeys.add(key);
+      chunkKeys = new Set();
+      repeated = new Set();
+    };
     const keylessRunLimit = Math.max(targetRows, KEYLESS_RUN_LIMIT);
     const onRecord = (record: CsvRecord) => {
       const { skip, key } = classifyRecord(record, mapping);
@@ -136,14 +160,20 @@ export async function planFileChunks(source: ByteSource, options: PlanOptions): 
       const cutHere = key === null ? keylessRun >= keylessRunLimit : key !== lastKey;
       keylessRun = key === null ? keylessRun + 1 : 0;
       if (cutHere && chunkRows >= targetRows) {
-        chunks.push({ startByte: chunkStart, endByte: record.startByte, firstLine: chunkLine, rows: chunkRows, layout: chunkLayout });
+        closeChunk(record.startByte);
         chunkStart = record.startByte;
         chunkLine = record.line;
         chunkRows = 0;
       }
       chunkRows++;
       totalRows++;
-      if (key !== null) lastKey = key;
+      if (key !== null) {
+        lastKey = key;
+        if (trackRepeats) {
+          if (earlierKeys.has(key)) repeated.add(key);
+          chunkKeys.add(key);
+        }
+      }
     };
     const reader = new RecordReader(
       {
@@ -195,9 +225,7 @@ export async function planFileChunks(source: ByteSource, options: PlanOptions): 
     const truncated = utf8.end();
     if (truncated !== -1) return refuse("bad_encoding", truncated, undefined);
     reader.end();
-    if (totalRows > 0) {
-      chunks.push({ startByte: chunkStart, endByte: offset, firstLine: chunkLine, rows: chunkRows, layout: chunkLayout });
-    }
+    if (totalRows > 0) closeChunk(offset);
     return {
       kind,
       delimiter: layout.delimiter,
