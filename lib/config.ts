@@ -100,6 +100,11 @@ const blobToken = z.preprocess(
     .optional(),
 );
 
+/** DROPFLOW_MAX_UPLOAD_BYTES when unset: 1 GiB. */
+export const DEFAULT_MAX_UPLOAD_BYTES = 1024 ** 3;
+/** Vercel Blob's largest object (multipart), 5 TB. */
+const MAX_CLIENT_UPLOAD_BYTES = 5 * 1000 ** 4;
+
 /** A duration in seconds; fractions allowed so tests can run the time knobs fast. */
 const secondsSchema = () => z.coerce.number().positive({ message: "must be a positive number of seconds" });
 const seconds = (fallback: number) => z.preprocess(emptyAsUndefined, secondsSchema().default(fallback));
@@ -149,6 +154,16 @@ export const EnvSchema = z.object({
   DROPFLOW_TEST_JOB_KINDS: z.preprocess(emptyAsUndefined, z.enum(["0", "1", "true", "false"]).optional()),
   DROPFLOW_FAULT_CRASH_AFTER_COMMIT: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).optional()),
   DROPFLOW_CHUNK_ROWS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).max(1_000_000).default(5000)),
+  DROPFLOW_MAX_UPLOAD_BYTES: z.preprocess(
+    emptyAsUndefined,
+    z.coerce
+      .number()
+      .int({ message: "must be a whole number of bytes" })
+      .min(1, { message: "must be at least 1 byte" })
+      .max(MAX_CLIENT_UPLOAD_BYTES, { message: "must not exceed 5 TB (Vercel Blob's own limit)" })
+      .default(DEFAULT_MAX_UPLOAD_BYTES),
+  ),
+  DROPFLOW_WEBHOOK_SECRET: secret(24),
   LOG_FORMAT: z.preprocess(
     (value) => (typeof value === "string" ? emptyAsUndefined(value.toLowerCase()) : value),
     z.enum(["json", "pretty"]).optional(),
@@ -206,6 +221,13 @@ export interface Config {
   queue: QueueConfig;
   storage: StorageConfig;
   jobs: JobsConfig;
+  /** Largest file a client upload (POST /api/uploads) may send, in bytes. */
+  maxUploadBytes: number;
+  /**
+   * The key of completion webhook signatures (Dropflow-Signature). Required in
+   * production; null outside it means "generate one under the data directory".
+   */
+  webhookSecret: string | null;
   /** Test and benchmark switches; refused in production. */
   testing: {
     /** Register the dev/test-kinds.ts job kinds (test-rows, noop). */
@@ -279,6 +301,12 @@ export function loadConfig(env: Environment = process.env, options: LoadOptions 
     }
     if (serving && !vars.CRON_SECRET) {
       issues.push({ variable: "CRON_SECRET", problem: "is required in production (Vercel cron sends it)" });
+    }
+    if (serving && !vars.DROPFLOW_WEBHOOK_SECRET) {
+      issues.push({
+        variable: "DROPFLOW_WEBHOOK_SECRET",
+        problem: "is required in production (completion webhooks are signed with it; none is generated outside development)",
+      });
     }
   }
   const kvUrl = vars.UPSTASH_REDIS_REST_URL ?? vars.KV_REST_API_URL;
@@ -377,6 +405,8 @@ export function loadConfig(env: Environment = process.env, options: LoadOptions 
       stallMs: vars.DROPFLOW_STALL_S * 1000,
       chunkRows: vars.DROPFLOW_CHUNK_ROWS,
     },
+    maxUploadBytes: vars.DROPFLOW_MAX_UPLOAD_BYTES,
+    webhookSecret: vars.DROPFLOW_WEBHOOK_SECRET ?? null,
     testing: { jobKinds: testKinds, crashAfterCommit: vars.DROPFLOW_FAULT_CRASH_AFTER_COMMIT ?? null },
   };
 }

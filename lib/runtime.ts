@@ -3,12 +3,13 @@
  * tokens and the database. Built lazily on the first request (a Vercel function has
  * no start-up hook) or eagerly by the dev server, which installs its own.
  */
-import { ensureDevApiToken } from "./auth/dev-token.js";
+import { ensureDevApiToken, ensureDevWebhookSecret } from "./auth/dev-token.js";
 import { applyBlobSdkSettings, type Config, getConfig, type QueueConfig, type StorageConfig } from "./config.js";
 import { type DatabaseHandle, openDatabase } from "./db/client.js";
 import { migrateDatabase } from "./db/migrate.js";
 import { AppError } from "./errors.js";
 import { createImportKind } from "./imports/kind.js";
+import { IMPORT_FINISHED, importFinishedWebhook, queueImportWebhook } from "./imports/webhook.js";
 import { type EngineFaults, JobEngine, registerJobKind } from "./jobs/index.js";
 import { createJobStateStore } from "./kv/index.js";
 import type { JobStateStore } from "./kv/job-state.js";
@@ -17,6 +18,7 @@ import { createTaskQueue } from "./queue/index.js";
 import type { TaskQueue } from "./queue/types.js";
 import { createBlobObjectStore } from "./storage/blob.js";
 import type { ObjectStore } from "./storage/types.js";
+import { registerWebhookEvent } from "./webhooks/task.js";
 
 export type QstashSettings = Extract<QueueConfig, { mode: "qstash" }>;
 export type BlobSettings = Extract<StorageConfig, { mode: "blob" }>;
@@ -43,6 +45,15 @@ export interface Runtime {
   hasObjectStore(): boolean;
   /** Embedded mode: the dev server points storage at its in-process Blob stand-in. */
   attachObjectStore(settings: BlobSettings): void;
+  /** The storage's Blob settings (client uploads need the read-write token). */
+  blobSettings(): BlobSettings;
+  /**
+   * This deployment's public URL: PUBLIC_BASE_URL, or the dev server's own address
+   * once it listens. Webhooks from Blob and QStash are addressed to it.
+   */
+  publicBaseUrl(): string;
+  /** The key of webhook signatures: DROPFLOW_WEBHOOK_SECRET, or outside production a generated one. */
+  webhookSecret(): string;
   /** Test and benchmark fault injection. */
   setFaults(faults: EngineFaults | undefined): void;
   close(): Promise<void>;
@@ -109,18 +120,22 @@ export function createRuntime(config: Config): Runtime {
 
   let blobSettings: BlobSettings | null = config.storage.mode === "blob" ? config.storage : null;
   let objects: { store: ObjectStore; release: () => void } | undefined;
+  const requireBlobSettings = (): BlobSettings => {
+    if (!blobSettings) {
+      throw new AppError(
+        "misconfigured",
+        "No object storage: set BLOB_READ_WRITE_TOKEN, or run the dev server (it embeds a Blob stand-in).",
+      );
+    }
+    return blobSettings;
+  };
   const objectStore = () => {
     if (!objects) {
-      if (!blobSettings) {
-        throw new AppError(
-          "misconfigured",
-          "No object storage: set BLOB_READ_WRITE_TOKEN, or run the dev server (it embeds a Blob stand-in).",
-        );
-      }
+      const settings = requireBlobSettings();
       // The SDK takes its API URL from the environment; lib/config.ts sets it (and
       // throws if this process already talks to another Blob API).
-      const release = applyBlobSdkSettings(blobSettings.apiUrl);
-      objects = { store: createBlobObjectStore({ token: blobSettings.token, apiUrl: blobSettings.apiUrl }), release };
+      const release = applyBlobSdkSettings(settings.apiUrl);
+      objects = { store: createBlobObjectStore({ token: settings.token, apiUrl: settings.apiUrl }), release };
     }
     return objects.store;
   };
@@ -131,7 +146,24 @@ export function createRuntime(config: Config): Runtime {
 
   // The job kinds of this deployment. The registry is process-wide; the latest
   // runtime's dependencies win, which is the one the process serves with.
-  registerJobKind(createImportKind({ objects: objectStore, chunkRows: () => config.jobs.chunkRows }));
+  registerJobKind(
+    createImportKind({
+      objects: objectStore,
+      chunkRows: () => config.jobs.chunkRows,
+      onFinished: (job, log) => queueImportWebhook(taskQueue, job, log),
+    }),
+  );
+  registerWebhookEvent(IMPORT_FINISHED, importFinishedWebhook);
+
+  let webhookSecret = config.webhookSecret;
+  const getWebhookSecret = () => {
+    // Generated on first use, not at start: most processes never send a webhook.
+    if (webhookSecret === null && config.production) {
+      throw new AppError("misconfigured", "No webhook secret: set DROPFLOW_WEBHOOK_SECRET.");
+    }
+    webhookSecret ??= ensureDevWebhookSecret(config.dataDir).token;
+    return webhookSecret;
+  };
 
   let faults: EngineFaults | undefined;
   let engine: JobEngine | undefined;
@@ -163,6 +195,15 @@ export function createRuntime(config: Config): Runtime {
     },
     objectStore,
     hasObjectStore: () => blobSettings !== null,
+    blobSettings: requireBlobSettings,
+    publicBaseUrl() {
+      const url = config.publicBaseUrl ?? queueSettings?.publicBaseUrl;
+      if (!url) {
+        throw new AppError("misconfigured", "No public URL: set PUBLIC_BASE_URL, or run the dev server (it knows its own).");
+      }
+      return url.replace(/\/+$/, "");
+    },
+    webhookSecret: getWebhookSecret,
     attachObjectStore(settings) {
       releaseObjectStore();
       blobSettings = settings;

@@ -3,6 +3,7 @@ import { json, route } from "../../lib/http/index.js";
 import { TASK_KINDS } from "../../lib/jobs/index.js";
 import { logger } from "../../lib/log/index.js";
 import { TaskMessageSchema } from "../../lib/queue/types.js";
+import { runWebhookTask, WEBHOOK_TASK, WebhookTaskPayload } from "../../lib/webhooks/task.js";
 
 const ChunkPayload = z.object({ job_id: z.string().uuid(), chunk: z.number().int().min(0) });
 const PlanPayload = z.object({ job_id: z.string().uuid() });
@@ -29,6 +30,15 @@ export const POST = route(
       case TASK_KINDS.chunk: {
         const { job_id, chunk } = ChunkPayload.parse(body.payload);
         const outcome = await engine.handleChunk(job_id, chunk, delivery ?? { messageId: null, retried: 0 });
+        return json({ outcome });
+      }
+      case WEBHOOK_TASK: {
+        const { db } = await runtime.database();
+        const outcome = await runWebhookTask(
+          { db, engine, secret: runtime.webhookSecret(), production: runtime.config.production, log },
+          WebhookTaskPayload.parse(body.payload),
+          delivery ?? { retried: 0 },
+        );
         return json({ outcome });
       }
       default:

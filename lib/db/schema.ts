@@ -343,3 +343,56 @@ export const catalogueItems = pgTable(
     check("catalogue_items_source_check", sql`${t.source} in ('emag', 'sap')`),
   ],
 );
+
+/**
+ * Files that reached object storage through POST /api/uploads (a client upload,
+ * recorded by Vercel Blob's signed upload-completed callback) or as a part of a
+ * multipart POST /api/imports. `key` is the object's key (`imports/<uuid>/<name>`).
+ */
+export const uploads = pgTable(
+  "uploads",
+  {
+    key: text("key").primaryKey(),
+    /** The file's name as the client gave it (the key holds a sanitised copy). */
+    name: text("name").notNull(),
+    size: bigint("size", { mode: "number" }).notNull(),
+    contentType: text("content_type").notNull(),
+    etag: text("etag"),
+    /** `client` (Blob client upload) or `form` (a multipart import request). */
+    source: text("source").notNull(),
+    uploadedAt: timestamp("uploaded_at", { withTimezone: true }).notNull(),
+    recordedAt: timestamp("recorded_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    check("uploads_source_check", sql`${t.source} in ('client', 'form')`),
+    index("uploads_uploaded_idx").on(t.uploadedAt.desc()),
+  ],
+);
+
+/**
+ * Idempotency-Key claims (DESIGN.md §5, lib/http/idempotency.ts): one row per API
+ * token (its SHA-256, never the token), scope (the route) and key. The insert that
+ * creates the row is the claim; the first response is stored on it and replayed for
+ * 24 hours. `lock_id` names the request working on a claim that has no response yet.
+ */
+export const idempotencyKeys = pgTable(
+  "idempotency_keys",
+  {
+    tokenHash: text("token_hash").notNull(),
+    scope: text("scope").notNull(),
+    key: text("key").notNull(),
+    /** SHA-256 of the request's canonical form: the same key with another request is a conflict. */
+    requestHash: text("request_hash").notNull(),
+    lockId: uuid("lock_id").notNull(),
+    lockedAt: timestamp("locked_at", { withTimezone: true }).notNull().defaultNow(),
+    responseStatus: integer("response_status"),
+    responseHeaders: jsonb("response_headers").$type<Record<string, string>>(),
+    responseBody: text("response_body"),
+    createdAt: createdAt(),
+    completedAt: timestamp("completed_at", { withTimezone: true }),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tokenHash, t.scope, t.key] }),
+    index("idempotency_keys_created_idx").on(t.createdAt),
+  ],
+);

@@ -1,4 +1,4 @@
 export { authenticate, type RouteAuth } from "./auth.js";
 export { json, type Problem, problem } from "./respond.js";
 export { parseInput } from "../validate.js";
-export { type RouteContext, type RouteHandler, type RouteSpec, route } from "./route.js";
+export { readJsonBody, type RouteContext, type RouteHandler, type RouteSpec, route } from "./route.js";

@@ -56,7 +56,7 @@ export function route<Query extends z.ZodType = z.ZodUndefined, Body extends z.Z
         // A queue delivery is verified over its raw bytes before anything parses them.
         const verified = spec.auth === "queue" ? await runtime.taskQueue().verifyDelivery(request) : null;
         const query = spec.query ? parseInput(spec.query, queryObject(url), "query") : undefined;
-        const input = verified ? parseJson(verified.body) : spec.body ? await readJson(request) : undefined;
+        const input = verified ? parseJson(verified.body) : spec.body ? await readJsonBody(request) : undefined;
         const body = spec.body ? parseInput(spec.body, input, "body") : undefined;
         response = await handler({
           request,
@@ -112,9 +112,15 @@ function queryObject(url: URL): Record<string, string | string[]> {
   return out;
 }
 
-async function readJson(request: Request): Promise<unknown> {
+/**
+ * The request's JSON body, parsed but not validated: 415 unless the content type is
+ * JSON (unless `anyContentType`: for senders we do not control), 400 when it is empty
+ * or not JSON. For handlers that read the body themselves (a route with no `body`
+ * schema leaves it unread).
+ */
+export async function readJsonBody(request: Request, options: { anyContentType?: boolean } = {}): Promise<unknown> {
   const type = request.headers.get("content-type") ?? "";
-  if (!/^application\/([a-z.+-]*\+)?json\b/i.test(type)) {
+  if (!options.anyContentType && !/^application\/([a-z.+-]*\+)?json\b/i.test(type)) {
     throw new AppError("unsupported_media_type", "The body must be JSON (content-type: application/json).");
   }
   return parseJson(await request.text());

@@ -177,7 +177,7 @@ export class JobEngine {
     } catch (error) {
       timer.finishWithError(error);
       if (error instanceof PermanentChunkError) {
-        await finishJob(this.db, jobId, { status: "failed", counters: {}, lastError: error.message });
+        await this.failJob(jobId, error.message);
         return "skipped";
       }
       throw error;
@@ -392,13 +392,29 @@ export class JobEngine {
     };
     const wrote = await finishJob(this.db, jobId, { status, counters, lastError: totals.firstError });
     if (!wrote) return null;
-    const job = await findJob(this.db, jobId);
     log.info("job finalised", { event: "job_finalised", job_id: jobId, status, ...counters });
+    await this.afterFinalise(jobId, status, counters);
+    return status;
+  }
+
+  /**
+   * Fails a job that has no plan to finalise (planning failed for good, or the queue
+   * or the watchdog gave up on it). Its kind's afterFinalise runs as for a finalised
+   * job, so that what a kind does at the end (an import's completion webhook) happens
+   * however the job ended. False when the job had already finished.
+   */
+  async failJob(jobId: string, lastError: string): Promise<boolean> {
+    if (!(await finishJob(this.db, jobId, { status: "failed", counters: {}, lastError }))) return false;
+    await this.afterFinalise(jobId, "failed", {});
+    return true;
+  }
+
+  private async afterFinalise(jobId: string, status: JobStatus, counters: Record<string, number>): Promise<void> {
+    const job = await findJob(this.db, jobId);
     const kind = job ? jobKind(job.kind) : undefined;
     if (job && kind?.afterFinalise) {
       await kind.afterFinalise({ job, db: this.db, status, counters, log: log.child({ job_id: jobId }) });
     }
-    return status;
   }
 
   /** Stops a job: no chunk is claimed after this. */
@@ -435,7 +451,7 @@ export class JobEngine {
       await this.failChunk(job_id, chunk, reason);
     } else if (task.kind === TASK_KINDS.plan) {
       const { job_id } = task.payload as PlanTaskPayload;
-      await finishJob(this.db, job_id, { status: "failed", counters: {}, lastError: `planning failed: ${reason}` });
+      await this.failJob(job_id, `planning failed: ${reason}`);
     }
   }
 

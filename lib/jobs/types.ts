@@ -71,7 +71,10 @@ export interface JobKind {
   params?: z.ZodType;
   plan(ctx: PlanContext): Promise<PlannedChunk[]>;
   processChunk(ctx: ChunkContext): Promise<ChunkWork>;
-  /** Runs once, after the final status is written (e.g. file statuses of an import). */
+  /**
+   * Runs once, after the final status is written (e.g. file statuses of an import, its
+   * completion webhook): after finalise, and after failJob for a job that never got a plan.
+   */
   afterFinalise?(ctx: FinaliseContext): Promise<void>;
 }
 

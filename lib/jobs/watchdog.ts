@@ -19,7 +19,7 @@ import type { Database } from "../db/client.js";
 import type { JobStateStore } from "../kv/job-state.js";
 import { logger } from "../log/index.js";
 import { type JobEngine, MAX_CHUNK_PUBLICATIONS } from "./engine.js";
-import { activeJobs, bumpPlanPublications, chunkTotals, finishJob, type JobRow, jobSnapshot, listChunks } from "./repository.js";
+import { activeJobs, bumpPlanPublications, chunkTotals, type JobRow, jobSnapshot, listChunks } from "./repository.js";
 
 /** Plan publications before a job that never finishes planning fails. */
 export const MAX_PLAN_PUBLICATIONS = 3;
@@ -77,13 +77,7 @@ async function checkPlanningJob(
   if (nowMs - last < deps.config.stallMs) return;
   const published = Number((job.totals as { plan_publications?: number }).plan_publications ?? 1);
   if (published >= MAX_PLAN_PUBLICATIONS) {
-    if (
-      await finishJob(deps.db, job.id, {
-        status: "failed",
-        counters: {},
-        lastError: `planning did not finish after ${published} attempts`,
-      })
-    ) {
+    if (await deps.engine.failJob(job.id, `planning did not finish after ${published} attempts`)) {
       report.jobs_failed += 1;
       log.warn("job failed: planning stalled", { event: "job_failed", job_id: job.id });
     }

@@ -97,3 +97,23 @@ export function sanitiseFileName(fileName: string): string {
 export function newImportKey(fileName: string): string {
   return validateObjectKey(`${IMPORTS_PREFIX}${randomUUID()}/${sanitiseFileName(fileName)}`);
 }
+
+const IMPORT_KEY = /^imports\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/([^/]+)$/;
+
+/**
+ * The file name of a key shaped as newImportKey() makes them, `imports/<uuid>/<name>`
+ * with a lower-case UUID and an already sanitised name; null for any other key. A
+ * client upload must name such a key (the Blob SDK signs the pathname the client asks
+ * for, so the server can check it but not replace it).
+ */
+export function importKeyFileName(key: string): string | null {
+  const name = IMPORT_KEY.exec(key)?.[1];
+  if (name === undefined || sanitiseFileName(name) !== name) return null;
+  try {
+    validateObjectKey(key);
+  } catch (error) {
+    if (error instanceof InvalidObjectKeyError) return null;
+    throw error;
+  }
+  return name;
+}

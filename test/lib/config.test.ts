@@ -24,6 +24,7 @@ const PRODUCTION = {
   QSTASH_NEXT_SIGNING_KEY: "sig_next",
   BLOB_READ_WRITE_TOKEN: BLOB_TOKEN,
   PUBLIC_BASE_URL: "https://dropflow.example.com/",
+  DROPFLOW_WEBHOOK_SECRET: "w".repeat(32),
 };
 
 function configError(env: Record<string, string>, options?: Parameters<typeof loadConfig>[1]): ConfigError {
@@ -45,6 +46,16 @@ describe("loadConfig", () => {
     expect(config.production).toBe(false);
     expect(config.apiTokens).toEqual([]);
     expect(config.log).toEqual({ level: "info", format: "pretty" });
+  });
+
+  it("reads the upload limit (1 GiB by default) and the webhook secret (generated outside production)", () => {
+    expect(loadConfig({}).maxUploadBytes).toBe(1024 ** 3);
+    expect(loadConfig({}).webhookSecret).toBeNull();
+    expect(loadConfig({ DROPFLOW_MAX_UPLOAD_BYTES: "8388608" }).maxUploadBytes).toBe(8 * 1024 * 1024);
+    const bad = configError({ DROPFLOW_MAX_UPLOAD_BYTES: "1.5", DROPFLOW_WEBHOOK_SECRET: "short" });
+    expect(bad.issues.map((issue) => issue.variable).sort()).toEqual(["DROPFLOW_MAX_UPLOAD_BYTES", "DROPFLOW_WEBHOOK_SECRET"]);
+    expect(bad.message).not.toContain("short");
+    expect(loadConfig(PRODUCTION).webhookSecret).toBe("w".repeat(32));
   });
 
   it("chooses the Postgres driver from the URL and DROPFLOW_PG_DRIVER", () => {
@@ -101,6 +112,7 @@ describe("loadConfig", () => {
       "DATABASE_URL",
       "DROPFLOW_API_TOKENS",
       "CRON_SECRET",
+      "DROPFLOW_WEBHOOK_SECRET",
       "UPSTASH_REDIS_REST_URL",
       "QSTASH_TOKEN",
       "QSTASH_CURRENT_SIGNING_KEY",

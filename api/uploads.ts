@@ -1,0 +1,13 @@
+import { route } from "../lib/http/index.js";
+import { handleUploadRequest } from "../lib/imports/uploads.js";
+
+/**
+ * Vercel Blob client uploads. `auth: "public"` on purpose: the route has two callers
+ * with different proofs (our client's API bearer for a token, Blob's signature for the
+ * upload-completed callback), and lib/imports/uploads.ts checks the right one for each
+ * before anything else happens. The body is read there too (the callback's signature
+ * is checked over the parsed body as received).
+ */
+export const POST = route({ operation: "handleUpload", auth: "public" }, ({ request, runtime }) =>
+  handleUploadRequest(runtime, request),
+);

@@ -1,0 +1,379 @@
+/**
+ * POST /api/imports beyond its JSON form: multipart/form-data (small files sent in the
+ * request), Idempotency-Key (per API token, 24 h, conflicts, concurrency, release on
+ * failure, expiry, takeover of an abandoned claim), callback_url validation, and the
+ * completion webhook delivered through the embedded queue to a local receiver, signed
+ * at each attempt, retried after a 500.
+ * The dev server runs in process with its Blob and QStash stand-ins on a fresh Postgres.
+ */
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type DevServer, startDevServer } from "../../dev/server.js";
+import { queryRows } from "../../lib/db/client.js";
+import { newImportKey } from "../../lib/storage/index.js";
+import { verifyWebhookSignature } from "../../lib/webhooks/verify.js";
+import { availablePostgres, createTestDatabase, type TestDatabase } from "../support/databases.js";
+import { type Destination, startDestination } from "../support/destination.js";
+import { purchasesCsv } from "../support/purchases-csv.js";
+
+const TOKEN = "imports-create-token-0123456789";
+const OTHER_TOKEN = "imports-create-other-0123456789";
+const MiB = 1024 * 1024;
+const postgres = availablePostgres();
+
+interface Problem {
+  error: { code: string; message: string; fields: Array<{ field: string; location: string }> };
+}
+interface Created {
+  job_id: string;
+  files: Array<{ id: string; name: string; size: number; key: string }>;
+  status_url: string;
+}
+interface ImportStatus {
+  id: string;
+  status: string;
+  counts: Record<string, number>;
+  files: Array<{ name: string; status: string; error: { code: string } | null }>;
+  first_errors: unknown[];
+}
+
+describe.skipIf(!postgres)("POST /api/imports: multipart, Idempotency-Key, completion webhook", () => {
+  let server: DevServer;
+  let database: TestDatabase;
+  let receiver: Destination;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    receiver = await startDestination();
+    server = await startDevServer({
+      env: {
+        DATABASE_URL: database.url,
+        DROPFLOW_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), "dropflow-imports-create-")),
+        DROPFLOW_API_TOKENS: `${TOKEN},${OTHER_TOKEN}`,
+        DROPFLOW_CHUNK_ROWS: "50",
+        DROPFLOW_MAX_DURATION_S: "20",
+        DROPFLOW_DEADLINE_MARGIN_S: "1",
+        LOG_LEVEL: "error",
+        PORT: "0",
+      },
+      queueTimeScale: 0.001,
+    });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await receiver?.close();
+    await database?.drop();
+  });
+
+  const base = () => `http://127.0.0.1:${server.port}`;
+  const post = (body: string | FormData, headers: Record<string, string> = {}) =>
+    fetch(`${base()}/api/imports`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, ...(typeof body === "string" ? { "content-type": "application/json" } : {}), ...headers },
+      body,
+    });
+  const get = async <T>(p: string) =>
+    (await (await fetch(`${base()}${p}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as T;
+  const db = async () => (await server.runtime.database()).db;
+  const count = async (table: "jobs" | "uploads" | "idempotency_keys") =>
+    Number((await queryRows<{ n: number }>(await db(), sql`select count(*)::int as n from ${sql.raw(table)}`))[0]?.n);
+
+  async function stored(name: string, text: string): Promise<string> {
+    const key = newImportKey(name);
+    await server.runtime.objectStore().put(key, text, { contentType: "text/csv" });
+    return key;
+  }
+
+  async function waitForImport(id: string): Promise<ImportStatus> {
+    const until = Date.now() + 60_000;
+    for (;;) {
+      const status = await get<ImportStatus>(`/api/imports/${id}`);
+      if (!["queued", "planning", "running"].includes(status.status)) return status;
+      if (Date.now() > until) throw new Error(`import still ${status.status}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  function form(fields: Record<string, string>, files: Array<{ name: string; text: string | Buffer; type?: string }>): FormData {
+    const data = new FormData();
+    for (const [name, value] of Object.entries(fields)) data.append(name, value);
+    for (const file of files) data.append("files", new Blob([file.text], { type: file.type ?? "text/csv" }), file.name);
+    return data;
+  }
+
+  const fieldsOf = async (response: Response) => ((await response.json()) as Problem).error.fields.map((f) => f.field);
+
+  // ── multipart ─────────────────────────────────────────────────────────────
+
+  describe("multipart/form-data", () => {
+    it("stores each part under a new import key, records it, and imports it like the JSON form", async () => {
+      const uploadsBefore = await count("uploads");
+      const response = await post(
+        form({ kind: "purchases", dry_run: "false", lenient_amounts: "off" }, [
+          { name: "März orders.csv", text: purchasesCsv(120, 1) },
+          { name: "second.csv", text: purchasesCsv(30, 1000), type: "application/vnd.ms-excel" },
+        ]),
+      );
+      expect(response.status).toBe(202);
+      const created = (await response.json()) as Created;
+      expect(created.files.map((f) => f.name)).toEqual(["März orders.csv", "second.csv"]);
+      expect(created.files[0]?.key).toMatch(/^imports\/[0-9a-f-]{36}\/Marz_orders\.csv$/);
+      expect(created.files[1]?.key).toMatch(/^imports\/[0-9a-f-]{36}\/second\.csv$/);
+      expect(await count("uploads")).toBe(uploadsBefore + 2);
+      const rows = await queryRows<{ key: string; name: string; source: string; content_type: string }>(
+        await db(),
+        sql`select key, name, source, content_type from uploads where key in (${created.files[0]?.key}, ${created.files[1]?.key}) order by name`,
+      );
+      expect(rows.map((r) => [r.name, r.source, r.content_type])).toEqual([
+        ["März orders.csv", "form", "text/csv"],
+        ["second.csv", "form", "application/vnd.ms-excel"],
+      ]);
+      const status = await waitForImport(created.job_id);
+      expect(status.status).toBe("completed");
+      expect(status.counts).toMatchObject({ rows: 150, row_errors: 0, orders_inserted: 150 });
+    });
+
+    it("answers 413 when the files total more than 4 MiB", async () => {
+      const uploadsBefore = await count("uploads");
+      const half = Buffer.alloc(2 * MiB + 100, 0x61);
+      const response = await post(form({ kind: "purchases" }, [{ name: "a.csv", text: half }, { name: "b.csv", text: half }]));
+      expect(response.status).toBe(413);
+      expect(((await response.json()) as Problem).error.code).toBe("payload_too_large");
+      expect(await count("uploads")).toBe(uploadsBefore);
+      // Just under the limit is accepted.
+      const fits = await post(form({ kind: "purchases", dry_run: "true" }, [{ name: "fits.csv", text: Buffer.alloc(4 * MiB - 1000, 0x61) }]));
+      expect(fits.status).toBe(202);
+    });
+
+    it("names the field of each validation error", async () => {
+      const file = { name: "a.csv", text: purchasesCsv(1) };
+      expect(await fieldsOf(await post(form({}, [file])))).toEqual(["kind"]);
+      expect(await fieldsOf(await post(form({ kind: "invoices" }, [file])))).toEqual(["kind"]);
+      expect(await fieldsOf(await post(form({ kind: "purchases", dry_run: "maybe" }, [file])))).toEqual(["dry_run"]);
+      expect(await fieldsOf(await post(form({ kind: "purchases", lenient_amounts: "2" }, [file])))).toEqual(["lenient_amounts"]);
+      expect(await fieldsOf(await post(form({ kind: "purchases" }, [])))).toEqual(["files"]);
+      const textPart = form({ kind: "purchases" }, [file]);
+      textPart.append("files", "not a file");
+      expect(await fieldsOf(await post(textPart))).toEqual(["files.1"]);
+      const twice = form({ kind: "purchases" }, [file]);
+      twice.append("kind", "settlements");
+      expect(await fieldsOf(await post(twice))).toEqual(["kind"]);
+      expect(await fieldsOf(await post(form({ kind: "purchases", callback_url: "http://example.com/hook" }, [file])))).toEqual([
+        "callback_url",
+      ]);
+      const unknownStore = await post(form({ kind: "settlements", store: "Nowhere" }, [file]));
+      expect(unknownStore.status).toBe(400);
+      expect(await fieldsOf(unknownStore)).toEqual(["store"]);
+      const other = await post("kind=purchases", { "content-type": "text/plain" });
+      expect(other.status).toBe(415);
+    });
+  });
+
+  // ── Idempotency-Key ───────────────────────────────────────────────────────
+
+  describe("Idempotency-Key", () => {
+    let key: string;
+    beforeAll(async () => {
+      key = await stored("idem.csv", purchasesCsv(3, 5000));
+    });
+    const body = (extra: Record<string, unknown> = {}) =>
+      JSON.stringify({ kind: "purchases", dry_run: true, files: [{ key, name: "idem.csv" }], ...extra });
+
+    it("answers a repeat with the first response, without starting the work again", async () => {
+      const jobs = await count("jobs");
+      const first = await post(body(), { "idempotency-key": "repeat-1" });
+      expect(first.status).toBe(202);
+      const firstBody = await first.text();
+      expect(first.headers.get("idempotent-replayed")).toBeNull();
+      // The same request, keys in another order and a default spelled out: the same request.
+      const again = await post(JSON.stringify({ dry_run: true, lenient_amounts: false, files: [{ name: "idem.csv", key }], kind: "purchases" }), {
+        "idempotency-key": "repeat-1",
+      });
+      expect(again.status).toBe(202);
+      expect(await again.text()).toBe(firstBody);
+      expect(again.headers.get("idempotent-replayed")).toBe("true");
+      expect(again.headers.get("location")).toBe(first.headers.get("location"));
+      expect(again.headers.get("x-correlation-id")).not.toBe(first.headers.get("x-correlation-id"));
+      expect(await count("jobs")).toBe(jobs + 1);
+      // The token is stored only as its hash.
+      const rows = await queryRows<{ token_hash: string }>(await db(), sql`select token_hash from idempotency_keys where key = 'repeat-1'`);
+      expect(rows).toHaveLength(1);
+      expect(rows[0]?.token_hash).toMatch(/^[0-9a-f]{64}$/);
+      expect(rows[0]?.token_hash).not.toContain(TOKEN);
+    });
+
+    it("refuses the same key with a different request (409 conflict)", async () => {
+      expect((await post(body(), { "idempotency-key": "conflict-1" })).status).toBe(202);
+      const different = await post(body({ dry_run: false }), { "idempotency-key": "conflict-1" });
+      expect(different.status).toBe(409);
+      expect(((await different.json()) as Problem).error).toMatchObject({
+        code: "conflict",
+        fields: [{ field: "Idempotency-Key", location: "headers" }],
+      });
+    });
+
+    it("keeps keys apart per API token", async () => {
+      const jobs = await count("jobs");
+      const mine = (await (await post(body(), { "idempotency-key": "shared-key" })).json()) as Created;
+      const theirs = (await (
+        await post(body(), { "idempotency-key": "shared-key", authorization: `Bearer ${OTHER_TOKEN}` })
+      ).json()) as Created;
+      expect(theirs.job_id).not.toBe(mine.job_id);
+      expect(await count("jobs")).toBe(jobs + 2);
+    });
+
+    it("starts the work once for concurrent requests with one key", async () => {
+      const jobs = await count("jobs");
+      const responses = await Promise.all(
+        Array.from({ length: 8 }, () => post(body(), { "idempotency-key": "concurrent-1" })),
+      );
+      const bodies = await Promise.all(responses.map(async (r) => ({ status: r.status, body: await r.text() })));
+      expect(bodies.map((r) => r.status)).toEqual(Array(8).fill(202));
+      expect(new Set(bodies.map((r) => r.body)).size).toBe(1);
+      expect(responses.filter((r) => r.headers.get("idempotent-replayed") === "true")).toHaveLength(7);
+      expect(await count("jobs")).toBe(jobs + 1);
+    });
+
+    it("releases the key of a request that failed, so a corrected one may use it", async () => {
+      const failed = await post(body({ kind: "settlements", store: "Unknown Store" }), { "idempotency-key": "fix-me" });
+      expect(failed.status).toBe(400);
+      const fixed = await post(body({ kind: "settlements", store: "Unknown Store" }).replace("Unknown Store", ""), {
+        "idempotency-key": "fix-me",
+      });
+      expect(fixed.status).toBe(202);
+      expect(fixed.headers.get("idempotent-replayed")).toBeNull();
+    });
+
+    it("forgets a key after 24 hours, and takes over a claim whose request died", async () => {
+      const first = (await (await post(body(), { "idempotency-key": "old-1" })).json()) as Created;
+      await queryRows(await db(), sql`update idempotency_keys set created_at = now() - interval '25 hours' where key = 'old-1'`);
+      const later = (await (await post(body(), { "idempotency-key": "old-1" })).json()) as Created;
+      expect(later.job_id).not.toBe(first.job_id);
+      // Other expired keys are swept by the requests that come by.
+      await queryRows(await db(), sql`update idempotency_keys set created_at = now() - interval '25 hours' where key = 'repeat-1'`);
+      await post(body(), { "idempotency-key": "sweeper" });
+      expect(await queryRows(await db(), sql`select 1 from idempotency_keys where key = 'repeat-1'`)).toHaveLength(0);
+
+      // A claim with no response for longer than the lock timeout belongs to a dead request.
+      await queryRows(
+        await db(),
+        sql`update idempotency_keys set response_status = null, response_body = null, locked_at = now() - interval '10 minutes'
+            where key = 'old-1'`,
+      );
+      const taken = await post(body(), { "idempotency-key": "old-1" });
+      expect(taken.status).toBe(202);
+      expect(((await taken.json()) as Created).job_id).not.toBe(later.job_id);
+    });
+
+    it("replays a multipart request without storing its files again", async () => {
+      const request = () => form({ kind: "purchases", dry_run: "true" }, [{ name: "idem-form.csv", text: purchasesCsv(2, 8000) }]);
+      const first = await post(request(), { "idempotency-key": "form-1" });
+      expect(first.status).toBe(202);
+      const uploads = await count("uploads");
+      const again = await post(request(), { "idempotency-key": "form-1" });
+      expect(again.headers.get("idempotent-replayed")).toBe("true");
+      expect(await again.json()).toEqual(await first.json());
+      expect(await count("uploads")).toBe(uploads);
+      const changed = await post(form({ kind: "purchases", dry_run: "true" }, [{ name: "idem-form.csv", text: purchasesCsv(3, 8000) }]), {
+        "idempotency-key": "form-1",
+      });
+      expect(changed.status).toBe(409);
+    });
+
+    it("refuses a malformed key, naming the header", async () => {
+      for (const bad of ["x".repeat(256), "has space", " "]) {
+        const response = await post(body(), { "idempotency-key": bad });
+        expect(response.status).toBe(400);
+        expect(((await response.json()) as Problem).error.fields).toEqual([
+          expect.objectContaining({ field: "Idempotency-Key", location: "headers" }),
+        ]);
+      }
+    });
+  });
+
+  // ── completion webhook ────────────────────────────────────────────────────
+
+  describe("completion webhook", () => {
+    it("refuses a callback_url that is not https or loopback http, naming callback_url", async () => {
+      const key = await stored("cb.csv", purchasesCsv(1, 9000));
+      for (const callback_url of ["http://example.com/hook", "ftp://127.0.0.1/hook", "not-a-url", "https://user:pw@example.com/"]) {
+        const response = await post(JSON.stringify({ kind: "purchases", files: [{ key, name: "cb.csv" }], callback_url }));
+        expect(response.status, callback_url).toBe(400);
+        expect(await fieldsOf(response)).toEqual(["callback_url"]);
+      }
+    });
+
+    it("POSTs the signed summary after the import ends, through the queue, retrying after a 500 with a fresh signature", async () => {
+      const secret = server.runtime.webhookSecret();
+      let calls = 0;
+      receiver.setHandler(() => {
+        calls += 1;
+        // The first attempt is answered late and with a 500: the queue retries, and the
+        // retry, signed a second later, carries a later timestamp.
+        return calls === 1 ? { status: 500, delayMs: 1100 } : { status: 200 };
+      });
+      const key = await stored("hooked.csv", purchasesCsv(120, 20000));
+      const response = await post(
+        JSON.stringify({ kind: "purchases", files: [{ key, name: "hooked.csv" }], callback_url: `${receiver.url}/hooks/dropflow?source=test` }),
+      );
+      expect(response.status).toBe(202);
+      const { job_id } = (await response.json()) as Created;
+      const status = await waitForImport(job_id);
+      expect(status.status).toBe("completed");
+
+      const [first, second] = await receiver.waitFor(2, (r) => r.path === "/hooks/dropflow?source=test", 20_000);
+      for (const delivery of [first, second]) {
+        expect(delivery?.method).toBe("POST");
+        const header = String(delivery?.headers["dropflow-signature"]);
+        // What a receiver does: the raw body, the shared secret, five minutes of tolerance.
+        expect(verifyWebhookSignature(header, delivery?.body ?? Buffer.alloc(0), secret)).toMatchObject({ valid: true });
+        expect(verifyWebhookSignature(header, delivery?.body ?? Buffer.alloc(0), "another-secret-0123456789").valid).toBe(false);
+        expect(delivery?.headers["dropflow-event"]).toBe("import.finished");
+      }
+      const stamp = (r: typeof first) => Number(/t=(\d+)/.exec(String(r?.headers["dropflow-signature"]))?.[1]);
+      expect(stamp(second)).toBeGreaterThan(stamp(first));
+      expect(second?.headers["dropflow-delivery"]).toBe(first?.headers["dropflow-delivery"]);
+      expect(second?.text).toBe(first?.text);
+      // The body is the status of GET /api/imports/:id, with the event named.
+      const summary = JSON.parse(second?.text ?? "{}") as Record<string, unknown>;
+      expect(summary).toEqual({ event: "import.finished", ...(await get<Record<string, unknown>>(`/api/imports/${job_id}`)) });
+      expect(summary).toMatchObject({ id: job_id, status: "completed", counts: { rows: 120, orders_inserted: 120 } });
+
+      // Delivered: no further attempts.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(receiver.requests.filter((r) => r.path === "/hooks/dropflow?source=test")).toHaveLength(2);
+    });
+
+    it("also reports an import that failed at planning, and leaves out large first errors", async () => {
+      receiver.setHandler(() => ({ status: 204 }));
+      const binary = await stored("sheet.xlsx", "PK\u0003\u0004binary-workbook");
+      const failed = (await (
+        await post(JSON.stringify({ kind: "purchases", files: [{ key: binary, name: "sheet.xlsx" }], callback_url: `${receiver.url}/failed` }))
+      ).json()) as Created;
+      expect((await waitForImport(failed.job_id)).status).toBe("failed");
+      const [hook] = await receiver.waitFor(1, (r) => r.path === "/failed", 20_000);
+      expect(JSON.parse(hook?.text ?? "{}")).toMatchObject({ event: "import.finished", id: failed.job_id, status: "failed" });
+
+      // Rows with long bad lines: 20 first errors of ~3 KB each would make a large body.
+      const long = "x".repeat(3000);
+      const bad = purchasesCsv(30, 30000)
+        .split("\r\n")
+        .map((line, i) => (i === 0 ? line : line.replace(",2,50000,", `,0,0,`).replace("Kabel, USB", `Kabel ${long}`)))
+        .join("\r\n");
+      const key = await stored("bad-rows.csv", bad);
+      const created = (await (
+        await post(JSON.stringify({ kind: "purchases", files: [{ key, name: "bad-rows.csv" }], callback_url: `${receiver.url}/large` }))
+      ).json()) as Created;
+      const status = await waitForImport(created.job_id);
+      expect(status.first_errors.length).toBeGreaterThan(10);
+      const [large] = await receiver.waitFor(1, (r) => r.path === "/large", 20_000);
+      const body = JSON.parse(large?.text ?? "{}") as Record<string, unknown>;
+      expect(body).toMatchObject({ id: created.job_id, status: status.status, first_errors_omitted: true });
+      expect(body).not.toHaveProperty("first_errors");
+      expect(large?.body.length).toBeLessThan(32 * 1024);
+    });
+  });
+});
