@@ -14,6 +14,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { upload } from "@vercel/blob/client";
 import { currentEnvironment, loadConfig } from "../lib/config.js";
+import { newImportKey } from "../lib/storage/index.js";
 import { generate } from "./generate/run.js";
 import { startDevServer } from "./server.js";
 
@@ -83,20 +84,42 @@ async function main(): Promise<void> {
   );
 
   out("\n2. Uploading through POST /api/uploads (Vercel Blob client uploads)");
+  // The Blob client SDK sends file bytes to VERCEL_BLOB_API_URL, which lib/config.ts
+  // points at the embedded stand-in once the object store is first opened.
+  server.runtime.objectStore();
   const uploadFile = async (name: string) => {
     const body = await readFile(path.join(generatedDir, name));
-    const blob = await upload(path.basename(name), body, {
+    // The client picks a fresh import key; the server signs an upload to exactly that key.
+    const blob = await upload(newImportKey(path.basename(name)), body, {
       access: "private",
       handleUploadUrl: `${base}/api/uploads`,
       headers,
       contentType: "text/csv",
+      clientPayload: JSON.stringify({ name: path.basename(name) }),
     });
     return { key: blob.pathname, name: path.basename(name) };
   };
-  const purchaseRefs = [];
-  for (const file of purchaseFiles) purchaseRefs.push(await uploadFile(file.name));
-  const settlementRefs = [];
-  for (const file of settlementFiles) settlementRefs.push({ ...(await uploadFile(file.name)), store: file.store as string });
+  // A few at a time, like a browser would.
+  const uploadAll = async <T>(files: T[], one: (file: T) => Promise<unknown>) => {
+    let next = 0;
+    const lane = async () => {
+      while (next < files.length) {
+        const file = files[next++] as T;
+        await one(file);
+      }
+    };
+    await Promise.all(Array.from({ length: 4 }, lane));
+  };
+  const purchaseRefs: Array<{ key: string; name: string; position: number }> = [];
+  await uploadAll(
+    purchaseFiles.map((file, position) => ({ file, position })),
+    async ({ file, position }) => purchaseRefs.push({ ...(await uploadFile(file.name)), position }),
+  );
+  purchaseRefs.sort((a, b) => a.position - b.position); // file order decides which version of an order wins
+  const settlementRefs: Array<{ key: string; name: string; store: string }> = [];
+  await uploadAll(settlementFiles, async (file) =>
+    settlementRefs.push({ ...(await uploadFile(file.name)), store: file.store as string }),
+  );
   out(`   ${purchaseRefs.length + settlementRefs.length} files uploaded`);
 
   const startImport = async (body: unknown) => {
@@ -120,7 +143,7 @@ async function main(): Promise<void> {
         `  ${rate_per_s ? `${number(Math.round(rate_per_s))} rows/s` : ""}  ${eta_s !== null ? `ETA ${eta_s}s` : ""}`;
       const done = !["queued", "planning", "running"].includes(status.status);
       if (tty) process.stdout.write(`\r${line.padEnd(110)}`);
-      else if (done || Date.now() - lastLine > 2000) {
+      else if (done || (rows.total > 0 && Date.now() - lastLine > 2000)) {
         out(line);
         lastLine = Date.now();
       }
@@ -166,7 +189,7 @@ async function main(): Promise<void> {
   for (const file of failedFiles) out(`     file ${file.name}: ${file.error?.code}: ${file.error?.message}`);
   out(`   expected from the generator: ${number(summary.totals.rejectedRows)} rejected rows, ${number(summary.totals.warningRows)} warnings`);
   out(`   total time: ${seconds.toFixed(1)} s`);
-  out("\nWhere to look next:");
+  out(values.serve ? "\nWhere to look next:" : "\nWhere to look next (run `npm run demo -- --serve` to keep the server up for these):");
   out(`   curl -H "authorization: Bearer ${token}" ${base}/api/imports/${purchases.id}`);
   out(`   curl -H "authorization: Bearer ${token}" "${base}/api/imports/${purchases.id}/errors?format=csv"`);
   out(`   the generated files and their manifests: ${generatedDir}`);
