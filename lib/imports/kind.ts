@@ -4,6 +4,7 @@
  * records, and writes its orders (or settlements), its row errors and its outcome
  * in one transaction. File-level failures fail that file only.
  */
+import { createHash } from "node:crypto";
 import { eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import { type Database, queryRows } from "../db/client.js";
@@ -85,6 +86,7 @@ export function createImportKind(deps: {
       const params = ImportParams.parse(job.params);
       const chunks: Array<{ payload: z.infer<typeof ChunkPayload>; rows: number }> = [];
       let failed = 0;
+      const seenContent = new Map<string, string>();
       for (const file of [...params.files].sort((a, b) => a.position - b.position)) {
         const fail = async (code: string, message: string) => {
           failed += 1;
@@ -94,12 +96,29 @@ export function createImportKind(deps: {
             .set({ status: "failed", errorCode: code, errorMessage: message, updatedAt: sql`now()` })
             .where(eq(importFiles.id, file.id));
         };
-        const stream = await deps.objects().read(file.key, { signal });
+        // The planner reads each file once; the content hash rides along on that read.
+        const hash = createHash("sha256");
+        const stream = (await deps.objects().read(file.key, { signal })).pipeThrough(
+          new TransformStream<Uint8Array, Uint8Array>({
+            transform(part, controller) {
+              hash.update(part);
+              controller.enqueue(part);
+            },
+          }),
+        );
         const plan = await planFileChunks(stream, { kind: params.kind, targetRows: deps.chunkRows(), signal });
         if (plan.fileError) {
           await fail(plan.fileError.code, plan.fileError.message);
           continue;
         }
+        const sha256 = hash.digest("hex");
+        const twin = seenContent.get(sha256);
+        if (twin) {
+          await fail("duplicate_file", `it has the same content as ${twin}, earlier in this import (sha256 ${sha256})`);
+          continue;
+        }
+        seenContent.set(sha256, file.name);
+        await db.update(importFiles).set({ sha256 }).where(eq(importFiles.id, file.id));
         let storeId = params.store_id;
         if (params.kind === "settlements") {
           const resolved = await resolveSettlementStore(db, storeId, plan.preamble?.username ?? null);

@@ -260,4 +260,41 @@ describe.skipIf(!postgres)("imports end to end", () => {
       { order_code: "7303", status: "Pesanan selesai" },
     ]);
   });
+
+  it("fails a second file with the same content as an earlier one in the import", async () => {
+    const bytes = purchaseFile(["7401"]);
+    const a = await upload("first.csv", bytes);
+    const b = await upload("copy.csv", bytes);
+    const status = await importOf([
+      { key: a, name: "first.csv" },
+      { key: b, name: "copy.csv" },
+    ]);
+    expect(status.files.map((f) => [f.name, f.status, f.error?.code ?? null])).toEqual([
+      ["first.csv", "completed", null],
+      ["copy.csv", "failed", "duplicate_file"],
+    ]);
+    expect(status.files[1]?.error?.message).toMatch(/same content as first\.csv/);
+  });
+
+  it("answers 401 on every import route without a valid token", async () => {
+    const id = "01a20b50-2fda-7c26-9fd2-e18bfae8c10b";
+    for (const [method, p] of [
+      ["GET", "/api/imports"],
+      ["POST", "/api/imports"],
+      ["GET", `/api/imports/${id}`],
+      ["GET", `/api/imports/${id}/errors`],
+      ["POST", `/api/imports/${id}/retry`],
+      ["GET", "/api/imports/recommendations?file_count=1&avg_file_size=1"],
+      ["POST", "/api/uploads"],
+    ] as const) {
+      for (const authorization of [undefined, "Bearer wrong-token-0123456789", `Basic ${Buffer.from(`x:${TOKEN}`).toString("base64")}`]) {
+        const response = await fetch(`${base()}${p}`, {
+          method,
+          headers: { "content-type": "application/json", ...(authorization ? { authorization } : {}) },
+          body: method === "POST" ? JSON.stringify({ type: "blob.generate-client-token", payload: {} }) : undefined,
+        });
+        expect(response.status, `${method} ${p} ${authorization ?? "(none)"}`).toBe(401);
+      }
+    }
+  });
 });
