@@ -20,37 +20,10 @@ import { Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
+import { PURCHASE_COLUMNS } from "../lib/imports/csv/headers.js";
 
-/** The Jakmall export's 27 headers, in order: the staging table's columns. */
-export const PURCHASE_HEADERS = [
-  "No",
-  "Waktu Pesanan Terbuat",
-  "Status Pesanan Terakhir",
-  "Kode Pesanan",
-  "Kode Transaksi",
-  "SKU",
-  "Nama Produk",
-  "Harga Produk",
-  "Qty",
-  "Total Harga Produk",
-  "Biaya Lainnya",
-  "Biaya Mitra Jakmall",
-  "Total Transaksi",
-  "Harga Produk Channel",
-  "Total Harga Produk Channel",
-  "Potensi Keuntungan",
-  "Dibuat Oleh",
-  "Jenis Channel",
-  "Nama Toko",
-  "Kode Invoice Channel",
-  "Gudang Pengiriman",
-  "Jenis Ekspedisi",
-  "Cashless",
-  "Nomor Resi",
-  "Waktu Pengiriman",
-  "Provinsi",
-  "Kota",
-] as const;
+/** The Jakmall export's 27 headers, in order: the staging table's columns (one list, in lib/imports/csv/headers.ts). */
+export const PURCHASE_HEADERS = PURCHASE_COLUMNS.map((column) => column.header);
 
 export const STAGING_COLUMNS = [
   "no",

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { PURCHASE_COLUMNS } from "../../lib/imports/csv/headers.js";
 import {
   type CsvRecord,
   PURCHASE_FIELDS,
@@ -8,36 +9,8 @@ import {
   validatePurchaseRecords,
 } from "../../lib/imports/purchase-rows.js";
 
-// The 27 columns of the Jakmall export: "No" first, then the fields in order.
-const HEADER = [
-  "No",
-  "Waktu Pesanan Terbuat",
-  "Status Pesanan Terakhir",
-  "Kode Pesanan",
-  "Kode Transaksi",
-  "SKU",
-  "Nama Produk",
-  "Harga Produk",
-  "Qty",
-  "Total Harga Produk",
-  "Biaya Lainnya",
-  "Biaya Mitra Jakmall",
-  "Total Transaksi",
-  "Harga Produk Channel",
-  "Total Harga Produk Channel",
-  "Potensi Keuntungan",
-  "Dibuat Oleh",
-  "Jenis Channel",
-  "Nama Toko",
-  "Kode Invoice Channel",
-  "Gudang Pengiriman",
-  "Jenis Ekspedisi",
-  "Cashless",
-  "Nomor Resi",
-  "Waktu Pengiriman",
-  "Provinsi",
-  "Kota",
-];
+// The 27 columns of the Jakmall export, from the one list the importer maps headers with.
+const HEADER: string[] = PURCHASE_COLUMNS.map((column) => column.header);
 const columns: PurchaseColumns = {
   header: HEADER,
   index: Object.fromEntries(
