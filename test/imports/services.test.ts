@@ -1,0 +1,123 @@
+/**
+ * An import across processes (local services mode): every worker exits for real
+ * right after its second chunk commit, before Redis hears of it; replacements take
+ * over. The import must end with the counts of a clean run: every row read once,
+ * every bad row reported once, every good line landed once.
+ */
+import { readFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { upload } from "@vercel/blob/client";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generate, type Summary } from "../../dev/generate/run.js";
+import { type LocalServices, startLocalServices } from "../../dev/services.js";
+import { applyBlobSdkSettings } from "../../lib/config.js";
+import { newImportKey } from "../../lib/storage/index.js";
+import { availablePostgres } from "../support/databases.js";
+
+const postgres = availablePostgres();
+
+describe.skipIf(!postgres)("import in local services mode with workers dying after their commits", () => {
+  let services: LocalServices;
+  let summary: Summary;
+  let dir: string;
+  let releaseBlob: (() => void) | undefined;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), "dropflow-import-services-"));
+    summary = await generate({
+      rows: 6000,
+      files: 3,
+      seed: "services-1",
+      badRate: 0.02,
+      out: dir,
+      stores: 3,
+      settlements: false,
+      force: false,
+    });
+    services = await startLocalServices({
+      workers: 2,
+      env: {
+        DROPFLOW_FAULT_CRASH_AFTER_COMMIT: "2",
+        DROPFLOW_CHUNK_ROWS: "400",
+        DROPFLOW_MAX_DURATION_S: "5",
+        DROPFLOW_DEADLINE_MARGIN_S: "0.5",
+        DROPFLOW_LEASE_S: "6",
+        DROPFLOW_STALL_S: "1",
+      },
+    });
+  }, 120_000);
+  afterAll(async () => {
+    releaseBlob?.();
+    await services?.stop();
+  });
+
+  /** Workers die on purpose: a request that hit a dying worker is sent again. */
+  async function request(p: string, init?: RequestInit): Promise<Response> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fetch(`${services.baseUrl}${p}`, init);
+      } catch (error) {
+        if (!(error instanceof TypeError) || attempt >= 100) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+  }
+
+  it("ends with exactly a clean run's counts", async () => {
+    const headers = { authorization: `Bearer ${services.apiToken}` };
+    releaseBlob = applyBlobSdkSettings(services.env.VERCEL_BLOB_API_URL ?? null);
+    const files = [];
+    for (const file of summary.files.filter((f) => f.kind === "purchases").sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const name = path.basename(file.name);
+      const key = newImportKey(name);
+      await upload(key, readFileSync(path.join(dir, file.name)), {
+        access: "private",
+        handleUploadUrl: `${services.baseUrl}/api/uploads`,
+        headers,
+        contentType: "text/csv",
+      });
+      files.push({ key, name });
+    }
+    const before = services.pids.workers;
+    const created = await request("/api/imports", {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json" },
+      body: JSON.stringify({ kind: "purchases", files }),
+    });
+    expect(created.status).toBe(202);
+    const { job_id } = (await created.json()) as { job_id: string };
+    let status: { status: string; counts: Record<string, number> };
+    for (const until = Date.now() + 90_000; ; ) {
+      status = (await (await request(`/api/imports/${job_id}`, { headers })).json()) as typeof status;
+      if (!["queued", "planning", "running"].includes(status.status)) break;
+      if (Date.now() > until) throw new Error(`import still ${status.status}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    // Both original workers died at their second commit and were replaced.
+    expect(services.workerPids().filter((pid) => before.includes(pid))).toEqual([]);
+    expect(status.status).toBe("completed_with_errors");
+    expect(status.counts).toMatchObject({
+      rows: summary.totals.rows,
+      row_errors: summary.totals.rejectedRows,
+      warnings: summary.totals.warningRows,
+    });
+    const db = new pg.Client({ connectionString: services.databaseUrl });
+    await db.connect();
+    try {
+      const { rows } = await db.query<{ lines: number; errors: number }>(
+        `select (select count(*)::int from purchase_lines) as lines,
+                (select count(*)::int from import_row_errors where job_id = $1) as errors`,
+        [job_id],
+      );
+      expect(rows[0]).toEqual({
+        lines: summary.totals.landedLines,
+        errors: summary.totals.rejectedRows + summary.totals.warningRows,
+      });
+    } finally {
+      await db.end();
+    }
+  });
+});
