@@ -21,39 +21,13 @@ import { pipeline } from "node:stream/promises";
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { PURCHASE_COLUMNS } from "../lib/imports/csv/headers.js";
+import { PURCHASE_FIELDS } from "../lib/imports/purchase-rows.js";
 
 /** The Jakmall export's 27 headers, in order: the staging table's columns (one list, in lib/imports/csv/headers.ts). */
 export const PURCHASE_HEADERS = PURCHASE_COLUMNS.map((column) => column.header);
 
-export const STAGING_COLUMNS = [
-  "no",
-  "ordered_at",
-  "status",
-  "order_code",
-  "transaction_code",
-  "sku",
-  "product_name",
-  "unit_cost",
-  "qty",
-  "line_cost",
-  "other_fee",
-  "partner_fee",
-  "order_total",
-  "unit_price",
-  "line_price",
-  "line_margin",
-  "created_by",
-  "channel",
-  "store",
-  "invoice",
-  "warehouse",
-  "courier",
-  "cashless",
-  "waybill",
-  "shipped_at",
-  "province",
-  "city",
-] as const;
+/** The staging table's column names: the running number, then the fields of domain.md §1 in order. */
+export const STAGING_COLUMNS = ["no", ...PURCHASE_FIELDS] as const;
 
 const QUOTE = 0x22;
 const LF = 0x0a;

@@ -29,7 +29,8 @@ export const SETTLEMENT_FIELDS = [
 ] as const;
 export type SettlementField = (typeof SETTLEMENT_FIELDS)[number];
 
-const MONEY: Array<[SettlementField, keyof Settlement]> = [
+/** The money columns: field (also the settlements table's column) and the Settlement property. */
+export const SETTLEMENT_MONEY: ReadonlyArray<readonly [SettlementField, keyof Settlement]> = [
   ["gross_product_price", "grossProductPrice"],
   ["product_discount", "productDiscount"],
   ["buyer_refund", "buyerRefund"],
@@ -115,7 +116,7 @@ export function validateSettlementRecords(records: CsvRecord[], columns: Settlem
       reject(headerOf("net_payout"), "missing_field", `${headerOf("net_payout")} is empty`);
       continue;
     }
-    for (const [field, key] of MONEY) {
+    for (const [field, key] of SETTLEMENT_MONEY) {
       const value = parseAmount(text(record, field), false);
       if (value === null) {
         reject(headerOf(field), "bad_amount", `"${text(record, field)}" is not a plain amount in whole rupiah`);

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { type Database, queryRows } from "../db/client.js";
 import type { Settlement, UpsertCounts } from "./model.js";
+import { SETTLEMENT_MONEY } from "./settlement-rows.js";
 
 const p = (values: unknown[]) => sql.param(values);
 
@@ -13,22 +14,8 @@ export function settlementContentHash(row: Settlement): string {
   return createHash("sha256").update(JSON.stringify(row)).digest("base64url");
 }
 
-const MONEY_COLUMNS = [
-  ["gross_product_price", "grossProductPrice"],
-  ["product_discount", "productDiscount"],
-  ["buyer_refund", "buyerRefund"],
-  ["seller_voucher", "sellerVoucher"],
-  ["ams_commission", "amsCommission"],
-  ["admin_fee", "adminFee"],
-  ["service_fee", "serviceFee"],
-  ["program_fee", "programFee"],
-  ["campaign_fee", "campaignFee"],
-  ["buyer_shipping_fee", "buyerShippingFee"],
-  ["shopee_shipping_subsidy", "shopeeShippingSubsidy"],
-  ["shipping_forwarded", "shippingForwarded"],
-  ["seller_shipping_promo", "sellerShippingPromo"],
-  ["net_payout", "netPayout"],
-] as const;
+// Field names in settlement-rows.ts are the table's column names.
+const MONEY_COLUMNS = SETTLEMENT_MONEY;
 
 /** Writes one chunk of one store's settlement rows; a repeated order number keeps its last row. */
 export async function upsertSettlements(
@@ -57,7 +44,7 @@ export async function upsertSettlements(
   const updated = changed.length - inserted;
   if (changed.length > 0) {
     const changedHashes = changed.map(settlementContentHash);
-    const money = MONEY_COLUMNS.map(([, field]) => sql`${p(changed.map((row) => row[field]))}::bigint[]`);
+    const money = MONEY_COLUMNS.map(([, key]) => sql`${p(changed.map((row) => row[key]))}::bigint[]`);
     const moneyNames = sql.raw(MONEY_COLUMNS.map(([columnName]) => columnName).join(", "));
     const moneyUpdates = sql.raw(MONEY_COLUMNS.map(([columnName]) => `${columnName} = excluded.${columnName}`).join(", "));
     await queryRows(
