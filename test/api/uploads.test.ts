@@ -6,17 +6,15 @@
  * signature and records the upload; the recorded key then imports.
  */
 import { createHmac, randomUUID } from "node:crypto";
-import { mkdtempSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { BlobContentTypeNotAllowedError, BlobError, BlobFileTooLargeError } from "@vercel/blob";
 import { upload } from "@vercel/blob/client";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DevServer, startDevServer } from "../../dev/server.js";
+import type { DevServer } from "../../dev/server.js";
 import { queryRows } from "../../lib/db/client.js";
 import { newImportKey } from "../../lib/storage/index.js";
-import { availablePostgres, createTestDatabase, type TestDatabase } from "../support/databases.js";
+import { type AppServer, startAppServer } from "../support/app-server.js";
+import { availablePostgres } from "../support/databases.js";
 import { purchasesCsvOfSize } from "../support/purchases-csv.js";
 
 const TOKEN = "uploads-test-token-0123456789";
@@ -25,32 +23,23 @@ const MAX_UPLOAD = 6 * MiB;
 const postgres = availablePostgres();
 
 describe.skipIf(!postgres)("POST /api/uploads (Vercel Blob client uploads)", () => {
+  let app: AppServer;
   let server: DevServer;
-  let database: TestDatabase;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    server = await startDevServer({
-      env: {
-        DATABASE_URL: database.url,
-        DROPFLOW_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), "dropflow-uploads-")),
-        DROPFLOW_API_TOKENS: TOKEN,
+    app = await startAppServer(
+      TOKEN,
+      {
         DROPFLOW_MAX_UPLOAD_BYTES: String(MAX_UPLOAD),
         DROPFLOW_CHUNK_ROWS: "4000",
         DROPFLOW_MAX_DURATION_S: "20",
         DROPFLOW_DEADLINE_MARGIN_S: "1",
         LOG_LEVEL: "error",
-        PORT: "0",
       },
-      queueTimeScale: 0.001,
-    });
-    // Points the Blob SDK (VERCEL_BLOB_API_URL) at the embedded stand-in, for the client's upload() too.
-    server.runtime.objectStore();
+    );
+    server = app.server;
   });
-  afterAll(async () => {
-    await server?.close();
-    await database?.drop();
-  });
+  afterAll(() => app?.close());
 
   const base = () => `http://127.0.0.1:${server.port}`;
   const handleUploadUrl = () => `${base()}/api/uploads`;

@@ -5,37 +5,10 @@
  * settlement layout, and the §3 outcome rules. It shares no code with dev/generate
  * on purpose: it checks the files, not the generator's bookkeeping.
  */
+import { PURCHASE_COLUMNS } from "../../lib/imports/csv/headers.js";
 
-/** domain.md §1, in order. */
-export const HEADERS = [
-  "No",
-  "Waktu Pesanan Terbuat",
-  "Status Pesanan Terakhir",
-  "Kode Pesanan",
-  "Kode Transaksi",
-  "SKU",
-  "Nama Produk",
-  "Harga Produk",
-  "Qty",
-  "Total Harga Produk",
-  "Biaya Lainnya",
-  "Biaya Mitra Jakmall",
-  "Total Transaksi",
-  "Harga Produk Channel",
-  "Total Harga Produk Channel",
-  "Potensi Keuntungan",
-  "Dibuat Oleh",
-  "Jenis Channel",
-  "Nama Toko",
-  "Kode Invoice Channel",
-  "Gudang Pengiriman",
-  "Jenis Ekspedisi",
-  "Cashless",
-  "Nomor Resi",
-  "Waktu Pengiriman",
-  "Provinsi",
-  "Kota",
-];
+/** domain.md §1, in order (the importer's list: this reader is independent of the generator, not of the importer's header table). */
+export const HEADERS: string[] = PURCHASE_COLUMNS.map((column) => column.header);
 const C = Object.fromEntries(HEADERS.map((h, i) => [h, i])) as Record<string, number>;
 const col = (name: string) => C[name] as number;
 

@@ -4,16 +4,15 @@
  * POST /api/imports like a client would, the job engine doing the rest.
  */
 import { readFileSync } from "node:fs";
-import { mkdtempSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DevServer, startDevServer } from "../../dev/server.js";
+import type { DevServer } from "../../dev/server.js";
 import { queryRows } from "../../lib/db/client.js";
 import { stores } from "../../lib/db/schema.js";
 import { newImportKey } from "../../lib/storage/index.js";
-import { availablePostgres, createTestDatabase, type TestDatabase } from "../support/databases.js";
+import { type AppServer, startAppServer } from "../support/app-server.js";
+import { availablePostgres } from "../support/databases.js";
 
 const FIXTURE = "/work/shared/fixtures/shopee-income-2025-05.csv";
 const fixturePath = [FIXTURE, path.resolve("../shared/fixtures/shopee-income-2025-05.csv")].find((p) => {
@@ -29,32 +28,21 @@ const TOKEN = "import-test-token-0123456789";
 const postgres = availablePostgres();
 
 describe.skipIf(!postgres)("imports end to end", () => {
+  let app: AppServer;
   let server: DevServer;
-  let database: TestDatabase;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    server = await startDevServer({
-      env: {
-        DATABASE_URL: database.url,
-        DROPFLOW_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), "dropflow-import-")),
-        DROPFLOW_API_TOKENS: TOKEN,
-        DROPFLOW_CHUNK_ROWS: "100",
-        DROPFLOW_MAX_DURATION_S: "10",
-        DROPFLOW_DEADLINE_MARGIN_S: "1",
-        DROPFLOW_STALL_S: "5",
-        LOG_LEVEL: "warn",
-        PORT: "0",
-      },
-      queueTimeScale: 0.001,
+    app = await startAppServer(TOKEN, {
+      DROPFLOW_CHUNK_ROWS: "100",
+      DROPFLOW_MAX_DURATION_S: "10",
+      DROPFLOW_DEADLINE_MARGIN_S: "1",
+      DROPFLOW_STALL_S: "5",
     });
+    server = app.server;
   });
-  afterAll(async () => {
-    await server?.close();
-    await database?.drop();
-  });
+  afterAll(() => app?.close());
 
-  const base = () => server.url.replace("localhost", "127.0.0.1");
+  const base = () => app.base;
   const api = (p: string, init: RequestInit = {}) =>
     fetch(`${base()}${p}`, {
       ...init,

@@ -12,17 +12,18 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generate, type Summary } from "../../dev/generate/run.js";
 import type { BadRowEntry } from "../../dev/generate/summary-types.js";
-import { type DevServer, startDevServer } from "../../dev/server.js";
+import type { DevServer } from "../../dev/server.js";
 import { queryRows } from "../../lib/db/client.js";
 import { newImportKey } from "../../lib/storage/index.js";
-import { availablePostgres, createTestDatabase, type TestDatabase } from "../support/databases.js";
+import { type AppServer, startAppServer } from "../support/app-server.js";
+import { availablePostgres } from "../support/databases.js";
 
 const TOKEN = "manifest-test-token-0123456789";
 const postgres = availablePostgres();
 
 describe.skipIf(!postgres)("import against the generator's manifests", () => {
+  let app: AppServer;
   let server: DevServer;
-  let database: TestDatabase;
   let summary: Summary;
   let dir: string;
 
@@ -38,25 +39,14 @@ describe.skipIf(!postgres)("import against the generator's manifests", () => {
       settlements: false,
       force: false,
     });
-    database = await createTestDatabase();
-    server = await startDevServer({
-      env: {
-        DATABASE_URL: database.url,
-        DROPFLOW_DATA_DIR: path.join(dir, "data"),
-        DROPFLOW_API_TOKENS: TOKEN,
-        DROPFLOW_CHUNK_ROWS: "300",
-        DROPFLOW_MAX_DURATION_S: "20",
-        DROPFLOW_DEADLINE_MARGIN_S: "1",
-        LOG_LEVEL: "warn",
-        PORT: "0",
-      },
-      queueTimeScale: 0.001,
-    });
+    app = await startAppServer(
+      TOKEN,
+      { DROPFLOW_CHUNK_ROWS: "300", DROPFLOW_MAX_DURATION_S: "20", DROPFLOW_DEADLINE_MARGIN_S: "1" },
+      { dataDir: path.join(dir, "data") },
+    );
+    server = app.server;
   }, 120_000);
-  afterAll(async () => {
-    await server?.close();
-    await database?.drop();
-  });
+  afterAll(() => app?.close());
 
   it("reports every bad row once with its line, code and column, and lands every good row", async () => {
     const files = [];
@@ -65,7 +55,7 @@ describe.skipIf(!postgres)("import against the generator's manifests", () => {
       await server.runtime.objectStore().put(key, readFileSync(path.join(dir, "gen", file.name)), { contentType: "text/csv" });
       files.push({ key, name: path.basename(file.name) });
     }
-    const base = server.url.replace("localhost", "127.0.0.1");
+    const base = app.base;
     const headers = { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" };
     const created = await fetch(`${base}/api/imports`, {
       method: "POST",

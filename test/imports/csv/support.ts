@@ -5,6 +5,7 @@
  * purchase files, and helpers to feed bytes in awkward pieces.
  */
 import { MAX_QUOTED_FIELD_BYTES } from "../../../lib/imports/csv/index.js";
+import { PURCHASE_COLUMNS } from "../../../lib/imports/csv/headers.js";
 
 const QUOTE = 0x22;
 const CR = 0x0d;
@@ -166,35 +167,8 @@ export function* pieces(bytes: Uint8Array, random: () => number, maxPiece = 64):
   }
 }
 
-export const PURCHASE_HEADER = [
-  "No",
-  "Waktu Pesanan Terbuat",
-  "Status Pesanan Terakhir",
-  "Kode Pesanan",
-  "Kode Transaksi",
-  "SKU",
-  "Nama Produk",
-  "Harga Produk",
-  "Qty",
-  "Total Harga Produk",
-  "Biaya Lainnya",
-  "Biaya Mitra Jakmall",
-  "Total Transaksi",
-  "Harga Produk Channel",
-  "Total Harga Produk Channel",
-  "Potensi Keuntungan",
-  "Dibuat Oleh",
-  "Jenis Channel",
-  "Nama Toko",
-  "Kode Invoice Channel",
-  "Gudang Pengiriman",
-  "Jenis Ekspedisi",
-  "Cashless",
-  "Nomor Resi",
-  "Waktu Pengiriman",
-  "Provinsi",
-  "Kota",
-];
+/** The export's 27 headers, from the importer's one list (lib/imports/csv/headers.ts). */
+export const PURCHASE_HEADER: string[] = PURCHASE_COLUMNS.map((column) => column.header);
 
 /** Writes one CSV field properly: quoted when it must be. */
 export function csvField(value: string, delimiter: string): string {
