@@ -48,7 +48,7 @@ const { values } = parseArgs({
     workers: { type: "string", default: "2" },
     seed: { type: "string", default: "1" },
     "chunk-rows": { type: "string", default: "5000" },
-    /** Extra worker environment, NAME=VALUE, repeatable (e.g. NODE_OPTIONS=--max-old-space-size=160 to see what is garbage). */
+    /** Extra worker environment, NAME=VALUE, repeatable (e.g. `NODE_OPTIONS=` runs the workers without their heap budget, to see what is garbage). */
     "worker-env": { type: "string", multiple: true, default: [] },
     keep: { type: "boolean", default: false },
   },

@@ -102,6 +102,17 @@ const blobToken = z.preprocess(
 
 /** DROPFLOW_MAX_UPLOAD_BYTES when unset: 1 GiB. */
 export const DEFAULT_MAX_UPLOAD_BYTES = 1024 ** 3;
+/**
+ * DROPFLOW_IMPORT_HASH_BUDGET_BYTES when unset: 256 MiB. POST /api/imports refuses the
+ * same content twice in one import (400 duplicate_content); a file whose SHA-256 was not
+ * recorded at upload (and that could have a twin: another file of its size) is streamed
+ * from storage and hashed in the request, and this bounds the bytes one request reads
+ * that way. 256 MiB is seconds of reading at the tens of MB/s a function gets from Blob,
+ * far inside maxDuration (300 s) and a small share of the 1 GiB one upload may be; past
+ * it the files are left to the planner, which reads every file anyway and fails a twin
+ * as `duplicate_file`. An operator on slow storage lowers it; 0 turns it off.
+ */
+export const DEFAULT_IMPORT_HASH_BUDGET_BYTES = 256 * 1024 ** 2;
 /** Vercel Blob's largest object (multipart), 5 TB. */
 const MAX_CLIENT_UPLOAD_BYTES = 5 * 1000 ** 4;
 
@@ -154,6 +165,7 @@ export const EnvSchema = z.object({
   DROPFLOW_TEST_JOB_KINDS: z.preprocess(emptyAsUndefined, z.enum(["0", "1", "true", "false"]).optional()),
   DROPFLOW_FAULT_CRASH_AFTER_COMMIT: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).optional()),
   DROPFLOW_CHUNK_ROWS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).max(1_000_000).default(5000)),
+  DROPFLOW_CHUNK_CONCURRENCY: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).max(1000).default(4)),
   DROPFLOW_MAX_UPLOAD_BYTES: z.preprocess(
     emptyAsUndefined,
     z.coerce
@@ -162,6 +174,14 @@ export const EnvSchema = z.object({
       .min(1, { message: "must be at least 1 byte" })
       .max(MAX_CLIENT_UPLOAD_BYTES, { message: "must not exceed 5 TB (Vercel Blob's own limit)" })
       .default(DEFAULT_MAX_UPLOAD_BYTES),
+  ),
+  DROPFLOW_IMPORT_HASH_BUDGET_BYTES: z.preprocess(
+    emptyAsUndefined,
+    z.coerce
+      .number()
+      .int({ message: "must be a whole number of bytes" })
+      .min(0, { message: "must be 0 (never hash at create) or more bytes" })
+      .default(DEFAULT_IMPORT_HASH_BUDGET_BYTES),
   ),
   DROPFLOW_WEBHOOK_SECRET: secret(24),
   LOG_FORMAT: z.preprocess(
@@ -202,6 +222,12 @@ export interface JobsConfig {
   /** A job without heartbeat, or a chunk never claimed, for this long is stuck. */
   stallMs: number;
   chunkRows: number;
+  /**
+   * Chunks one process works on at once; more deliveries wait for a slot. Bounds a
+   * worker's memory whatever the queue sends it (Vercel's fluid compute hands one
+   * instance many invocations).
+   */
+  chunkConcurrency: number;
 }
 
 export interface Config {
@@ -223,6 +249,11 @@ export interface Config {
   jobs: JobsConfig;
   /** Largest file a client upload (POST /api/uploads) may send, in bytes. */
   maxUploadBytes: number;
+  /**
+   * Bytes one POST /api/imports may stream from storage to hash files whose SHA-256 was
+   * not recorded at upload (DEFAULT_IMPORT_HASH_BUDGET_BYTES); 0: never.
+   */
+  importHashBudgetBytes: number;
   /**
    * The key of completion webhook signatures (Dropflow-Signature). Required in
    * production; null outside it means "generate one under the data directory".
@@ -404,8 +435,10 @@ export function loadConfig(env: Environment = process.env, options: LoadOptions 
       leaseMs: leaseS * 1000,
       stallMs: vars.DROPFLOW_STALL_S * 1000,
       chunkRows: vars.DROPFLOW_CHUNK_ROWS,
+      chunkConcurrency: vars.DROPFLOW_CHUNK_CONCURRENCY,
     },
     maxUploadBytes: vars.DROPFLOW_MAX_UPLOAD_BYTES,
+    importHashBudgetBytes: vars.DROPFLOW_IMPORT_HASH_BUDGET_BYTES,
     webhookSecret: vars.DROPFLOW_WEBHOOK_SECRET ?? null,
     testing: { jobKinds: testKinds, crashAfterCommit: vars.DROPFLOW_FAULT_CRASH_AFTER_COMMIT ?? null },
   };

@@ -12,11 +12,11 @@ import { importFiles, stores } from "../db/schema.js";
 import { type ChunkWork, type JobKind, type JobRecord, PermanentChunkError } from "../jobs/types.js";
 import type { Logger } from "../log/index.js";
 import type { ObjectStore } from "../storage/types.js";
-import { type ChunkLayout, planFileChunks, readChunk } from "./csv/index.js";
+import { type ChunkLayout, forEachChunkRow, mapHeader, planFileChunks } from "./csv/index.js";
 import type { UpsertCounts } from "./model.js";
-import { type PurchaseColumns, type RowProblem, validatePurchaseRecords } from "./purchase-rows.js";
+import { type PurchaseColumns, purchaseValidator, type RowProblem } from "./purchase-rows.js";
 import { upsertPurchases } from "./purchases.js";
-import { type SettlementColumns, validateSettlementRecords } from "./settlement-rows.js";
+import { type SettlementColumns, settlementValidator } from "./settlement-rows.js";
 import { upsertSettlements } from "./settlements.js";
 
 export const IMPORT_KIND = "import";
@@ -162,19 +162,17 @@ export function createImportKind(deps: {
         chunk.end > chunk.start
           ? await deps.objects().readRange(chunk.key, chunk.start, chunk.end - 1, { signal: ctx.signal })
           : Buffer.alloc(0);
-      const { columns, records } = await readChunk(bytes, {
-        startByte: chunk.start,
-        endByte: chunk.end,
-        firstLine: chunk.first_line,
-        layout: chunk.layout,
-      });
+      const range = { startByte: chunk.start, endByte: chunk.end, firstLine: chunk.first_line, layout: chunk.layout };
+      const columns = mapHeader(chunk.layout.header, chunk.layout.kind);
       if (chunk.layout.kind === "purchases") {
-        const result = validatePurchaseRecords(records, columns as unknown as PurchaseColumns, {
+        const validator = purchaseValidator(columns as unknown as PurchaseColumns, {
           jobSeq: ctx.job.seq,
           filePosition: chunk.position,
           lenientAmounts: params.lenient_amounts,
           repeatedFromEarlierChunks: new Set(chunk.repeated),
         });
+        await forEachChunkRow(bytes, range, validator.add);
+        const result = validator.finish();
         return ctx.commit(async (tx) => {
           const counts = await maybeDry(tx, params.dry_run, (db) => upsertPurchases(db, result.orders, ctx.job.id));
           await insertRowProblems(tx, ctx.job.id, chunk.file_id, [...result.errors, ...result.warnings]);
@@ -188,7 +186,9 @@ export function createImportKind(deps: {
       }
       if (chunk.store_id === null) throw new PermanentChunkError("settlement chunk without a store");
       const storeId = chunk.store_id;
-      const result = validateSettlementRecords(records, columns as unknown as SettlementColumns);
+      const validator = settlementValidator(columns as unknown as SettlementColumns);
+      await forEachChunkRow(bytes, range, validator.add);
+      const result = validator.finish();
       return ctx.commit(async (tx) => {
         const counts = await maybeDry(tx, params.dry_run, (db) =>
           upsertSettlements(db, storeId, result.settlements, ctx.job.id),
@@ -208,16 +208,18 @@ export function createImportKind(deps: {
         db,
         sql`
         with per_file as (
-          select payload->>'file_id' as file_id,
-                 bool_or(status = 'failed') as chunk_failed,
+          select file_id,
+                 bool_or(chunk_failed) as chunk_failed,
                  jsonb_object_agg(key, total) filter (where key is not null) as counts
           from (
-            select c.payload, c.status, kv.key, sum(kv.value::bigint) as total
+            -- One row per file and counter: every chunk of the file summed.
+            select c.payload->>'file_id' as file_id, bool_or(c.status = 'failed') as chunk_failed,
+                   kv.key, sum(kv.value::bigint) as total
             from job_chunks c left join lateral jsonb_each_text(c.counters) kv on true
             where c.job_id = ${job.id}
-            group by c.payload, c.status, kv.key
+            group by c.payload->>'file_id', kv.key
           ) sums
-          group by payload->>'file_id'
+          group by file_id
         )
         update import_files f set
           counts = coalesce(p.counts, '{}'::jsonb),

@@ -151,15 +151,26 @@ function stripTextGuard(value: string): string {
 
 /** Validates one chunk's records (whole orders: the planner never splits one). */
 export function validatePurchaseRecords(
-  records: CsvRecord[],
+  records: Iterable<CsvRecord>,
   columns: PurchaseColumns,
   options: ValidationOptions,
 ): ChunkValidation {
+  const validator = purchaseValidator(columns, options);
+  for (const record of records) validator.add(record);
+  return validator.finish();
+}
+
+/**
+ * The same validation one record at a time, for a worker that streams its chunk: a
+ * record is not needed once added (only the first line of the open order is kept,
+ * for its warnings' raw text).
+ */
+export function purchaseValidator(columns: PurchaseColumns, options: ValidationOptions): RowValidator<ChunkValidation> {
   const errors: RowProblem[] = [];
   const warnings: RowProblem[] = [];
   const orders: PurchaseOrder[] = [];
   let rows = 0;
-  const headerKey = columns.header.map((h) => h.trim().toLowerCase()).join("\u0000");
+  const isRepeatedHeader = repeatedHeaderTest(columns.header);
   const text = (record: CsvRecord, field: PurchaseField) => {
     const index = columns.index[field];
     return index === undefined ? "" : (record.fields[index] ?? "").trim();
@@ -194,24 +205,35 @@ export function validatePurchaseRecords(
           raw: first.raw,
         });
       }
-      seenCodes.add(order.orderCode);
       orders.push(order);
     }
     current = null;
   };
+  // An order is a run of consecutive rows with one order code; a row with another code
+  // ends it even when that row is rejected, exactly where the planner may cut. So a
+  // file gives the same orders and warnings whether it is read whole or in chunks.
+  let blockKey: string | null = null;
+  const startBlock = (key: string) => {
+    if (key === blockKey) return;
+    flush();
+    if (blockKey !== null) seenCodes.add(blockKey);
+    blockKey = key;
+  };
 
-  for (const record of records) {
-    const joined = record.fields.map((f) => f.trim().toLowerCase()).join("\u0000");
-    if (joined === headerKey) continue; // a header repeated mid-file
+  const add = (record: CsvRecord) => {
+    if (isRepeatedHeader(record)) return; // a header repeated mid-file
     if (!record.error && text(record, "order_code") === "" && text(record, "sku") === "" && text(record, "ordered_at") === "") {
-      continue; // blank line, a row of delimiters, a totals line
+      return; // blank line, a row of delimiters, a totals line
     }
     rows += 1;
+    // A record the tokenizer could not read has no trustworthy key (the planner gives it none).
+    const key = record.error ? "" : stripTextGuard(text(record, "order_code"));
+    if (key !== "") startBlock(key);
     const reject = (problem: Omit<RowProblem, "line" | "raw">) =>
       errors.push({ ...problem, line: record.line, raw: record.raw });
     if (record.error === "stray_quote") {
       reject({ column: null, code: "stray_quote", message: "a quote inside an unquoted field, or a quote never closed" });
-      continue;
+      return;
     }
     if (record.fields.length !== columns.header.length) {
       reject({
@@ -219,7 +241,7 @@ export function validatePurchaseRecords(
         code: "field_count",
         message: `${record.fields.length} fields where the header has ${columns.header.length}`,
       });
-      continue;
+      return;
     }
     try {
       const code = stripTextGuard(text(record, "order_code"));
@@ -337,9 +359,31 @@ export function validatePurchaseRecords(
       if (!(error instanceof RowRejected)) throw error;
       reject(error.problem);
     }
-  }
-  flush();
-  return { orders, errors, warnings, rows };
+  };
+  return {
+    add,
+    finish() {
+      flush();
+      return { orders, errors, warnings, rows };
+    },
+  };
+}
+
+/** Validates records one at a time, then says what it found. */
+export interface RowValidator<Result> {
+  add(record: CsvRecord): void;
+  finish(): Result;
+}
+
+/** True for a record that repeats the header (case and spaces aside); allocates nothing for a data row. */
+export function repeatedHeaderTest(header: string[]): (record: CsvRecord) => boolean {
+  const names = header.map((name) => name.trim().toLowerCase());
+  return (record) => {
+    const { fields } = record;
+    if (fields.length !== names.length) return false;
+    for (let k = 0; k < names.length; k++) if ((fields[k] as string).trim().toLowerCase() !== names[k]) return false;
+    return true;
+  };
 }
 
 function parseCashless(value: string): boolean | null {

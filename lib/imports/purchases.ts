@@ -6,12 +6,14 @@
  * carries its source rank (import job, file position, line) and a stored order is
  * replaced only by a higher rank. Re-importing an order replaces its lines; an
  * order whose content is unchanged counts as unchanged. Keys are sorted before
- * every write so concurrent imports lock rows in the same order and never deadlock.
+ * every write so concurrent imports lock rows in the same order and never deadlock,
+ * and the counts come from what the write did, so they stay exact when concurrent
+ * imports hold the same orders.
  */
 import { createHash } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { type Database, queryRows } from "../db/client.js";
-import { compareRank, type PurchaseOrder, type SourceRank, type UpsertCounts } from "./model.js";
+import { compareRank, type PurchaseOrder, type UpsertCounts } from "./model.js";
 
 const p = (values: unknown[]) => sql.param(values);
 
@@ -49,23 +51,18 @@ export function purchaseContentHash(order: PurchaseOrder): string {
   return createHash("sha256").update(JSON.stringify(normal)).digest("base64url");
 }
 
-interface Existing {
+/** One order the write inserted or replaced; `inserted` is false for a replacement. */
+interface Won {
   order_code: string;
-  content_hash: string;
-  rank_job: number;
-  rank_file: number;
-  rank_line: number;
+  inserted: boolean;
 }
-
-const rankOf = (row: Existing): SourceRank => ({
-  job: Number(row.rank_job),
-  file: row.rank_file,
-  line: row.rank_line,
-});
 
 /**
  * Writes the orders of one chunk. `orders` may repeat an order code (the same order
  * twice in a file): the highest rank wins before anything is written.
+ *
+ * The counts say what this write did, not what it expected to find: two imports
+ * holding the same new order both find it absent, yet only one inserts it.
  */
 export async function upsertPurchases(db: Database, orders: PurchaseOrder[], jobId: string): Promise<UpsertCounts> {
   const latest = new Map<string, PurchaseOrder>();
@@ -80,70 +77,55 @@ export async function upsertPurchases(db: Database, orders: PurchaseOrder[], job
     db,
     sorted.map((order) => ({ name: order.storeName, channel: order.channel })),
   );
-  const codes = sorted.map((order) => order.orderCode);
-  const existing = new Map(
-    (
-      await queryRows<Existing & Record<string, unknown>>(
-        db,
-        sql`select order_code, content_hash, rank_job, rank_file, rank_line from purchases
-            where order_code = any(${p(codes)}::text[]) order by order_code for update`,
-      )
-    ).map((row) => [row.order_code, row]),
-  );
-
   const hashes = new Map(sorted.map((order) => [order.orderCode, purchaseContentHash(order)]));
-  const write: PurchaseOrder[] = [];
-  const rankOnly: PurchaseOrder[] = [];
-  let inserted = 0;
-  let updated = 0;
-  let unchanged = 0;
-  for (const order of sorted) {
-    const stored = existing.get(order.orderCode);
-    if (!stored) {
-      inserted += 1;
-      write.push(order);
-    } else if (compareRank(order.rank, rankOf(stored)) <= 0) {
-      unchanged += 1; // a newer version is already stored
-    } else if (stored.content_hash === hashes.get(order.orderCode)) {
-      unchanged += 1;
-      rankOnly.push(order); // same content from a later source: it is now the latest
-    } else {
-      updated += 1;
-      write.push(order);
-    }
-  }
+  const won = await writeOrders(db, sorted, storeIds, hashes, jobId);
+  const wonCodes = new Set(won.map((row) => row.order_code));
+  await replaceLines(db, sorted.filter((order) => wonCodes.has(order.orderCode)));
 
-  if (write.length > 0) await writeOrders(db, write, storeIds, hashes, jobId);
-  if (rankOnly.length > 0) {
+  // writeOrders locked every order it did not win. Each is stored with a rank at least
+  // as high (left alone) or with the same content (the higher rank is recorded; the
+  // order still counts unchanged).
+  const kept = sorted.filter((order) => !wonCodes.has(order.orderCode));
+  if (kept.length > 0) {
     await queryRows(
       db,
       sql`update purchases set rank_job = v.rank_job, rank_file = v.rank_file, rank_line = v.rank_line, last_job_id = ${jobId}::uuid
-          from unnest(${p(rankOnly.map((o) => o.orderCode))}::text[], ${p(rankOnly.map((o) => o.rank.job))}::bigint[],
-                      ${p(rankOnly.map((o) => o.rank.file))}::int[], ${p(rankOnly.map((o) => o.rank.line))}::int[])
+          from unnest(${p(kept.map((o) => o.orderCode))}::text[], ${p(kept.map((o) => o.rank.job))}::bigint[],
+                      ${p(kept.map((o) => o.rank.file))}::int[], ${p(kept.map((o) => o.rank.line))}::int[])
                as v(order_code, rank_job, rank_file, rank_line)
           where purchases.order_code = v.order_code
             and (purchases.rank_job, purchases.rank_file, purchases.rank_line) < (v.rank_job, v.rank_file, v.rank_line)`,
     );
   }
-  return { inserted, updated, unchanged };
+  const inserted = won.filter((row) => row.inserted).length;
+  return { inserted, updated: won.length - inserted, unchanged: kept.length };
 }
 
+/**
+ * Inserts the absent orders and replaces those a higher rank changed, in one statement
+ * over the sorted keys: it locks every present order (the conflict clause locks even
+ * the rows its condition leaves alone) and waits on every order a concurrent import
+ * has inserted but not committed, all in key order, so imports never deadlock. The
+ * condition is checked against the latest committed version, including one committed
+ * after this statement began, so the rows returned are exactly those this write won.
+ */
 async function writeOrders(
   db: Database,
   orders: PurchaseOrder[],
   storeIds: Map<string, number>,
   hashes: Map<string, string>,
   jobId: string,
-): Promise<void> {
+): Promise<Won[]> {
   const column = <T>(pick: (order: PurchaseOrder) => T) => p(orders.map(pick));
   const storeId = (order: PurchaseOrder) => {
     const id = storeIds.get(order.storeName.trim().toLowerCase());
     if (id === undefined) throw new Error(`store "${order.storeName}" was not created`);
     return id;
   };
-  // A concurrent import may have inserted the same new order meanwhile: the rank
-  // guard in the conflict clause keeps the higher version either way.
-  const written = await queryRows<{ order_code: string }>(
+  // `xmax = 0` holds only for a row version this statement inserted: a replaced
+  // version keeps in xmax the row lock the conflict clause took. Postgres documents
+  // no flag for this; the concurrency tests in test/imports/upsert.test.ts pin it.
+  return queryRows<Won & Record<string, unknown>>(
     db,
     sql`insert into purchases (order_code, transaction_code, store_id, channel, invoice, ordered_at, status,
           other_fee, partner_fee, order_total, created_by, warehouse, courier, cashless, waybill, shipped_at,
@@ -171,17 +153,19 @@ async function writeOrders(
           last_job_id = excluded.last_job_id, updated_at = now()
         where (purchases.rank_job, purchases.rank_file, purchases.rank_line)
             < (excluded.rank_job, excluded.rank_file, excluded.rank_line)
-        returning order_code`,
+          and purchases.content_hash <> excluded.content_hash
+        returning order_code, xmax = 0 as inserted`,
   );
-  // Lines are replaced as a whole (a re-export may drop or reorder them), and only
-  // for the orders this write won.
-  const won = new Set(written.map((row) => row.order_code));
-  const codes = orders.filter((order) => won.has(order.orderCode)).map((order) => order.orderCode);
-  if (codes.length === 0) return;
-  await queryRows(db, sql`delete from purchase_lines where order_code = any(${p(codes)}::text[])`);
-  const lines = orders
-    .filter((order) => won.has(order.orderCode))
-    .flatMap((order) => order.lines.map((line) => ({ orderCode: order.orderCode, ...line })));
+}
+
+/** Lines are replaced as a whole: a re-export may drop or reorder them. */
+async function replaceLines(db: Database, orders: PurchaseOrder[]): Promise<void> {
+  if (orders.length === 0) return;
+  await queryRows(
+    db,
+    sql`delete from purchase_lines where order_code = any(${p(orders.map((order) => order.orderCode))}::text[])`,
+  );
+  const lines = orders.flatMap((order) => order.lines.map((line) => ({ orderCode: order.orderCode, ...line })));
   const lineColumn = <T>(pick: (line: (typeof lines)[number]) => T) => p(lines.map(pick));
   await queryRows(
     db,

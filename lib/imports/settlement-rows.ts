@@ -3,7 +3,7 @@
  * row errors. Pure, like purchase-rows.ts.
  */
 import type { Settlement } from "./model.js";
-import { type CsvRecord, parseAmount, type RowProblem } from "./purchase-rows.js";
+import { type CsvRecord, parseAmount, type RowProblem, type RowValidator, repeatedHeaderTest } from "./purchase-rows.js";
 
 /** The columns dropflow keeps, in domain.md §2's order. */
 export const SETTLEMENT_FIELDS = [
@@ -67,7 +67,14 @@ function isoDate(text: string): string | null | undefined {
   return date.getUTCDate() === Number(match[3]) ? value : undefined;
 }
 
-export function validateSettlementRecords(records: CsvRecord[], columns: SettlementColumns): SettlementValidation {
+export function validateSettlementRecords(records: Iterable<CsvRecord>, columns: SettlementColumns): SettlementValidation {
+  const validator = settlementValidator(columns);
+  for (const record of records) validator.add(record);
+  return validator.finish();
+}
+
+/** The same validation one record at a time (a worker streams its chunk). */
+export function settlementValidator(columns: SettlementColumns): RowValidator<SettlementValidation> {
   const settlements: Settlement[] = [];
   const errors: RowProblem[] = [];
   let rows = 0;
@@ -79,22 +86,22 @@ export function validateSettlementRecords(records: CsvRecord[], columns: Settlem
     const index = columns.index[field];
     return index === undefined ? field : (columns.header[index] ?? field);
   };
-  const headerKey = columns.header.map((h) => h.trim().toLowerCase()).join("\u0000");
+  const isRepeatedHeader = repeatedHeaderTest(columns.header);
 
-  records: for (const record of records) {
-    if (record.fields.map((f) => f.trim().toLowerCase()).join("\u0000") === headerKey) continue;
+  const add = (record: CsvRecord) => {
+    if (isRepeatedHeader(record)) return;
     // Blank lines, and the preamble's `total(Rp)` line, hold no order number.
-    if (!record.error && text(record, "order_sn") === "") continue;
+    if (!record.error && text(record, "order_sn") === "") return;
     rows += 1;
     const reject = (column: string | null, code: RowProblem["code"], message: string) =>
       errors.push({ line: record.line, column, code, message, raw: record.raw });
     if (record.error === "stray_quote") {
       reject(null, "stray_quote", "a quote inside an unquoted field, or a quote never closed");
-      continue;
+      return;
     }
     if (record.fields.length !== columns.header.length) {
       reject(null, "field_count", `${record.fields.length} fields where the header has ${columns.header.length}`);
-      continue;
+      return;
     }
     const row: Partial<Record<keyof Settlement, unknown>> = {
       orderSn: text(record, "order_sn").replace(/^'/, ""),
@@ -108,23 +115,23 @@ export function validateSettlementRecords(records: CsvRecord[], columns: Settlem
       const value = isoDate(text(record, field));
       if (value === undefined) {
         reject(headerOf(field), "bad_date", `"${text(record, field)}" is not a date like 2025-05-01`);
-        continue records;
+        return;
       }
       row[key] = value;
     }
     if (text(record, "net_payout") === "") {
       reject(headerOf("net_payout"), "missing_field", `${headerOf("net_payout")} is empty`);
-      continue;
+      return;
     }
     for (const [field, key] of SETTLEMENT_MONEY) {
       const value = parseAmount(text(record, field), false);
       if (value === null) {
         reject(headerOf(field), "bad_amount", `"${text(record, field)}" is not a plain amount in whole rupiah`);
-        continue records;
+        return;
       }
       row[key] = value;
     }
     settlements.push(row as Settlement);
-  }
-  return { settlements, errors, rows };
+  };
+  return { add, finish: () => ({ settlements, errors, rows }) };
 }

@@ -17,6 +17,7 @@ import type { ChunkOutcome, JobStateStore } from "../kv/job-state.js";
 import { logger } from "../log/index.js";
 import type { PublishOptions, TaskMessage, TaskQueue } from "../queue/types.js";
 import { startBudget } from "./budget.js";
+import { ChunkSlots } from "./slots.js";
 import { uuidv7 } from "./ids.js";
 import { computeProgress, type Progress } from "./progress.js";
 import { jobKind } from "./registry.js";
@@ -120,7 +121,11 @@ export interface JobView {
 }
 
 export class JobEngine {
-  constructor(private readonly deps: EngineDeps) {}
+  private readonly slots: ChunkSlots;
+
+  constructor(private readonly deps: EngineDeps) {
+    this.slots = new ChunkSlots(deps.config.chunkConcurrency);
+  }
 
   private get db() {
     return this.deps.db;
@@ -236,8 +241,23 @@ export class JobEngine {
     return kind;
   }
 
-  /** The chunk task. Safe to deliver any number of times, concurrently or late. */
+  /**
+   * The chunk task. Safe to deliver any number of times, concurrently or late. Waits
+   * for one of the process's chunk slots first (at most half the time budget, so the
+   * chunk keeps the other half), and claims the chunk only once it has one.
+   */
   async handleChunk(jobId: string, chunk: number, delivery: Delivery): Promise<ChunkResult> {
+    const startedAtMs = Date.now();
+    const { maxDurationMs, deadlineMarginMs } = this.deps.config;
+    const release = await this.slots.acquire(Math.floor((maxDurationMs - deadlineMarginMs) / 2));
+    try {
+      return await this.runChunk(jobId, chunk, delivery, startedAtMs);
+    } finally {
+      release();
+    }
+  }
+
+  private async runChunk(jobId: string, chunk: number, delivery: Delivery, startedAtMs: number): Promise<ChunkResult> {
     const job = await findJob(this.db, jobId);
     if (!job) return "unknown_job";
     if (job.status === "cancelled") return "cancelled";
@@ -289,7 +309,11 @@ export class JobEngine {
       },
       Math.max(50, Math.floor(leaseMs / 3)),
     );
-    const budget = startBudget({ maxDurationMs: this.deps.config.maxDurationMs, marginMs: this.deps.config.deadlineMarginMs });
+    const budget = startBudget({
+      maxDurationMs: this.deps.config.maxDurationMs,
+      marginMs: this.deps.config.deadlineMarginMs,
+      startedAtMs,
+    });
     const timer = chunkLog.start("processChunk");
     try {
       let committed: ChunkWork | null = null;

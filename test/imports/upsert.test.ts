@@ -6,10 +6,10 @@
 import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DatabaseHandle, openDatabase, queryRows } from "../../lib/db/client.js";
+import { type Database, type DatabaseHandle, openDatabase, queryRows } from "../../lib/db/client.js";
 import { migrateDatabase } from "../../lib/db/migrate.js";
 import { stores } from "../../lib/db/schema.js";
-import type { PurchaseOrder, Settlement, SourceRank } from "../../lib/imports/model.js";
+import type { PurchaseOrder, Settlement, SourceRank, UpsertCounts } from "../../lib/imports/model.js";
 import { upsertPurchases } from "../../lib/imports/purchases.js";
 import { upsertSettlements } from "../../lib/imports/settlements.js";
 import { availablePostgres, createTestDatabase, type TestDatabase } from "../support/databases.js";
@@ -77,6 +77,58 @@ function settlement(orderSn: string, overrides: Partial<Settlement> = {}): Settl
   };
 }
 
+/**
+ * Runs `first` in a transaction left open until `second`, started after `first` has
+ * written, is waiting on its locks; then commits `first` and lets `second` finish.
+ * This is the interleaving where both writes began before either committed, which a
+ * plain Promise.all reaches only by luck.
+ */
+async function overlapping<A, B>(
+  handle: DatabaseHandle,
+  first: (tx: Database) => Promise<A>,
+  second: (tx: Database) => Promise<B>,
+): Promise<[A, B]> {
+  let wrote!: (pid: number) => void;
+  const written = new Promise<number>((resolve) => {
+    wrote = resolve;
+  });
+  let commit!: () => void;
+  const mayCommit = new Promise<void>((resolve) => {
+    commit = resolve;
+  });
+  const firstTx = handle.db.transaction(async (tx) => {
+    const [session] = await queryRows<{ pid: number }>(tx, sql`select pg_backend_pid() as pid`);
+    const result = await first(tx);
+    wrote(session?.pid as number);
+    await mayCommit;
+    return result;
+  });
+  // A first transaction that fails before writing fails the test instead of hanging it.
+  const firstPid = await Promise.race([written, firstTx.then(() => -1)]);
+  const secondTx = handle.db.transaction(second);
+  let secondEnded = false;
+  const ended = () => {
+    secondEnded = true;
+  };
+  void secondTx.then(ended, ended);
+  try {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const [row] = await queryRows<{ waiting: boolean }>(
+        handle.db,
+        sql`select exists (select 1 from pg_stat_activity where ${firstPid}::int = any(pg_blocking_pids(pid))) as waiting`,
+      );
+      if (row?.waiting) break;
+      if (secondEnded) throw new Error("the second transaction finished without waiting on the first");
+      if (Date.now() > deadline) throw new Error("the second transaction never waited on the first");
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  } finally {
+    commit();
+  }
+  return Promise.all([firstTx, secondTx]);
+}
+
 interface Target {
   name: string;
   open(): Promise<{ handle: DatabaseHandle; dispose(): Promise<void> }>;
@@ -133,6 +185,15 @@ describe.each(targets)("purchase and settlement upserts ($name)", (target) => {
     );
     return { ...row, lines };
   };
+
+  const sum = (...all: UpsertCounts[]) =>
+    all.reduce((total, counts) => ({
+      inserted: total.inserted + counts.inserted,
+      updated: total.updated + counts.updated,
+      unchanged: total.unchanged + counts.unchanged,
+    }));
+  const codes = (prefix: string, from: number, to: number) =>
+    Array.from({ length: to - from }, (_, i) => `${prefix}${String(from + i).padStart(3, "0")}`);
 
   it("inserts, then counts an identical re-import as unchanged", async () => {
     expect(await write([order("1001"), order("1002")])).toEqual({ inserted: 2, updated: 0, unchanged: 0 });
@@ -224,7 +285,9 @@ describe.each(targets)("purchase and settlement upserts ($name)", (target) => {
   it.skipIf(target.name !== "PostgreSQL")("lets two concurrent imports of the same new orders finish without duplicates", async () => {
     const a = Array.from({ length: 50 }, (_, i) => order(`9${String(i).padStart(3, "0")}`, { job: 10 }));
     const b = Array.from({ length: 50 }, (_, i) => order(`9${String(i).padStart(3, "0")}`, { job: 11 }));
-    await Promise.all([write(a), write(b)]);
+    const counts = await Promise.all([write(a), write(b)]);
+    // Whichever wrote an order first inserted it; the other found the same content.
+    expect(sum(...counts)).toEqual({ inserted: 50, updated: 0, unchanged: 50 });
     const [row] = await queryRows<{ orders: number; lines: number; rank: string }>(
       handle.db,
       sql`select count(distinct p.order_code)::int as orders, count(l.*)::int as lines, max(p.rank_job)::text as rank
@@ -232,4 +295,122 @@ describe.each(targets)("purchase and settlement upserts ($name)", (target) => {
     );
     expect(row).toEqual({ orders: 50, lines: 50, rank: "11" });
   });
+
+  const storedAll = (prefix: string) =>
+    queryRows<{ order_code: string; status: string; rank_job: string; skus: string }>(
+      handle.db,
+      sql`select p.order_code, p.status, p.rank_job::text,
+                 coalesce(string_agg(l.sku, ',' order by l.line_no), '') as skus
+          from purchases p left join purchase_lines l using (order_code)
+          where p.order_code like ${`${prefix}%`} group by p.order_code order by p.order_code`,
+    );
+
+  it.skipIf(target.name !== "PostgreSQL")(
+    "counts an order both writers saw as new inserted once, and the same content from the later writer unchanged",
+    async () => {
+      // Overlapping chunks: A000..A009 in the first write, A005..A014 in the second.
+      const first = codes("A", 0, 10).map((code) => order(code, { job: 20 }));
+      const second = codes("A", 5, 15).map((code) => order(code, { job: 21 }));
+      const [a, b] = await overlapping(
+        handle,
+        (tx) => upsertPurchases(tx, first, job),
+        (tx) => upsertPurchases(tx, second, job),
+      );
+      expect(a).toEqual({ inserted: 10, updated: 0, unchanged: 0 });
+      expect(b).toEqual({ inserted: 5, updated: 0, unchanged: 5 });
+      expect(sum(a, b).inserted).toBe(15);
+      const rows = await storedAll("A");
+      expect(rows.map((row) => row.order_code)).toEqual(codes("A", 0, 15));
+      // The later rank is recorded even where only the rank changed; the lines stay.
+      expect(rows.map((row) => [row.rank_job, row.skus])).toEqual([
+        ...codes("A", 0, 5).map(() => ["20", "SKU-1"]),
+        ...codes("A", 5, 15).map(() => ["21", "SKU-1"]),
+      ]);
+    },
+  );
+
+  it.skipIf(target.name !== "PostgreSQL")(
+    "counts a concurrently inserted order updated by a higher rank with other content, and keeps the higher rank's data",
+    async () => {
+      const lines = [
+        { ...order("x").lines[0], lineNo: 1, sku: "SKU-7" },
+        { ...order("x").lines[0], lineNo: 2, sku: "SKU-8" },
+      ] as PurchaseOrder["lines"];
+      const lower = codes("B", 0, 8).map((code) => order(code, { job: 30 }, { status: "Dikemas" }));
+      const higher = codes("B", 0, 8).map((code) => order(code, { job: 31 }, { status: "Dikirim", lines }));
+      const [a, b] = await overlapping(
+        handle,
+        (tx) => upsertPurchases(tx, lower, job),
+        (tx) => upsertPurchases(tx, higher, job),
+      );
+      expect(a).toEqual({ inserted: 8, updated: 0, unchanged: 0 });
+      expect(b).toEqual({ inserted: 0, updated: 8, unchanged: 0 });
+      const rows = await storedAll("B");
+      expect(rows).toEqual(
+        codes("B", 0, 8).map((code) => ({ order_code: code, status: "Dikirim", rank_job: "31", skus: "SKU-7,SKU-8" })),
+      );
+    },
+  );
+
+  it.skipIf(target.name !== "PostgreSQL")(
+    "counts a lower rank that lost to a concurrent insert unchanged and leaves the higher rank's data",
+    async () => {
+      const higher = codes("C", 0, 6).map((code) => order(code, { job: 41 }, { status: "Dikirim" }));
+      const lower = codes("C", 0, 6).map((code) =>
+        order(code, { job: 40 }, { status: "Dikemas", lines: [{ ...order("x").lines[0], sku: "SKU-0" }] as PurchaseOrder["lines"] }),
+      );
+      const [a, b] = await overlapping(
+        handle,
+        (tx) => upsertPurchases(tx, higher, job),
+        (tx) => upsertPurchases(tx, lower, job),
+      );
+      expect(a).toEqual({ inserted: 6, updated: 0, unchanged: 0 });
+      expect(b).toEqual({ inserted: 0, updated: 0, unchanged: 6 });
+      expect(await storedAll("C")).toEqual(
+        codes("C", 0, 6).map((code) => ({ order_code: code, status: "Dikirim", rank_job: "41", skus: "SKU-1" })),
+      );
+    },
+  );
+
+  const settlementStore = async (name: string) => {
+    const [store] = await handle.db.insert(stores).values({ name, channel: "Shopee" }).returning();
+    return store?.id as number;
+  };
+  const storedSettlements = (storeId: number) =>
+    queryRows<{ order_sn: string; net_payout: string }>(
+      handle.db,
+      sql`select order_sn, net_payout::text from settlements where store_id = ${storeId} order by order_sn`,
+    );
+
+  it.skipIf(target.name !== "PostgreSQL")(
+    "counts a settlement both writers saw as new inserted once, and the same row from the other writer unchanged",
+    async () => {
+      const storeId = await settlementStore("Overlap Same Shopee");
+      const rows = codes("250601S", 0, 12).map((sn) => settlement(sn));
+      const [a, b] = await overlapping(
+        handle,
+        (tx) => upsertSettlements(tx, storeId, rows.slice(0, 8), job),
+        (tx) => upsertSettlements(tx, storeId, rows.slice(4), job),
+      );
+      expect(a).toEqual({ inserted: 8, updated: 0, unchanged: 0 });
+      expect(b).toEqual({ inserted: 4, updated: 0, unchanged: 4 });
+      expect(await storedSettlements(storeId)).toEqual(rows.map((row) => ({ order_sn: row.orderSn, net_payout: "69600" })));
+    },
+  );
+
+  it.skipIf(target.name !== "PostgreSQL")(
+    "counts a concurrently inserted settlement with other content updated, and keeps the later write",
+    async () => {
+      const storeId = await settlementStore("Overlap Changed Shopee");
+      const keys = codes("250601C", 0, 6);
+      const [a, b] = await overlapping(
+        handle,
+        (tx) => upsertSettlements(tx, storeId, keys.map((sn) => settlement(sn)), job),
+        (tx) => upsertSettlements(tx, storeId, keys.map((sn) => settlement(sn, { netPayout: 1234 })), job),
+      );
+      expect(a).toEqual({ inserted: 6, updated: 0, unchanged: 0 });
+      expect(b).toEqual({ inserted: 0, updated: 6, unchanged: 0 });
+      expect(await storedSettlements(storeId)).toEqual(keys.map((sn) => ({ order_sn: sn, net_payout: "1234" })));
+    },
+  );
 });

@@ -61,6 +61,8 @@ describe.each(adapters)("job engine ($name)", (adapter) => {
         DROPFLOW_DEADLINE_MARGIN_S: "0.2",
         DROPFLOW_LEASE_S: "2.5",
         DROPFLOW_STALL_S: "1",
+        // These tests are about concurrency itself (200 chunks at once): no per-process bound.
+        DROPFLOW_CHUNK_CONCURRENCY: "1000",
         LOG_LEVEL: "info",
         PORT: "0",
         ...kv.env,

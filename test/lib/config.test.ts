@@ -58,6 +58,17 @@ describe("loadConfig", () => {
     expect(loadConfig(PRODUCTION).webhookSecret).toBe("w".repeat(32));
   });
 
+  it("reads the create-time hashing budget of POST /api/imports (256 MiB by default, 0 turns it off)", () => {
+    expect(loadConfig({}).importHashBudgetBytes).toBe(256 * 1024 * 1024);
+    expect(loadConfig({ DROPFLOW_IMPORT_HASH_BUDGET_BYTES: "0" }).importHashBudgetBytes).toBe(0);
+    expect(loadConfig({ DROPFLOW_IMPORT_HASH_BUDGET_BYTES: "1048576" }).importHashBudgetBytes).toBe(1024 * 1024);
+    for (const bad of ["-1", "1.5", "lots"]) {
+      expect(configError({ DROPFLOW_IMPORT_HASH_BUDGET_BYTES: bad }).issues.map((issue) => issue.variable), bad).toEqual([
+        "DROPFLOW_IMPORT_HASH_BUDGET_BYTES",
+      ]);
+    }
+  });
+
   it("chooses the Postgres driver from the URL and DROPFLOW_PG_DRIVER", () => {
     expect(loadConfig({ DATABASE_URL: "postgres://u:p@db.internal:5432/x" }).database.driver).toBe("pg");
     expect(loadConfig({ DATABASE_URL: "postgresql://u:p@ep-cool-1.eu-central-1.aws.neon.tech/db" }).database).toEqual({
@@ -162,6 +173,7 @@ describe("loadConfig", () => {
       leaseMs: 360_000,
       stallMs: 900_000,
       chunkRows: 5000,
+      chunkConcurrency: 4,
     });
     expect(loadConfig({ DROPFLOW_MAX_DURATION_S: "2", DROPFLOW_DEADLINE_MARGIN_S: "0.5" }).jobs.leaseMs).toBe(62_000);
     expect(configError({ DROPFLOW_LEASE_S: "300" }).issues[0]?.variable).toBe("DROPFLOW_LEASE_S");

@@ -34,5 +34,5 @@ export {
 } from "./headers.js";
 export { classifyRecord, orderKey, type RecordClass, type SkipReason, skipReason, stripTextGuard } from "./records.js";
 export { type ChunkLayout, type FilePlan, KEYLESS_RUN_LIMIT, type PlanOptions, type PlannedChunk, planFileChunks } from "./plan.js";
-export { type ChunkRange, type ChunkRecords, readChunk } from "./read.js";
+export { type ChunkRange, type ChunkRecords, forEachChunkRow, readChunk } from "./read.js";
 export type { FileError, FileErrorCode, FileKind } from "./types.js";

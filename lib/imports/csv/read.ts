@@ -21,20 +21,25 @@ export interface ChunkRecords {
 export type ChunkRange = Pick<PlannedChunk, "startByte" | "endByte" | "firstLine"> & { layout: ChunkLayout };
 
 /**
- * Parses one chunk. `bytes` are the range's bytes (an HTTP Range body, a stream, a
- * buffer); bytes past the range are ignored, and a short read is an error (it would
- * silently cut the last record).
+ * Parses one chunk and hands each data row to `onRow` as soon as it is read, so a
+ * worker holds one record at a time rather than the chunk's thousands (each record
+ * caches its decoded fields). `bytes` are the range's bytes (an HTTP Range body, a
+ * stream, a buffer); bytes past the range are ignored, and a short read is an error
+ * (it would silently cut the last record).
  */
-export async function readChunk(bytes: ByteSource, chunk: ChunkRange): Promise<ChunkRecords> {
+export async function forEachChunkRow(
+  bytes: ByteSource,
+  chunk: ChunkRange,
+  onRow: (record: CsvRecord) => void,
+): Promise<Omit<ChunkRecords, "records">> {
   const columns = mapHeader(chunk.layout.header, chunk.layout.kind);
-  const records: CsvRecord[] = [];
   const skipped: ChunkRecords["skipped"] = [];
   const reader = new RecordReader(
     { delimiter: chunk.layout.delimiter, startByte: chunk.startByte, firstLine: chunk.firstLine },
     (record) => {
       const { skip } = classifyRecord(record, columns);
       if (skip) skipped.push({ line: record.line, reason: skip });
-      else records.push(record);
+      else onRow(record);
     },
   );
   const length = chunk.endByte - chunk.startByte;
@@ -49,5 +54,12 @@ export async function readChunk(bytes: ByteSource, chunk: ChunkRange): Promise<C
     throw new Error(`chunk ${chunk.startByte}-${chunk.endByte}: read ${read} of ${length} bytes (the object changed or the read was cut short)`);
   }
   reader.end();
+  return { columns, skipped };
+}
+
+/** Parses one chunk into its records (tests and tools; the worker streams with forEachChunkRow). */
+export async function readChunk(bytes: ByteSource, chunk: ChunkRange): Promise<ChunkRecords> {
+  const records: CsvRecord[] = [];
+  const { columns, skipped } = await forEachChunkRow(bytes, chunk, (record) => records.push(record));
   return { columns, records, skipped };
 }
