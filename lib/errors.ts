@@ -6,6 +6,8 @@ export const ERROR_STATUS = {
   bad_request: 400,
   validation_failed: 400,
   invalid_json: 400,
+  /** One import names the same content (SHA-256) twice. */
+  duplicate_content: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,

@@ -198,6 +198,12 @@ export const purchases = pgTable(
     rankLine: integer("rank_line").notNull(),
     firstJobId: uuid("first_job_id").notNull(),
     lastJobId: uuid("last_job_id").notNull(),
+    /**
+     * The content hash the order had before `last_job_id` first wrote it; null when that
+     * import inserted it. An import counts each order once however many of its chunks
+     * hold it: a later chunk compares with this, not with its own earlier write.
+     */
+    jobPriorHash: text("job_prior_hash"),
     updatedAt: updatedAt(),
   },
   (t) => [
@@ -251,8 +257,17 @@ export const settlements = pgTable(
     shippingService: text("shipping_service"),
     courierName: text("courier_name"),
     contentHash: text("content_hash").notNull(),
+    /**
+     * Source rank (job seq, file position, line), as for purchases: an upsert replaces
+     * only a lower rank. Rows from before ranks existed have (0, 0, 0): any import wins.
+     */
+    rankJob: bigint("rank_job", { mode: "number" }).notNull(),
+    rankFile: integer("rank_file").notNull(),
+    rankLine: integer("rank_line").notNull(),
     firstJobId: uuid("first_job_id").notNull(),
     lastJobId: uuid("last_job_id").notNull(),
+    /** As purchases.job_prior_hash: the content before `last_job_id` first wrote the row. */
+    jobPriorHash: text("job_prior_hash"),
     updatedAt: updatedAt(),
   },
   (t) => [
@@ -360,6 +375,13 @@ export const uploads = pgTable(
     etag: text("etag"),
     /** `client` (Blob client upload) or `form` (a multipart import request). */
     source: text("source").notNull(),
+    /**
+     * Hex SHA-256 of the object's bytes, as of `etag`: hashed from the request's bytes
+     * (`form`), or streamed from storage by the upload-completed callback (`client`;
+     * null until that callback has hashed it). POST /api/imports uses it to refuse the
+     * same content twice in one import without reading the file again.
+     */
+    sha256: text("sha256"),
     uploadedAt: timestamp("uploaded_at", { withTimezone: true }).notNull(),
     recordedAt: timestamp("recorded_at", { withTimezone: true }).notNull().defaultNow(),
   },

@@ -1,8 +1,9 @@
 /**
  * Creating an import (POST /api/imports), from either form of the request, through
- * one path: read and validate -> check the callback URL -> Idempotency-Key claim ->
- * (multipart: put the parts into object storage) -> resolve the store, check every
- * object exists -> create the job.
+ * one path: read and validate (multipart: refuse two parts of the same content) ->
+ * check the callback URL -> Idempotency-Key claim -> (multipart: put the parts into
+ * object storage) -> resolve the store, check every object exists (head) -> refuse the
+ * same content twice (content.ts) -> create the job.
  *
  * - JSON: `{ kind, files: [{ key | url, name }], store?, lenient_amounts?, dry_run?,
  *   callback_url? }`, the files already in object storage (POST /api/uploads);
@@ -11,9 +12,9 @@
  *   files go through client uploads). Each part is put under newImportKey(its name)
  *   and recorded in `uploads`, then imported exactly as if it had been named by key.
  *
- * Validation errors name the field (`kind`, `files.1`, `dry_run`, `callback_url`).
+ * Validation errors name the field (`kind`, `files.1`, `dry_run`, `callback_url`); the
+ * same content twice is a 400 `duplicate_content` naming the later copy (`files.1`).
  */
-import { createHash } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { z } from "zod";
 import { type Database, queryRows } from "../db/client.js";
@@ -22,11 +23,13 @@ import { AppError } from "../errors.js";
 import { fingerprint, withIdempotency } from "../http/idempotency.js";
 import { json } from "../http/respond.js";
 import { readJsonBody } from "../http/route.js";
+import { startBudget } from "../jobs/budget.js";
 import { uuidv7 } from "../jobs/ids.js";
 import type { Runtime } from "../runtime.js";
 import { newImportKey, validateObjectKey } from "../storage/keys.js";
 import { parseInput } from "../validate.js";
 import { checkCallbackUrl } from "../webhooks/callback-url.js";
+import { contentHashes, duplicateContentError, sha256Hex } from "./content.js";
 import { IMPORT_KIND } from "./kind.js";
 
 /** The files of one multipart request, in all. */
@@ -100,6 +103,8 @@ interface ImportRequest {
 interface FileToImport {
   key: string;
   name: string;
+  /** Known from the request's bytes (a multipart part). */
+  sha256?: string;
 }
 
 /** POST /api/imports. */
@@ -112,12 +117,16 @@ export async function createImport(runtime: Runtime, request: Request, correlati
   if (multipart) {
     const form = await readImportForm(request);
     input = requestOf(form);
+    const hashes = form.files.map((part) => sha256Hex(part.bytes));
+    // Before anything is stored or claimed: the bytes are all here.
+    const twins = duplicateContentError(form.files.map((part) => part.name), hashes);
+    if (twins) throw twins;
     fingerprintSource = {
       form: "multipart",
       ...input,
-      files: form.files.map((part) => ({ name: part.name, size: part.bytes.length, sha256: sha256(part.bytes) })),
+      files: form.files.map((part, i) => ({ name: part.name, size: part.bytes.length, sha256: hashes[i] })),
     };
-    files = () => storeParts(runtime, form.files);
+    files = () => storeParts(runtime, form.files, hashes);
   } else if (/^application\/([a-z.+-]*\+)?json\b/.test(type)) {
     const body = parseInput(CreateImportJson, await readJsonBody(request), "body");
     input = requestOf(body);
@@ -171,6 +180,19 @@ async function startImport(
       fields: [{ field: `files.${missing}`, location: "body", message: "not found in storage" }],
     });
   }
+  // The same content twice: hashes recorded at upload, or streamed here within the budget.
+  const budget = startBudget({ maxDurationMs: runtime.config.jobs.maxDurationMs, marginMs: runtime.config.jobs.deadlineMarginMs });
+  let hashes: Array<string | null>;
+  try {
+    hashes = await contentHashes(
+      { db, objects, budgetBytes: runtime.config.importHashBudgetBytes, signal: budget.signal },
+      refs.map((ref, i) => ({ key: ref.key, size: heads[i]?.size ?? 0, etag: heads[i]?.etag ?? "", sha256: ref.sha256 ?? null })),
+    );
+  } finally {
+    budget.dispose();
+  }
+  const twins = duplicateContentError(refs.map((ref) => ref.name), hashes);
+  if (twins) throw twins;
   const files = refs.map((ref, position) => ({
     id: uuidv7(),
     key: ref.key,
@@ -201,6 +223,9 @@ async function startImport(
             name: file.name,
             objectKey: file.key,
             size: file.size,
+            // Known at create (recorded at upload, or hashed here); the planner hashes
+            // every file on its read and writes what it found.
+            sha256: hashes[file.position] ?? null,
           })),
         );
       },
@@ -293,8 +318,8 @@ async function readImportForm(request: Request): Promise<z.output<typeof CreateI
   return parseInput(CreateImportForm, fields, "body");
 }
 
-/** Puts each part under a new import key and records it in `uploads`; in the parts' order. */
-async function storeParts(runtime: Runtime, parts: FormPart[]): Promise<FileToImport[]> {
+/** Puts each part under a new import key and records it (and its SHA-256) in `uploads`; in the parts' order. */
+async function storeParts(runtime: Runtime, parts: FormPart[], hashes: string[]): Promise<FileToImport[]> {
   const objects = runtime.objectStore();
   const { db } = await runtime.database();
   const stored: FileToImport[] = new Array<FileToImport>(parts.length);
@@ -302,6 +327,7 @@ async function storeParts(runtime: Runtime, parts: FormPart[]): Promise<FileToIm
     await Promise.all(
       parts.slice(start, start + PUT_CONCURRENCY).map(async (part, offset) => {
         const key = newImportKey(part.name);
+        const sha256 = hashes[start + offset] as string;
         const put = await objects.put(key, part.bytes, { contentType: part.contentType });
         await db.insert(uploads).values({
           key,
@@ -310,15 +336,12 @@ async function storeParts(runtime: Runtime, parts: FormPart[]): Promise<FileToIm
           contentType: put.contentType,
           etag: put.etag,
           source: "form",
+          sha256,
           uploadedAt: new Date(),
         });
-        stored[start + offset] = { key, name: part.name };
+        stored[start + offset] = { key, name: part.name, sha256 };
       }),
     );
   }
   return stored;
-}
-
-function sha256(bytes: Buffer): string {
-  return createHash("sha256").update(bytes).digest("hex");
 }

@@ -186,7 +186,10 @@ export function createImportKind(deps: {
       }
       if (chunk.store_id === null) throw new PermanentChunkError("settlement chunk without a store");
       const storeId = chunk.store_id;
-      const validator = settlementValidator(columns as unknown as SettlementColumns);
+      const validator = settlementValidator(columns as unknown as SettlementColumns, {
+        jobSeq: ctx.job.seq,
+        filePosition: chunk.position,
+      });
       await forEachChunkRow(bytes, range, validator.add);
       const result = validator.finish();
       return ctx.commit(async (tx) => {
@@ -202,8 +205,9 @@ export function createImportKind(deps: {
       });
     },
 
-    async afterFinalise({ job, db, log }) {
-      // Each file's status and counts, summed from its chunks' outcomes.
+    async settle({ job, db, status, counters }) {
+      // Each file's status and counts, summed from its chunks' outcomes, committed with
+      // the job's status so a poller never sees a finished import with files still running.
       await queryRows(
         db,
         sql`
@@ -229,6 +233,32 @@ export function createImportKind(deps: {
         from per_file p
         where f.id::text = p.file_id and f.job_id = ${job.id} and f.status <> 'failed'`,
       );
+      // Files with no chunk (a header and nothing else) are done; when the whole import
+      // failed (planning gave up), files it never reached fail with it.
+      await queryRows(
+        db,
+        sql`update import_files set
+              status = ${status === "failed" ? "failed" : "completed"},
+              error_code = ${status === "failed" ? "import_failed" : null},
+              error_message = ${status === "failed" ? "the import failed before this file was read; see the import's last_error" : null},
+              updated_at = now()
+            where job_id = ${job.id} and status in ('queued', 'planning', 'running')
+              and not exists (select 1 from job_chunks c where c.job_id = ${job.id} and c.payload->>'file_id' = import_files.id::text)`,
+      );
+      const [files] = await queryRows<{ failed: number }>(
+        db,
+        sql`select count(*)::int as failed from import_files where job_id = ${job.id} and status = 'failed'`,
+      );
+      const filesFailed = files?.failed ?? 0;
+      // A file refused at planning is an error of the import (DESIGN.md §3), even when
+      // every chunk of the other files went through.
+      return {
+        status: status === "completed" && filesFailed > 0 ? "completed_with_errors" : status,
+        counters: { ...counters, files_failed: filesFailed },
+      };
+    },
+
+    async afterFinalise({ job, log }) {
       // The one webhook hook (issue 5): kept to this call, after the file statuses, so the
       // webhook's summary sees them; lib/imports/webhook.ts decides, builds and signs.
       await deps.onFinished?.(job, log);

@@ -71,9 +71,16 @@ export interface Settlement {
   netPayout: number;
   shippingService: string | null;
   courierName: string | null;
+  /** As an order's: which row of an order number wins when several imports or files hold it. */
+  rank: SourceRank;
 }
 
-/** What one set-based write did, for the import's counters. */
+/**
+ * What one chunk's write adds to the import's counters. Each order (or settlement)
+ * counts once per import, so a chunk that supersedes a block an earlier chunk of the
+ * same import counted takes that count back: a chunk's figures may be negative, the
+ * import's totals never are (see lib/imports/ranked-write.ts).
+ */
 export interface UpsertCounts {
   inserted: number;
   updated: number;

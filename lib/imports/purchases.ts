@@ -1,19 +1,28 @@
 /**
  * Set-based writes of purchase orders (domain.md §1, §4): a handful of statements
- * per chunk, whatever its size, never one per row.
+ * per chunk, whatever its size, never one per row (the shared steps are in
+ * ranked-write.ts).
  *
  * Which version wins does not depend on the order chunks run in: every order
  * carries its source rank (import job, file position, line) and a stored order is
- * replaced only by a higher rank. Re-importing an order replaces its lines; an
- * order whose content is unchanged counts as unchanged. Keys are sorted before
- * every write so concurrent imports lock rows in the same order and never deadlock,
- * and the counts come from what the write did, so they stay exact when concurrent
- * imports hold the same orders.
+ * replaced only by a higher rank. Re-importing an order replaces its lines.
+ *
+ * Counters (README, "Import counters"): per import, every distinct order counts
+ * exactly once, by its final version in the import (its highest rank) against what
+ * the database held before the import: `orders_inserted` (it did not exist),
+ * `orders_updated` (other content), `orders_unchanged` (the same content, or a later
+ * import already holds a newer version). Blocks superseded by a higher-ranked block
+ * of the same import (they carry the `repeated_order` warning) are not counted again,
+ * whatever the chunking and whatever order chunks commit in: a chunk takes back the
+ * count an earlier chunk of its import made for an order it supersedes, so one
+ * chunk's figures may be negative. Keys are sorted before every write so concurrent
+ * imports lock rows in the same order and never deadlock.
  */
 import { createHash } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { type Database, queryRows } from "../db/client.js";
-import { compareRank, type PurchaseOrder, type UpsertCounts } from "./model.js";
+import type { PurchaseOrder, UpsertCounts } from "./model.js";
+import { type RankedTable, writeRanked } from "./ranked-write.js";
 
 const p = (values: unknown[]) => sql.param(values);
 
@@ -51,111 +60,55 @@ export function purchaseContentHash(order: PurchaseOrder): string {
   return createHash("sha256").update(JSON.stringify(normal)).digest("base64url");
 }
 
-/** One order the write inserted or replaced; `inserted` is false for a replacement. */
-interface Won {
-  order_code: string;
-  inserted: boolean;
-}
-
 /**
- * Writes the orders of one chunk. `orders` may repeat an order code (the same order
- * twice in a file): the highest rank wins before anything is written.
- *
- * The counts say what this write did, not what it expected to find: two imports
- * holding the same new order both find it absent, yet only one inserts it.
+ * Writes the orders of one chunk of import `jobId`. `orders` may repeat an order code
+ * (the same order twice in a chunk): the highest rank wins before anything is written.
  */
 export async function upsertPurchases(db: Database, orders: PurchaseOrder[], jobId: string): Promise<UpsertCounts> {
-  const latest = new Map<string, PurchaseOrder>();
-  for (const order of orders) {
-    const current = latest.get(order.orderCode);
-    if (!current || compareRank(order.rank, current.rank) > 0) latest.set(order.orderCode, order);
-  }
-  const sorted = [...latest.values()].sort((a, b) => (a.orderCode < b.orderCode ? -1 : a.orderCode > b.orderCode ? 1 : 0));
-  if (sorted.length === 0) return { inserted: 0, updated: 0, unchanged: 0 };
-
+  if (orders.length === 0) return { inserted: 0, updated: 0, unchanged: 0 };
+  // Every block's store, a superseded block's too: which stores exist must not depend
+  // on whether the blocks of an order fell in one chunk or in several.
   const storeIds = await ensureStores(
     db,
-    sorted.map((order) => ({ name: order.storeName, channel: order.channel })),
+    orders.map((order) => ({ name: order.storeName, channel: order.channel })),
   );
-  const hashes = new Map(sorted.map((order) => [order.orderCode, purchaseContentHash(order)]));
-  const won = await writeOrders(db, sorted, storeIds, hashes, jobId);
-  const wonCodes = new Set(won.map((row) => row.order_code));
-  await replaceLines(db, sorted.filter((order) => wonCodes.has(order.orderCode)));
-
-  // writeOrders locked every order it did not win. Each is stored with a rank at least
-  // as high (left alone) or with the same content (the higher rank is recorded; the
-  // order still counts unchanged).
-  const kept = sorted.filter((order) => !wonCodes.has(order.orderCode));
-  if (kept.length > 0) {
-    await queryRows(
-      db,
-      sql`update purchases set rank_job = v.rank_job, rank_file = v.rank_file, rank_line = v.rank_line, last_job_id = ${jobId}::uuid
-          from unnest(${p(kept.map((o) => o.orderCode))}::text[], ${p(kept.map((o) => o.rank.job))}::bigint[],
-                      ${p(kept.map((o) => o.rank.file))}::int[], ${p(kept.map((o) => o.rank.line))}::int[])
-               as v(order_code, rank_job, rank_file, rank_line)
-          where purchases.order_code = v.order_code
-            and (purchases.rank_job, purchases.rank_file, purchases.rank_line) < (v.rank_job, v.rank_file, v.rank_line)`,
-    );
-  }
-  const inserted = won.filter((row) => row.inserted).length;
-  return { inserted, updated: won.length - inserted, unchanged: kept.length };
+  const { counts, written } = await writeRanked(db, purchasesTable(storeIds), orders, jobId);
+  await replaceLines(db, written);
+  return counts;
 }
 
-/**
- * Inserts the absent orders and replaces those a higher rank changed, in one statement
- * over the sorted keys: it locks every present order (the conflict clause locks even
- * the rows its condition leaves alone) and waits on every order a concurrent import
- * has inserted but not committed, all in key order, so imports never deadlock. The
- * condition is checked against the latest committed version, including one committed
- * after this statement began, so the rows returned are exactly those this write won.
- */
-async function writeOrders(
-  db: Database,
-  orders: PurchaseOrder[],
-  storeIds: Map<string, number>,
-  hashes: Map<string, string>,
-  jobId: string,
-): Promise<Won[]> {
-  const column = <T>(pick: (order: PurchaseOrder) => T) => p(orders.map(pick));
+function purchasesTable(storeIds: Map<string, number>): RankedTable<PurchaseOrder> {
   const storeId = (order: PurchaseOrder) => {
     const id = storeIds.get(order.storeName.trim().toLowerCase());
     if (id === undefined) throw new Error(`store "${order.storeName}" was not created`);
     return id;
   };
-  // `xmax = 0` holds only for a row version this statement inserted: a replaced
-  // version keeps in xmax the row lock the conflict clause took. Postgres documents
-  // no flag for this; the concurrency tests in test/imports/upsert.test.ts pin it.
-  return queryRows<Won & Record<string, unknown>>(
-    db,
-    sql`insert into purchases (order_code, transaction_code, store_id, channel, invoice, ordered_at, status,
-          other_fee, partner_fee, order_total, created_by, warehouse, courier, cashless, waybill, shipped_at,
-          province, city, content_hash, rank_job, rank_file, rank_line, first_job_id, last_job_id, updated_at)
-        select v.*, ${jobId}::uuid, ${jobId}::uuid, now() from unnest(
-          ${column((o) => o.orderCode)}::text[], ${column((o) => o.transactionCode)}::text[],
-          ${column(storeId)}::int[], ${column((o) => o.channel)}::text[], ${column((o) => o.invoice)}::text[],
-          ${column((o) => o.orderedAt.toISOString())}::timestamptz[], ${column((o) => o.status)}::text[],
-          ${column((o) => o.otherFee)}::bigint[], ${column((o) => o.partnerFee)}::bigint[],
-          ${column((o) => o.orderTotal)}::bigint[], ${column((o) => o.createdBy)}::text[],
-          ${column((o) => o.warehouse)}::text[], ${column((o) => o.courier)}::text[],
-          ${column((o) => o.cashless)}::boolean[], ${column((o) => o.waybill)}::text[],
-          ${column((o) => o.shippedAt?.toISOString() ?? null)}::timestamptz[], ${column((o) => o.province)}::text[],
-          ${column((o) => o.city)}::text[], ${column((o) => hashes.get(o.orderCode) as string)}::text[],
-          ${column((o) => o.rank.job)}::bigint[], ${column((o) => o.rank.file)}::int[], ${column((o) => o.rank.line)}::int[]
-        ) as v
-        on conflict (order_code) do update set
-          transaction_code = excluded.transaction_code, store_id = excluded.store_id, channel = excluded.channel,
-          invoice = excluded.invoice, ordered_at = excluded.ordered_at, status = excluded.status,
-          other_fee = excluded.other_fee, partner_fee = excluded.partner_fee, order_total = excluded.order_total,
-          created_by = excluded.created_by, warehouse = excluded.warehouse, courier = excluded.courier,
-          cashless = excluded.cashless, waybill = excluded.waybill, shipped_at = excluded.shipped_at,
-          province = excluded.province, city = excluded.city, content_hash = excluded.content_hash,
-          rank_job = excluded.rank_job, rank_file = excluded.rank_file, rank_line = excluded.rank_line,
-          last_job_id = excluded.last_job_id, updated_at = now()
-        where (purchases.rank_job, purchases.rank_file, purchases.rank_line)
-            < (excluded.rank_job, excluded.rank_file, excluded.rank_line)
-          and purchases.content_hash <> excluded.content_hash
-        returning order_code, xmax = 0 as inserted`,
-  );
+  return {
+    table: "purchases",
+    fixed: [],
+    key: { name: "order_code", value: (o) => o.orderCode },
+    content: [
+      { name: "transaction_code", type: "text", value: (o) => o.transactionCode },
+      { name: "store_id", type: "int", value: storeId },
+      { name: "channel", type: "text", value: (o) => o.channel },
+      { name: "invoice", type: "text", value: (o) => o.invoice },
+      { name: "ordered_at", type: "timestamptz", value: (o) => o.orderedAt.toISOString() },
+      { name: "status", type: "text", value: (o) => o.status },
+      { name: "other_fee", type: "bigint", value: (o) => o.otherFee },
+      { name: "partner_fee", type: "bigint", value: (o) => o.partnerFee },
+      { name: "order_total", type: "bigint", value: (o) => o.orderTotal },
+      { name: "created_by", type: "text", value: (o) => o.createdBy },
+      { name: "warehouse", type: "text", value: (o) => o.warehouse },
+      { name: "courier", type: "text", value: (o) => o.courier },
+      { name: "cashless", type: "boolean", value: (o) => o.cashless },
+      { name: "waybill", type: "text", value: (o) => o.waybill },
+      { name: "shipped_at", type: "timestamptz", value: (o) => o.shippedAt?.toISOString() ?? null },
+      { name: "province", type: "text", value: (o) => o.province },
+      { name: "city", type: "text", value: (o) => o.city },
+    ],
+    rank: (o) => o.rank,
+    contentHash: purchaseContentHash,
+  };
 }
 
 /** Lines are replaced as a whole: a re-export may drop or reorder them. */

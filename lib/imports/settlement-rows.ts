@@ -67,14 +67,24 @@ function isoDate(text: string): string | null | undefined {
   return date.getUTCDate() === Number(match[3]) ? value : undefined;
 }
 
-export function validateSettlementRecords(records: Iterable<CsvRecord>, columns: SettlementColumns): SettlementValidation {
-  const validator = settlementValidator(columns);
+/** Where a settlement row comes from: its rank is (job seq, file position, line), as an order's. */
+export interface SettlementSource {
+  jobSeq: number;
+  filePosition: number;
+}
+
+export function validateSettlementRecords(
+  records: Iterable<CsvRecord>,
+  columns: SettlementColumns,
+  source: SettlementSource,
+): SettlementValidation {
+  const validator = settlementValidator(columns, source);
   for (const record of records) validator.add(record);
   return validator.finish();
 }
 
 /** The same validation one record at a time (a worker streams its chunk). */
-export function settlementValidator(columns: SettlementColumns): RowValidator<SettlementValidation> {
+export function settlementValidator(columns: SettlementColumns, source: SettlementSource): RowValidator<SettlementValidation> {
   const settlements: Settlement[] = [];
   const errors: RowProblem[] = [];
   let rows = 0;
@@ -107,6 +117,8 @@ export function settlementValidator(columns: SettlementColumns): RowValidator<Se
       orderSn: text(record, "order_sn").replace(/^'/, ""),
       shippingService: text(record, "shipping_service") || null,
       courierName: text(record, "courier_name") || null,
+      // The row of an order number repeated in one import that wins: the last file's, its last line.
+      rank: { job: source.jobSeq, file: source.filePosition, line: record.line },
     };
     for (const [field, key] of [
       ["ordered_on", "orderedOn"],

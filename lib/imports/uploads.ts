@@ -13,7 +13,9 @@
  *   DROPFLOW_MAX_UPLOAD_BYTES, no overwrite, and our own callback URL.
  * - `blob.upload-completed`, from Vercel Blob once the file is stored: needs a valid
  *   `x-vercel-signature` (HMAC-SHA256 with the store's read-write token, checked by
- *   the SDK's handleUpload()); it records the upload in `uploads`. A forged callback
+ *   the SDK's handleUpload()); it records the upload in `uploads`, then streams the
+ *   object from storage to record its SHA-256 there too (POST /api/imports refuses the
+ *   same content twice in one import without reading the file again). A forged callback
  *   is a 401 and records nothing.
  *
  * Allowed content types: text/csv and its aliases (application/csv, text/x-csv),
@@ -33,10 +35,12 @@ import { AppError } from "../errors.js";
 import { authenticate } from "../http/auth.js";
 import { json } from "../http/respond.js";
 import { readJsonBody } from "../http/route.js";
+import { startBudget } from "../jobs/budget.js";
 import { logger } from "../log/index.js";
 import type { Runtime } from "../runtime.js";
 import { importKeyFileName } from "../storage/keys.js";
 import { parseInput } from "../validate.js";
+import { hashObject } from "./content.js";
 
 export const UPLOADS_PATH = "/api/uploads";
 export const UPLOAD_CONTENT_TYPES = [
@@ -161,7 +165,10 @@ function nameFrom(payload: string | null | undefined): string | null {
   }
 }
 
-/** The signed callback: the object is stored; record what it is. Idempotent (callbacks may repeat). */
+/**
+ * The signed callback: the object is stored; record what it is, then its SHA-256.
+ * Idempotent (callbacks may repeat): a repeat for the same object keeps the hash it has.
+ */
 async function recordUpload(runtime: Runtime, key: string, tokenPayload: string | null): Promise<void> {
   const fileName = importKeyFileName(key);
   if (fileName === null) {
@@ -176,12 +183,43 @@ async function recordUpload(runtime: Runtime, key: string, tokenPayload: string 
   }
   const name = nameFrom(tokenPayload) ?? fileName;
   const { db } = await runtime.database();
-  await queryRows(
+  // Recorded first, so the upload is known even if hashing is cut short.
+  const [row] = await queryRows<{ sha256: string | null }>(
     db,
     sql`insert into uploads (key, name, size, content_type, etag, source, uploaded_at)
         values (${key}, ${name}, ${info.size}, ${info.contentType}, ${info.etag}, 'client', ${info.uploadedAt.toISOString()})
         on conflict (key) do update set name = excluded.name, size = excluded.size, content_type = excluded.content_type,
-          etag = excluded.etag, uploaded_at = excluded.uploaded_at, recorded_at = now()`,
+          sha256 = case when uploads.etag is not distinct from excluded.etag and uploads.size = excluded.size
+                        then uploads.sha256 end,
+          etag = excluded.etag, uploaded_at = excluded.uploaded_at, recorded_at = now()
+        returning sha256`,
   );
   log.info("upload recorded", { key, size: info.size, content_type: info.contentType });
+  if (!row?.sha256) await recordContentHash(runtime, key, info.size, info.etag);
+}
+
+/**
+ * Streams the object and stores its SHA-256 on its `uploads` row (for the object of
+ * `etag` only). Best effort: a file whose hash is not recorded is hashed by
+ * POST /api/imports (within its budget) or by the planner, so a failure here is logged
+ * and the callback still succeeds (a retried callback would only read the file again).
+ */
+async function recordContentHash(runtime: Runtime, key: string, size: number, etag: string): Promise<void> {
+  const { jobs } = runtime.config;
+  const budget = startBudget({ maxDurationMs: jobs.maxDurationMs, marginMs: jobs.deadlineMarginMs });
+  const started = performance.now();
+  try {
+    const { sha256, bytes } = await hashObject(runtime.objectStore(), key, { signal: budget.signal });
+    if (bytes !== size) {
+      log.warn("the uploaded object changed while it was hashed; no hash recorded", { key, size, bytes });
+      return;
+    }
+    const { db } = await runtime.database();
+    await queryRows(db, sql`update uploads set sha256 = ${sha256} where key = ${key} and etag = ${etag} and size = ${size}`);
+    log.info("upload hashed", { key, sha256, duration_ms: Math.round(performance.now() - started) });
+  } catch (error) {
+    log.warn("could not hash the upload; imports will hash it themselves", { key, err: error });
+  } finally {
+    budget.dispose();
+  }
 }

@@ -44,7 +44,7 @@ import {
   TERMINAL_STATUSES,
   touchJob,
 } from "./repository.js";
-import { type ChunkWork, type JobKind, PermanentChunkError } from "./types.js";
+import { type ChunkWork, type JobKind, PermanentChunkError, type SettledJob } from "./types.js";
 
 /** Queue-side delivery attempts of one publication of a chunk (after the first). */
 export const CHUNK_DELIVERY_RETRIES = 3;
@@ -414,11 +414,25 @@ export class JobEngine {
       chunks_failed: totals.failed,
       ...totals.counters,
     };
-    const wrote = await finishJob(this.db, jobId, { status, counters, lastError: totals.firstError });
-    if (!wrote) return null;
-    log.info("job finalised", { event: "job_finalised", job_id: jobId, status, ...counters });
-    await this.afterFinalise(jobId, status, counters);
-    return status;
+    const settled = await this.finish(jobId, { status, counters }, totals.firstError);
+    if (!settled) return null;
+    log.info("job finalised", { event: "job_finalised", job_id: jobId, status: settled.status, ...settled.counters });
+    await this.afterFinalise(jobId, settled.status, settled.counters);
+    return settled.status;
+  }
+
+  /** The kind's settle() and the final status in one transaction; null when the job had already finished. */
+  private async finish(jobId: string, result: SettledJob, lastError: string | null): Promise<SettledJob | null> {
+    return this.db.transaction(async (transaction) => {
+      const tx = transaction as unknown as Database;
+      const job = await findJob(tx, jobId);
+      const kind = job ? jobKind(job.kind) : undefined;
+      const settled =
+        job && kind?.settle
+          ? await kind.settle({ job, db: tx, ...result, log: log.child({ job_id: jobId }) })
+          : result;
+      return (await finishJob(tx, jobId, { ...settled, lastError })) ? settled : null;
+    });
   }
 
   /**
@@ -428,8 +442,9 @@ export class JobEngine {
    * however the job ended. False when the job had already finished.
    */
   async failJob(jobId: string, lastError: string): Promise<boolean> {
-    if (!(await finishJob(this.db, jobId, { status: "failed", counters: {}, lastError }))) return false;
-    await this.afterFinalise(jobId, "failed", {});
+    const settled = await this.finish(jobId, { status: "failed", counters: {} }, lastError);
+    if (!settled) return false;
+    await this.afterFinalise(jobId, settled.status, settled.counters);
     return true;
   }
 

@@ -72,10 +72,24 @@ export interface JobKind {
   plan(ctx: PlanContext): Promise<PlannedChunk[]>;
   processChunk(ctx: ChunkContext): Promise<ChunkWork>;
   /**
-   * Runs once, after the final status is written (e.g. file statuses of an import, its
-   * completion webhook): after finalise, and after failJob for a job that never got a plan.
+   * Runs in the transaction that writes the final status, just before it, so what the
+   * kind keeps beside the job (an import's file statuses) is never seen out of step
+   * with it. It may add to the status and counters it is given (a file that failed at
+   * planning makes a completed import completed_with_errors). Idempotent: a finaliser
+   * that loses the race runs it too.
+   */
+  settle?(ctx: FinaliseContext): Promise<SettledJob>;
+  /**
+   * Runs once, after the final status is committed (e.g. an import's completion
+   * webhook): after finalise, and after failJob for a job that never got a plan.
    */
   afterFinalise?(ctx: FinaliseContext): Promise<void>;
+}
+
+/** The final status and counters a kind's settle() leaves for the job row. */
+export interface SettledJob {
+  status: JobStatus;
+  counters: Record<string, number>;
 }
 
 /**

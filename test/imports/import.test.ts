@@ -37,6 +37,9 @@ describe.skipIf(!postgres)("imports end to end", () => {
       DROPFLOW_MAX_DURATION_S: "10",
       DROPFLOW_DEADLINE_MARGIN_S: "1",
       DROPFLOW_STALL_S: "5",
+      // Nothing hashed in POST /api/imports: twins reach the planner, whose check is the
+      // safety net (test/api/imports-duplicates.test.ts has the 400s at create).
+      DROPFLOW_IMPORT_HASH_BUDGET_BYTES: "0",
     });
     server = app.server;
   });
@@ -146,6 +149,31 @@ describe.skipIf(!postgres)("imports end to end", () => {
     expect(errors.errors).toEqual([expect.objectContaining({ file: "good.csv", line: 3, column: "Qty", code: "bad_qty" })]);
   });
 
+  it("ends completed_with_errors when a file fails at planning, with every file final as soon as the import is", async () => {
+    const header =
+      "No,Waktu Pesanan Terbuat,Status Pesanan Terakhir,Kode Pesanan,Kode Transaksi,SKU,Nama Produk,Harga Produk,Qty,Total Harga Produk,Biaya Lainnya,Biaya Mitra Jakmall,Total Transaksi,Harga Produk Channel,Total Harga Produk Channel,Potensi Keuntungan,Dibuat Oleh,Jenis Channel,Nama Toko,Kode Invoice Channel,Gudang Pengiriman,Jenis Ekspedisi,Cashless,Nomor Resi,Waktu Pengiriman,Provinsi,Kota";
+    const good = [
+      header,
+      "1,03 March 2025 14:05:09,Pesanan selesai,9101,5101,SKU-1,Kabel,25000,2,50000,0,2000,52000,40000,80000,30000,ops,Shopee,Toko A,2503038XK2M4QB,Jakarta,JNE,Ya,,,DKI Jakarta,Jakarta Barat",
+    ].join("\r\n");
+    const files = [
+      { name: "good.csv", key: await upload("good.csv", Buffer.from(good)) },
+      { name: "header-only.csv", key: await upload("header-only.csv", Buffer.from(`${header}\r\n`)) },
+      { name: "other.csv", key: await upload("other.csv", Buffer.from("x,y\r\n1,2\r\n")) },
+    ];
+    const created = await api("/api/imports", { method: "POST", body: JSON.stringify({ kind: "purchases", files }) });
+    expect(created.status).toBe(202);
+    // The first answer that shows the import finished must show every file finished too.
+    const status = await waitForImport(((await created.json()) as { job_id: string }).job_id);
+    expect(status.status).toBe("completed_with_errors");
+    expect(status.files.map((f) => [f.name, f.status, f.error?.code ?? null])).toEqual([
+      ["good.csv", "completed", null],
+      ["header-only.csv", "completed", null],
+      ["other.csv", "failed", "unknown_header"],
+    ]);
+    expect(status.counts).toMatchObject({ rows: 1, row_errors: 0, orders_inserted: 1 });
+  });
+
   it("refuses an unknown store and a missing file with 400 naming the field", async () => {
     const unknown = await api("/api/imports", {
       method: "POST",
@@ -249,7 +277,7 @@ describe.skipIf(!postgres)("imports end to end", () => {
     ]);
   });
 
-  it("fails a second file with the same content as an earlier one in the import", async () => {
+  it("fails a second file with the same content as an earlier one in the import (at planning, past the create-time hashing)", async () => {
     const bytes = purchaseFile(["7401"]);
     const a = await upload("first.csv", bytes);
     const b = await upload("copy.csv", bytes);

@@ -1,7 +1,8 @@
 /**
  * The set-based writes of purchases and settlements, on real Postgres and PGlite:
- * counts (inserted / updated / unchanged), source-rank ordering independent of the
- * order chunks run in, line replacement, store matching, concurrency.
+ * counts (inserted / updated / unchanged), each order or settlement counted once per
+ * import whatever the chunking and the commit order, source-rank ordering independent
+ * of the order chunks run in, line replacement, store matching, concurrency.
  */
 import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
@@ -73,6 +74,7 @@ function settlement(orderSn: string, overrides: Partial<Settlement> = {}): Settl
     netPayout: 69600,
     shippingService: "Reguler",
     courierName: "SPX",
+    rank: { job: 1, file: 0, line: 2 },
     ...overrides,
   };
 }
@@ -163,16 +165,27 @@ if (postgres) {
 }
 
 describe.each(targets)("purchase and settlement upserts ($name)", (target) => {
+  // Two transactions at once need two connections: PGlite has one, so the concurrency
+  // cases are defined for the PostgreSQL server only (not skipped on PGlite: absent).
+  const itWithConcurrency: typeof it = target.name === "PostgreSQL" ? it : ((() => undefined) as unknown as typeof it);
   let handle: DatabaseHandle;
   let dispose: () => Promise<void>;
-  const job = randomUUID();
+  // One import id per rank job, as in an import (its seq is the rank's job): the
+  // counters are per import, so two writes of one rank job are chunks of one import.
+  const jobIds = new Map<number, string>();
+  const jobFor = (seq: number) => {
+    const id = jobIds.get(seq) ?? randomUUID();
+    jobIds.set(seq, id);
+    return id;
+  };
+  const jobOf = (rows: Array<{ rank: SourceRank }>) => jobFor(rows[0]?.rank.job ?? 0);
 
   beforeAll(async () => {
     ({ handle, dispose } = await target.open());
   });
   afterAll(() => dispose());
 
-  const write = (orders: PurchaseOrder[]) => handle.db.transaction((tx) => upsertPurchases(tx, orders, job));
+  const write = (orders: PurchaseOrder[]) => handle.db.transaction((tx) => upsertPurchases(tx, orders, jobOf(orders)));
   const stored = async (code: string) => {
     const [row] = await queryRows<{ status: string; rank_job: string; store: string }>(
       handle.db,
@@ -264,13 +277,18 @@ describe.each(targets)("purchase and settlement upserts ($name)", (target) => {
   it("upserts settlements by store and order number", async () => {
     const [store] = await handle.db.select().from(stores);
     const storeId = store?.id as number;
-    const upsert = (rows: Settlement[]) => handle.db.transaction((tx) => upsertSettlements(tx, storeId, rows, job));
+    const upsert = (rows: Settlement[]) =>
+      handle.db.transaction((tx) => upsertSettlements(tx, storeId, rows, jobOf(rows)));
     expect(await upsert([settlement("250501AAAAAAAA"), settlement("250501BBBBBBBB")])).toEqual({
       inserted: 2,
       updated: 0,
       unchanged: 0,
     });
-    expect(await upsert([settlement("250501AAAAAAAA"), settlement("250501BBBBBBBB", { netPayout: 1 })])).toEqual({
+    // A later import (rank job 2) with one row changed.
+    const later = { rank: { job: 2, file: 0, line: 2 } };
+    expect(
+      await upsert([settlement("250501AAAAAAAA", later), settlement("250501BBBBBBBB", { ...later, netPayout: 1 })]),
+    ).toEqual({
       inserted: 0,
       updated: 1,
       unchanged: 1,
@@ -282,7 +300,7 @@ describe.each(targets)("purchase and settlement upserts ($name)", (target) => {
     expect(row?.net_payout).toBe("1");
   });
 
-  it.skipIf(target.name !== "PostgreSQL")("lets two concurrent imports of the same new orders finish without duplicates", async () => {
+  itWithConcurrency("lets two concurrent imports of the same new orders finish without duplicates", async () => {
     const a = Array.from({ length: 50 }, (_, i) => order(`9${String(i).padStart(3, "0")}`, { job: 10 }));
     const b = Array.from({ length: 50 }, (_, i) => order(`9${String(i).padStart(3, "0")}`, { job: 11 }));
     const counts = await Promise.all([write(a), write(b)]);
@@ -305,7 +323,7 @@ describe.each(targets)("purchase and settlement upserts ($name)", (target) => {
           where p.order_code like ${`${prefix}%`} group by p.order_code order by p.order_code`,
     );
 
-  it.skipIf(target.name !== "PostgreSQL")(
+  itWithConcurrency(
     "counts an order both writers saw as new inserted once, and the same content from the later writer unchanged",
     async () => {
       // Overlapping chunks: A000..A009 in the first write, A005..A014 in the second.
@@ -313,8 +331,8 @@ describe.each(targets)("purchase and settlement upserts ($name)", (target) => {
       const second = codes("A", 5, 15).map((code) => order(code, { job: 21 }));
       const [a, b] = await overlapping(
         handle,
-        (tx) => upsertPurchases(tx, first, job),
-        (tx) => upsertPurchases(tx, second, job),
+        (tx) => upsertPurchases(tx, first, jobOf(first)),
+        (tx) => upsertPurchases(tx, second, jobOf(second)),
       );
       expect(a).toEqual({ inserted: 10, updated: 0, unchanged: 0 });
       expect(b).toEqual({ inserted: 5, updated: 0, unchanged: 5 });
@@ -329,7 +347,7 @@ describe.each(targets)("purchase and settlement upserts ($name)", (target) => {
     },
   );
 
-  it.skipIf(target.name !== "PostgreSQL")(
+  itWithConcurrency(
     "counts a concurrently inserted order updated by a higher rank with other content, and keeps the higher rank's data",
     async () => {
       const lines = [
@@ -340,8 +358,8 @@ describe.each(targets)("purchase and settlement upserts ($name)", (target) => {
       const higher = codes("B", 0, 8).map((code) => order(code, { job: 31 }, { status: "Dikirim", lines }));
       const [a, b] = await overlapping(
         handle,
-        (tx) => upsertPurchases(tx, lower, job),
-        (tx) => upsertPurchases(tx, higher, job),
+        (tx) => upsertPurchases(tx, lower, jobOf(lower)),
+        (tx) => upsertPurchases(tx, higher, jobOf(higher)),
       );
       expect(a).toEqual({ inserted: 8, updated: 0, unchanged: 0 });
       expect(b).toEqual({ inserted: 0, updated: 8, unchanged: 0 });
@@ -352,7 +370,7 @@ describe.each(targets)("purchase and settlement upserts ($name)", (target) => {
     },
   );
 
-  it.skipIf(target.name !== "PostgreSQL")(
+  itWithConcurrency(
     "counts a lower rank that lost to a concurrent insert unchanged and leaves the higher rank's data",
     async () => {
       const higher = codes("C", 0, 6).map((code) => order(code, { job: 41 }, { status: "Dikirim" }));
@@ -361,8 +379,8 @@ describe.each(targets)("purchase and settlement upserts ($name)", (target) => {
       );
       const [a, b] = await overlapping(
         handle,
-        (tx) => upsertPurchases(tx, higher, job),
-        (tx) => upsertPurchases(tx, lower, job),
+        (tx) => upsertPurchases(tx, higher, jobOf(higher)),
+        (tx) => upsertPurchases(tx, lower, jobOf(lower)),
       );
       expect(a).toEqual({ inserted: 6, updated: 0, unchanged: 0 });
       expect(b).toEqual({ inserted: 0, updated: 0, unchanged: 6 });
@@ -382,15 +400,17 @@ describe.each(targets)("purchase and settlement upserts ($name)", (target) => {
       sql`select order_sn, net_payout::text from settlements where store_id = ${storeId} order by order_sn`,
     );
 
-  it.skipIf(target.name !== "PostgreSQL")(
-    "counts a settlement both writers saw as new inserted once, and the same row from the other writer unchanged",
+  itWithConcurrency(
+    "counts a settlement both imports saw as new inserted once, and the same row from the later import unchanged",
     async () => {
       const storeId = await settlementStore("Overlap Same Shopee");
       const rows = codes("250601S", 0, 12).map((sn) => settlement(sn));
+      const first = rows.slice(0, 8).map((row) => ({ ...row, rank: { job: 50, file: 0, line: 2 } }));
+      const second = rows.slice(4).map((row) => ({ ...row, rank: { job: 51, file: 0, line: 2 } }));
       const [a, b] = await overlapping(
         handle,
-        (tx) => upsertSettlements(tx, storeId, rows.slice(0, 8), job),
-        (tx) => upsertSettlements(tx, storeId, rows.slice(4), job),
+        (tx) => upsertSettlements(tx, storeId, first, jobOf(first)),
+        (tx) => upsertSettlements(tx, storeId, second, jobOf(second)),
       );
       expect(a).toEqual({ inserted: 8, updated: 0, unchanged: 0 });
       expect(b).toEqual({ inserted: 4, updated: 0, unchanged: 4 });
@@ -398,19 +418,241 @@ describe.each(targets)("purchase and settlement upserts ($name)", (target) => {
     },
   );
 
-  it.skipIf(target.name !== "PostgreSQL")(
-    "counts a concurrently inserted settlement with other content updated, and keeps the later write",
+  itWithConcurrency(
+    "counts a concurrently inserted settlement with other content from a later import updated, and keeps its row",
     async () => {
       const storeId = await settlementStore("Overlap Changed Shopee");
       const keys = codes("250601C", 0, 6);
+      const lower = keys.map((sn) => settlement(sn, { rank: { job: 60, file: 0, line: 2 } }));
+      const higher = keys.map((sn) => settlement(sn, { netPayout: 1234, rank: { job: 61, file: 0, line: 2 } }));
       const [a, b] = await overlapping(
         handle,
-        (tx) => upsertSettlements(tx, storeId, keys.map((sn) => settlement(sn)), job),
-        (tx) => upsertSettlements(tx, storeId, keys.map((sn) => settlement(sn, { netPayout: 1234 })), job),
+        (tx) => upsertSettlements(tx, storeId, lower, jobOf(lower)),
+        (tx) => upsertSettlements(tx, storeId, higher, jobOf(higher)),
       );
       expect(a).toEqual({ inserted: 6, updated: 0, unchanged: 0 });
       expect(b).toEqual({ inserted: 0, updated: 6, unchanged: 0 });
       expect(await storedSettlements(storeId)).toEqual(keys.map((sn) => ({ order_sn: sn, net_payout: "1234" })));
     },
   );
+
+  itWithConcurrency(
+    "counts a settlement of an earlier import that lost to a concurrent later one unchanged, and keeps the later row",
+    async () => {
+      const storeId = await settlementStore("Overlap Lower Shopee");
+      const keys = codes("250601L", 0, 6);
+      const higher = keys.map((sn) => settlement(sn, { netPayout: 4321, rank: { job: 71, file: 0, line: 2 } }));
+      const lower = keys.map((sn) => settlement(sn, { rank: { job: 70, file: 0, line: 2 } }));
+      const [a, b] = await overlapping(
+        handle,
+        (tx) => upsertSettlements(tx, storeId, higher, jobOf(higher)),
+        (tx) => upsertSettlements(tx, storeId, lower, jobOf(lower)),
+      );
+      expect(a).toEqual({ inserted: 6, updated: 0, unchanged: 0 });
+      expect(b).toEqual({ inserted: 0, updated: 0, unchanged: 6 });
+      expect(await storedSettlements(storeId)).toEqual(keys.map((sn) => ({ order_sn: sn, net_payout: "4321" })));
+    },
+  );
+
+  // -------------------------------------------------------------------------------
+  // Once per import: an import that holds an order in two blocks (two exports pasted
+  // together, overlapping files) counts it once, by its final version against what the
+  // database held before the import, whether the blocks fall in one chunk or in two
+  // chunks committed in either order.
+
+  let nextSeq = 1000;
+  // Each status comes with its own lines, so a block's lines follow its status.
+  const SKUS: Record<string, string[]> = { Dikemas: ["SKU-0"], Dikirim: ["SKU-1"], "Pesanan selesai": ["SKU-2", "SKU-3"] };
+  const version = (code: string, rank: Partial<SourceRank>, status: string) =>
+    order(code, rank, {
+      status,
+      lines: (SKUS[status] ?? []).map((sku, i) => ({ ...order("x").lines[0], lineNo: i + 1, sku })) as PurchaseOrder["lines"],
+    });
+  type Arrangement = "one chunk" | "two chunks, rank order" | "two chunks, reverse order";
+  const ARRANGEMENTS: Arrangement[] = ["one chunk", "two chunks, rank order", "two chunks, reverse order"];
+  /** Runs the import's two blocks as `arrangement` says; returns each chunk's counts. */
+  const runChunks = async (arrangement: Arrangement, early: PurchaseOrder[], late: PurchaseOrder[]) => {
+    if (arrangement === "one chunk") return [await write([...early, ...late])];
+    if (arrangement === "two chunks, rank order") return [await write(early), await write(late)];
+    return [await write(late), await write(early)];
+  };
+
+  interface BlockCase {
+    name: string;
+    /** The order's status before the import (null: absent), and in the import's two blocks. */
+    before: string | null;
+    early: string;
+    late: string;
+    counts: UpsertCounts;
+  }
+  const BLOCK_CASES: BlockCase[] = [
+    { name: "a new order", before: null, early: "Dikemas", late: "Dikirim", counts: { inserted: 1, updated: 0, unchanged: 0 } },
+    {
+      name: "an existing order changed in the later block",
+      before: "Dikemas",
+      early: "Dikemas",
+      late: "Dikirim",
+      counts: { inserted: 0, updated: 1, unchanged: 0 },
+    },
+    {
+      name: "an existing order changed in both blocks",
+      before: "Dikemas",
+      early: "Dikirim",
+      late: "Pesanan selesai",
+      counts: { inserted: 0, updated: 1, unchanged: 0 },
+    },
+    {
+      name: "an existing order unchanged in both blocks",
+      before: "Dikemas",
+      early: "Dikemas",
+      late: "Dikemas",
+      counts: { inserted: 0, updated: 0, unchanged: 1 },
+    },
+    {
+      name: "an existing order changed, then reverted in a later block",
+      before: "Dikemas",
+      early: "Dikirim",
+      late: "Dikemas",
+      counts: { inserted: 0, updated: 0, unchanged: 1 },
+    },
+  ];
+
+  /** Imports `c` for order `code`: the earlier import (if any), then this one's two blocks. */
+  const importBlocks = async (c: BlockCase, code: string, arrangement: Arrangement) => {
+    const [beforeSeq, seq] = [nextSeq++, nextSeq++];
+    if (c.before !== null) await write([version(code, { job: beforeSeq }, c.before)]);
+    const early = [version(code, { job: seq, file: 0, line: 2 }, c.early)];
+    const late = [version(code, { job: seq, file: 1, line: 2 }, c.late)];
+    const chunks = await runChunks(arrangement, early, late);
+    const [row] = await storedAll(code);
+    return { counts: sum(...chunks), chunks, row };
+  };
+
+  describe.each(BLOCK_CASES)("$name in two blocks of one import", (c) => {
+    it("counts it once, the same whatever the chunking and the commit order, and keeps the later block", async () => {
+      const outcomes = [];
+      for (const [i, arrangement] of ARRANGEMENTS.entries()) {
+        const code = `D${BLOCK_CASES.indexOf(c)}${i}`;
+        const { counts, row } = await importBlocks(c, code, arrangement);
+        outcomes.push({ arrangement, counts, row: { ...row, order_code: "", rank_job: "" } });
+        expect(counts, arrangement).toEqual(c.counts);
+      }
+      for (const outcome of outcomes) {
+        expect(outcome.row, outcome.arrangement).toEqual({
+          order_code: "",
+          rank_job: "",
+          status: c.late,
+          skus: (SKUS[c.late] ?? []).join(","),
+        });
+      }
+    });
+  });
+
+  it("takes back an earlier chunk's count: the later chunk's figures may be negative, the sum is not", async () => {
+    const c = BLOCK_CASES.find((one) => one.name.includes("reverted")) as BlockCase;
+    const { chunks, counts } = await importBlocks(c, "E001", "two chunks, rank order");
+    expect(chunks).toEqual([
+      { inserted: 0, updated: 1, unchanged: 0 },
+      { inserted: 0, updated: -1, unchanged: 1 },
+    ]);
+    expect(counts).toEqual({ inserted: 0, updated: 0, unchanged: 1 });
+  });
+
+  /**
+   * Every case at once, so one chunk's statements mix inserts, full writes, rank-only
+   * writes and superseded blocks; on PostgreSQL also with the two chunks in flight together.
+   */
+  const mixedImport = async (prefix: string, run: (early: PurchaseOrder[], late: PurchaseOrder[]) => Promise<UpsertCounts[]>) => {
+    const [beforeSeq, seq] = [nextSeq++, nextSeq++];
+    const code = (k: number) => `${prefix}${k}`;
+    const before = BLOCK_CASES.flatMap((c, k) =>
+      c.before === null ? [] : [version(code(k), { job: beforeSeq }, c.before)],
+    );
+    if (before.length > 0) await write(before);
+    const early = BLOCK_CASES.map((c, k) => version(code(k), { job: seq, file: 0, line: 2 + k }, c.early));
+    const late = BLOCK_CASES.map((c, k) => version(code(k), { job: seq, file: 1, line: 2 + k }, c.late));
+    const counts = sum(...(await run(early, late)));
+    const rows = (await storedAll(prefix)).map((row) => ({ ...row, order_code: row.order_code.slice(prefix.length), rank_job: "" }));
+    return { counts, rows };
+  };
+  const MIXED_COUNTS = { inserted: 1, updated: 2, unchanged: 2 };
+
+  it("counts a chunk mixing every case as one whole-file pass does, in either commit order", async () => {
+    const whole = await mixedImport("F0", async (early, late) => [await write([...early, ...late])]);
+    expect(whole.counts).toEqual(MIXED_COUNTS);
+    expect(whole.rows.map((row) => row.status)).toEqual(BLOCK_CASES.map((c) => c.late));
+    const inOrder = await mixedImport("F1", async (early, late) => [await write(early), await write(late)]);
+    const reverse = await mixedImport("F2", async (early, late) => [await write(late), await write(early)]);
+    expect(inOrder).toEqual(whole);
+    expect(reverse).toEqual(whole);
+  });
+
+  itWithConcurrency(
+    "counts two chunks of one import in flight together as one whole-file pass, either holding its locks first",
+    async () => {
+      const whole = await mixedImport("G0", async (early, late) => [await write([...early, ...late])]);
+      const lateFirst = await mixedImport("G1", (early, late) =>
+        overlapping(
+          handle,
+          (tx) => upsertPurchases(tx, late, jobOf(late)),
+          (tx) => upsertPurchases(tx, early, jobOf(early)),
+        ),
+      );
+      const earlyFirst = await mixedImport("G2", (early, late) =>
+        overlapping(
+          handle,
+          (tx) => upsertPurchases(tx, early, jobOf(early)),
+          (tx) => upsertPurchases(tx, late, jobOf(late)),
+        ),
+      );
+      expect(whole.counts).toEqual(MIXED_COUNTS);
+      expect(lateFirst).toEqual(whole);
+      expect(earlyFirst).toEqual(whole);
+    },
+  );
+
+  it("keeps the highest-ranked row of a settlement repeated across two files of one import and counts it once", async () => {
+    const outcomes = [];
+    for (const [i, commitOrder] of (["file 0 first", "file 1 first"] as const).entries()) {
+      const storeId = await settlementStore(`Two Files ${i} Shopee`);
+      const [beforeSeq, seq] = [nextSeq++, nextSeq++];
+      const earlier = { rank: { job: beforeSeq, file: 0, line: 2 } };
+      // Before: R (reverted later) 50, U (updated) 70. Then this import's two files.
+      const before = [settlement("R", { ...earlier, netPayout: 50 }), settlement("U", { ...earlier, netPayout: 70 })];
+      await handle.db.transaction((tx) => upsertSettlements(tx, storeId, before, jobFor(beforeSeq)));
+      const at = (file: number, line: number) => ({ rank: { job: seq, file, line } });
+      const file0 = [
+        settlement("N", { ...at(0, 2), netPayout: 10 }),
+        settlement("R", { ...at(0, 3), netPayout: 100 }),
+        settlement("U", { ...at(0, 4), netPayout: 70 }),
+        settlement("O", { ...at(0, 5), netPayout: 1 }),
+      ];
+      const file1 = [
+        settlement("N", { ...at(1, 2), netPayout: 20 }),
+        settlement("R", { ...at(1, 3), netPayout: 50 }),
+        settlement("U", { ...at(1, 4), netPayout: 80 }),
+        settlement("T", { ...at(1, 5), netPayout: 2 }),
+      ];
+      const upsert = (rows: Settlement[]) =>
+        handle.db.transaction((tx) => upsertSettlements(tx, storeId, rows, jobFor(seq)));
+      const chunks =
+        commitOrder === "file 0 first" ? [await upsert(file0), await upsert(file1)] : [await upsert(file1), await upsert(file0)];
+      const rows = await queryRows(
+        handle.db,
+        sql`select order_sn, net_payout::text, rank_file, rank_line from settlements where store_id = ${storeId} order by order_sn`,
+      );
+      outcomes.push({ commitOrder, counts: sum(...chunks), rows });
+    }
+    for (const outcome of outcomes) {
+      // N and T new, O new (only in file 0), U updated (70 -> 80), R unchanged (50 -> 100 -> 50).
+      expect(outcome.counts, outcome.commitOrder).toEqual({ inserted: 3, updated: 1, unchanged: 1 });
+      expect(outcome.rows, outcome.commitOrder).toEqual([
+        { order_sn: "N", net_payout: "20", rank_file: 1, rank_line: 2 },
+        { order_sn: "O", net_payout: "1", rank_file: 0, rank_line: 5 },
+        { order_sn: "R", net_payout: "50", rank_file: 1, rank_line: 3 },
+        { order_sn: "T", net_payout: "2", rank_file: 1, rank_line: 5 },
+        { order_sn: "U", net_payout: "80", rank_file: 1, rank_line: 4 },
+      ]);
+    }
+  });
 });
