@@ -249,16 +249,24 @@ export class JobEngine {
   async handleChunk(jobId: string, chunk: number, delivery: Delivery): Promise<ChunkResult> {
     const startedAtMs = Date.now();
     const { maxDurationMs, deadlineMarginMs } = this.deps.config;
-    const release = await this.slots.acquire(Math.floor((maxDurationMs - deadlineMarginMs) / 2));
+    const job = await findJob(this.db, jobId);
+    const usesSlot = job ? jobKind(job.kind)?.usesChunkSlot !== false : true;
+    const release = usesSlot ? await this.slots.acquire(Math.floor((maxDurationMs - deadlineMarginMs) / 2)) : () => undefined;
     try {
-      return await this.runChunk(jobId, chunk, delivery, startedAtMs);
+      return await this.runChunk(job, jobId, chunk, delivery, startedAtMs);
     } finally {
       release();
     }
   }
 
-  private async runChunk(jobId: string, chunk: number, delivery: Delivery, startedAtMs: number): Promise<ChunkResult> {
-    const job = await findJob(this.db, jobId);
+  private async runChunk(
+    // Read before the wait for a slot: a job cancelled meanwhile is caught by the claim.
+    job: JobRow | null | undefined,
+    jobId: string,
+    chunk: number,
+    delivery: Delivery,
+    startedAtMs: number,
+  ): Promise<ChunkResult> {
     if (!job) return "unknown_job";
     if (job.status === "cancelled") return "cancelled";
     if (TERMINAL_STATUSES.includes(job.status)) return "job_finished";
