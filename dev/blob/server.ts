@@ -574,6 +574,9 @@ export async function startBlobServer(options: BlobServerOptions): Promise<BlobS
         log.error("reading a blob failed mid-answer", { err: error, pathname: meta.pathname });
         res.destroy(error);
       });
+      // A client that goes away mid-body (a cancelled read) must not leave the handle
+      // open until garbage collection: destroying the stream closes it.
+      res.on("close", () => stream.destroy());
       stream.pipe(res);
     } finally {
       // The stream closes the handle when it ends; every other way out closes it here.

@@ -87,6 +87,12 @@ export function createImportKind(deps: {
       const chunks: Array<{ payload: z.infer<typeof ChunkPayload>; rows: number }> = [];
       let failed = 0;
       const seenContent = new Map<string, string>();
+      // Hashes known at create (recorded at upload, or hashed in the request).
+      const recorded = new Map(
+        (await db.select({ id: importFiles.id, sha256: importFiles.sha256 }).from(importFiles).where(eq(importFiles.jobId, job.id))).map(
+          (row) => [row.id, row.sha256],
+        ),
+      );
       for (const file of [...params.files].sort((a, b) => a.position - b.position)) {
         const fail = async (code: string, message: string) => {
           failed += 1;
@@ -118,6 +124,12 @@ export function createImportKind(deps: {
           continue;
         }
         seenContent.set(sha256, file.name);
+        const before = recorded.get(file.id);
+        if (before && before !== sha256) {
+          // Client uploads never overwrite, so only a key written some other way gets here;
+          // the planner's own hash (and its duplicate check) is what the import goes by.
+          log.warn("file content changed since the import was created", { file: file.name, recorded: before, read: sha256 });
+        }
         await db.update(importFiles).set({ sha256 }).where(eq(importFiles.id, file.id));
         let storeId = params.store_id;
         if (params.kind === "settlements") {
