@@ -35,10 +35,14 @@ export function startBudget(options: {
     Math.max(0, deadlineMs - Date.now()),
   );
   timer.unref();
+  // Timers run on a monotonic clock and may fire a millisecond before Date.now()
+  // reaches the deadline: once the signal has aborted, the budget is spent, whatever
+  // the wall clock says.
+  const spent = () => controller.signal.aborted || Date.now() >= deadlineMs;
   return {
     deadlineMs,
-    remainingMs: () => Math.max(0, deadlineMs - Date.now()),
-    expired: () => Date.now() >= deadlineMs,
+    remainingMs: () => (spent() ? 0 : Math.max(0, deadlineMs - Date.now())),
+    expired: spent,
     signal: controller.signal,
     signalFor: (ms) => AbortSignal.any([controller.signal, AbortSignal.timeout(Math.max(1, ms))]),
     dispose: () => clearTimeout(timer),
