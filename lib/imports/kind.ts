@@ -13,7 +13,7 @@ import { type ChunkWork, type JobKind, type JobRecord, PermanentChunkError } fro
 import type { Logger } from "../log/index.js";
 import type { ObjectStore } from "../storage/types.js";
 import { type ChunkLayout, forEachChunkRow, mapHeader, planFileChunks } from "./csv/index.js";
-import type { UpsertCounts } from "./model.js";
+import type { TakenBack, UpsertCounts } from "./model.js";
 import { type PurchaseColumns, purchaseValidator, type RowProblem } from "./purchase-rows.js";
 import { upsertPurchases } from "./purchases.js";
 import { type SettlementColumns, settlementValidator } from "./settlement-rows.js";
@@ -186,13 +186,15 @@ export function createImportKind(deps: {
         await forEachChunkRow(bytes, range, validator.add);
         const result = validator.finish();
         return ctx.commit(async (tx) => {
-          const counts = await maybeDry(tx, params.dry_run, (db) => upsertPurchases(db, result.orders, ctx.job.id));
+          const takenBack: TakenBack = new Map();
+          const counts = await maybeDry(tx, params.dry_run, (db) => upsertPurchases(db, result.orders, ctx.job.id, takenBack));
           await insertRowProblems(tx, ctx.job.id, chunk.file_id, [...result.errors, ...result.warnings]);
           return work(result.rows, result.errors, result.warnings.length, {
             orders_inserted: counts.inserted,
             orders_updated: counts.updated,
             orders_unchanged: counts.unchanged,
             lines: result.orders.reduce((sum, order) => sum + order.lines.length, 0),
+            ...takenBackCounters("orders", takenBack),
           });
         });
       }
@@ -205,14 +207,16 @@ export function createImportKind(deps: {
       await forEachChunkRow(bytes, range, validator.add);
       const result = validator.finish();
       return ctx.commit(async (tx) => {
+        const takenBack: TakenBack = new Map();
         const counts = await maybeDry(tx, params.dry_run, (db) =>
-          upsertSettlements(db, storeId, result.settlements, ctx.job.id),
+          upsertSettlements(db, storeId, result.settlements, ctx.job.id, takenBack),
         );
         await insertRowProblems(tx, ctx.job.id, chunk.file_id, result.errors);
         return work(result.rows, result.errors, 0, {
           settlements_inserted: counts.inserted,
           settlements_updated: counts.updated,
           settlements_unchanged: counts.unchanged,
+          ...takenBackCounters("settlements", takenBack),
         });
       });
     },
@@ -220,31 +224,28 @@ export function createImportKind(deps: {
     async settle({ job, db, status, counters }) {
       // Each file's status and counts, summed from its chunks' outcomes, committed with
       // the job's status so a poller never sees a finished import with files still running.
-      await queryRows(
-        db,
-        sql`
-        with per_file as (
-          select file_id,
-                 bool_or(chunk_failed) as chunk_failed,
-                 jsonb_object_agg(key, total) filter (where key is not null) as counts
-          from (
-            -- One row per file and counter: every chunk of the file summed.
-            select c.payload->>'file_id' as file_id, bool_or(c.status = 'failed') as chunk_failed,
-                   kv.key, sum(kv.value::bigint) as total
-            from job_chunks c left join lateral jsonb_each_text(c.counters) kv on true
-            where c.job_id = ${job.id}
-            group by c.payload->>'file_id', kv.key
-          ) sums
-          group by file_id
-        )
-        update import_files f set
-          counts = coalesce(p.counts, '{}'::jsonb),
-          status = case when p.chunk_failed or coalesce((p.counts->>'row_errors')::int, 0) > 0
-                        then 'completed_with_errors' else 'completed' end,
-          updated_at = now()
-        from per_file p
-        where f.id::text = p.file_id and f.job_id = ${job.id} and f.status <> 'failed'`,
+      const files = fileCounts(
+        await queryRows<{ file_id: string; position: number; failed: boolean; counters: Record<string, number> | null }>(
+          db,
+          sql`select payload->>'file_id' as file_id, (payload->>'position')::int as position,
+                     status = 'failed' as failed, counters
+              from job_chunks where job_id = ${job.id}`,
+        ),
       );
+      if (files.length > 0) {
+        await queryRows(
+          db,
+          sql`update import_files f set
+                counts = v.counts,
+                status = case when v.failed or coalesce((v.counts->>'row_errors')::int, 0) > 0
+                              then 'completed_with_errors' else 'completed' end,
+                updated_at = now()
+              from unnest(${sql.param(files.map((file) => file.id))}::uuid[],
+                          ${sql.param(files.map((file) => JSON.stringify(file.counts)))}::jsonb[],
+                          ${sql.param(files.map((file) => file.failed))}::boolean[]) as v(id, counts, failed)
+              where f.id = v.id and f.job_id = ${job.id} and f.status <> 'failed'`,
+        );
+      }
       // Files with no chunk (a header and nothing else) are done; when the whole import
       // failed (planning gave up), files it never reached fail with it.
       await queryRows(
@@ -257,16 +258,16 @@ export function createImportKind(deps: {
             where job_id = ${job.id} and status in ('queued', 'planning', 'running')
               and not exists (select 1 from job_chunks c where c.job_id = ${job.id} and c.payload->>'file_id' = import_files.id::text)`,
       );
-      const [files] = await queryRows<{ failed: number }>(
+      const [refused] = await queryRows<{ failed: number }>(
         db,
         sql`select count(*)::int as failed from import_files where job_id = ${job.id} and status = 'failed'`,
       );
-      const filesFailed = files?.failed ?? 0;
+      const filesFailed = refused?.failed ?? 0;
       // A file refused at planning is an error of the import (DESIGN.md §3), even when
       // every chunk of the other files went through.
       return {
         status: status === "completed" && filesFailed > 0 ? "completed_with_errors" : status,
-        counters: { ...counters, files_failed: filesFailed },
+        counters: { ...withoutTakenBack(counters), files_failed: filesFailed },
       };
     },
 
@@ -285,6 +286,61 @@ function work(rows: number, errors: RowProblem[], warnings: number, counters: Re
     rowsFailed: rejectedRows,
     counters: { rows, row_errors: rejectedRows, warnings, ...counters },
   };
+}
+
+/**
+ * A chunk's counters name what it took back from earlier chunks of the import by the
+ * file that counted it (`taken_back:orders_unchanged:3`): its own `orders_*` are net
+ * already, and these move each correction to the file it corrects, so per-file counts
+ * are the same whatever order the chunks committed in, and never negative.
+ */
+const TAKEN_BACK = "taken_back:";
+
+export function takenBackCounters(prefix: "orders" | "settlements", takenBack: TakenBack): Record<string, number> {
+  const counters: Record<string, number> = {};
+  for (const [position, counts] of takenBack) {
+    for (const [name, value] of Object.entries(counts)) {
+      if (value !== 0) counters[`${TAKEN_BACK}${prefix}_${name}:${position}`] = value;
+    }
+  }
+  return counters;
+}
+
+function withoutTakenBack(counters: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counters).filter(([name]) => !name.startsWith(TAKEN_BACK)));
+}
+
+/** Each file's counters summed over its chunks, with every correction moved to the file it corrects. */
+export function fileCounts(
+  chunks: Array<{ file_id: string; position: number; failed: boolean; counters: Record<string, number> | null }>,
+): Array<{ id: string; failed: boolean; counts: Record<string, number> }> {
+  const files = new Map<string, { id: string; failed: boolean; counts: Record<string, number> }>();
+  const idAt = new Map<number, string>();
+  const corrections: Array<{ position: number; name: string; value: number }> = [];
+  const add = (counts: Record<string, number>, name: string, value: number) => {
+    counts[name] = (counts[name] ?? 0) + value;
+  };
+  for (const chunk of chunks) {
+    idAt.set(chunk.position, chunk.file_id);
+    const file = files.get(chunk.file_id) ?? { id: chunk.file_id, failed: false, counts: {} };
+    files.set(chunk.file_id, file);
+    file.failed ||= chunk.failed;
+    for (const [key, raw] of Object.entries(chunk.counters ?? {})) {
+      const value = Number(raw);
+      if (!key.startsWith(TAKEN_BACK)) {
+        add(file.counts, key, value);
+        continue;
+      }
+      const [name, position] = key.slice(TAKEN_BACK.length).split(":") as [string, string];
+      add(file.counts, name, value); // this chunk's own count, before it took the correction off
+      corrections.push({ position: Number(position), name, value });
+    }
+  }
+  for (const { position, name, value } of corrections) {
+    const target = files.get(idAt.get(position) ?? "");
+    if (target) add(target.counts, name, -value);
+  }
+  return [...files.values()];
 }
 
 /** A dry run does the writes in a savepoint and rolls them back: the counts are real, the data untouched. */

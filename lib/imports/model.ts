@@ -86,3 +86,10 @@ export interface UpsertCounts {
   updated: number;
   unchanged: number;
 }
+
+/**
+ * Counts an earlier chunk of the same import made and a later one took back (it wrote a
+ * higher-ranked version), by the file position of the chunk that made them: the import's
+ * totals are already net, and this says which file's counts to take them from.
+ */
+export type TakenBack = Map<number, UpsertCounts>;

@@ -21,7 +21,7 @@
 import { createHash } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { type Database, queryRows } from "../db/client.js";
-import type { PurchaseOrder, UpsertCounts } from "./model.js";
+import type { PurchaseOrder, TakenBack, UpsertCounts } from "./model.js";
 import { type RankedTable, writeRanked } from "./ranked-write.js";
 
 const p = (values: unknown[]) => sql.param(values);
@@ -64,7 +64,13 @@ export function purchaseContentHash(order: PurchaseOrder): string {
  * Writes the orders of one chunk of import `jobId`. `orders` may repeat an order code
  * (the same order twice in a chunk): the highest rank wins before anything is written.
  */
-export async function upsertPurchases(db: Database, orders: PurchaseOrder[], jobId: string): Promise<UpsertCounts> {
+export async function upsertPurchases(
+  db: Database,
+  orders: PurchaseOrder[],
+  jobId: string,
+  /** Filled with what this chunk takes back from earlier chunks, by their file (ranked-write.ts). */
+  takenBack?: TakenBack,
+): Promise<UpsertCounts> {
   if (orders.length === 0) return { inserted: 0, updated: 0, unchanged: 0 };
   // Every block's store, a superseded block's too: which stores exist must not depend
   // on whether the blocks of an order fell in one chunk or in several.
@@ -72,7 +78,7 @@ export async function upsertPurchases(db: Database, orders: PurchaseOrder[], job
     db,
     orders.map((order) => ({ name: order.storeName, channel: order.channel })),
   );
-  const { counts, written } = await writeRanked(db, purchasesTable(storeIds), orders, jobId);
+  const { counts, written } = await writeRanked(db, purchasesTable(storeIds), orders, jobId, takenBack);
   await replaceLines(db, written);
   return counts;
 }

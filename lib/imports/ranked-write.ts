@@ -37,7 +37,7 @@
  */
 import { type SQL, sql } from "drizzle-orm";
 import { type Database, queryRows } from "../db/client.js";
-import { compareRank, type SourceRank, type UpsertCounts } from "./model.js";
+import { compareRank, type SourceRank, type TakenBack, type UpsertCounts } from "./model.js";
 
 const p = (values: unknown[]) => sql.param(values);
 
@@ -82,6 +82,8 @@ export interface Decision {
   /** The class the chunk counts, and the class it takes back (an earlier chunk's count). */
   count: CountClass | null;
   retract: CountClass | null;
+  /** The file position of the version taken back (its count belongs to that file's chunk). */
+  retractFile: number | null;
 }
 
 /** `prior` null: the row did not exist before this import. */
@@ -96,16 +98,17 @@ export function decide(incoming: { rank: SourceRank; contentHash: string }, stor
   const sameContent = incoming.contentHash === stored.contentHash;
   if (!stored.writtenByJob) {
     // This import meets the row for the first time: what is stored is what it held before.
-    if (!higher) return { write: "none", jobPriorHash: null, count: "unchanged", retract: null };
+    if (!higher) return { write: "none", jobPriorHash: null, count: "unchanged", retract: null, retractFile: null };
     return {
       write: sameContent ? "rank" : "full",
       jobPriorHash: stored.contentHash,
       count: sameContent ? "unchanged" : "updated",
       retract: null,
+      retractFile: null,
     };
   }
   // An earlier chunk of this import wrote the row and counted it: a lower block is superseded.
-  if (!higher) return { write: "none", jobPriorHash: stored.jobPriorHash, count: null, retract: null };
+  if (!higher) return { write: "none", jobPriorHash: stored.jobPriorHash, count: null, retract: null, retractFile: null };
   // A row this import wrote with no prior recorded was written before job_prior_hash
   // existed (an import running across that migration): its earlier count is taken as unchanged.
   const prior = stored.insertedByJob ? null : (stored.jobPriorHash ?? stored.contentHash);
@@ -114,15 +117,27 @@ export function decide(incoming: { rank: SourceRank; contentHash: string }, stor
     jobPriorHash: stored.jobPriorHash,
     count: classOf(incoming.contentHash, prior),
     retract: classOf(stored.contentHash, prior),
+    // The stored version was written, and counted, by a chunk of its own file.
+    retractFile: stored.rank.file,
   };
 }
 
-/** A chunk's counters: the rows it inserted, plus each decision's count, less what it takes back. */
-export function tally(inserted: number, decisions: Decision[]): UpsertCounts {
+/**
+ * A chunk's counters: the rows it inserted, plus each decision's count, less what it
+ * takes back; with `takenBack`, also what it takes back by the file that counted it.
+ */
+export function tally(inserted: number, decisions: Decision[], takenBack?: TakenBack): UpsertCounts {
   const counts: UpsertCounts = { inserted, updated: 0, unchanged: 0 };
   for (const decision of decisions) {
     if (decision.count) counts[decision.count] += 1;
-    if (decision.retract) counts[decision.retract] -= 1;
+    if (decision.retract) {
+      counts[decision.retract] -= 1;
+      if (takenBack && decision.retractFile !== null) {
+        const file = takenBack.get(decision.retractFile) ?? { inserted: 0, updated: 0, unchanged: 0 };
+        file[decision.retract] += 1;
+        takenBack.set(decision.retractFile, file);
+      }
+    }
   }
   return counts;
 }
@@ -144,6 +159,7 @@ export async function writeRanked<Row>(
   table: RankedTable<Row>,
   rows: Row[],
   jobId: string,
+  takenBack?: TakenBack,
 ): Promise<{ counts: UpsertCounts; written: Row[] }> {
   const latest = new Map<string, { row: Row; rank: SourceRank }>();
   for (const row of rows) {
@@ -176,7 +192,7 @@ export async function writeRanked<Row>(
   await updateRows(db, table, rankOnly, jobId, false);
   const writtenKeys = new Set([...inserted, ...full.map((item) => item.key)]);
   return {
-    counts: tally(inserted.size, decisions),
+    counts: tally(inserted.size, decisions, takenBack),
     written: items.filter((item) => writtenKeys.has(item.key)).map((item) => item.row),
   };
 }
