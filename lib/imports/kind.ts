@@ -13,6 +13,7 @@ import { type ChunkWork, type JobKind, type JobRecord, PermanentChunkError } fro
 import type { Logger } from "../log/index.js";
 import type { ObjectStore } from "../storage/types.js";
 import { type ChunkLayout, forEachChunkRow, mapHeader, planFileChunks } from "./csv/index.js";
+import { settleImportFiles, takenBackCounters, withoutTakenBack } from "./file-status.js";
 import type { TakenBack, UpsertCounts } from "./model.js";
 import { type PurchaseColumns, purchaseValidator, type RowProblem } from "./purchase-rows.js";
 import { upsertPurchases } from "./purchases.js";
@@ -222,47 +223,9 @@ export function createImportKind(deps: {
     },
 
     async settle({ job, db, status, counters }) {
-      // Each file's status and counts, summed from its chunks' outcomes, committed with
-      // the job's status so a poller never sees a finished import with files still running.
-      const files = fileCounts(
-        await queryRows<{ file_id: string; position: number; failed: boolean; counters: Record<string, number> | null }>(
-          db,
-          sql`select payload->>'file_id' as file_id, (payload->>'position')::int as position,
-                     status = 'failed' as failed, counters
-              from job_chunks where job_id = ${job.id}`,
-        ),
-      );
-      if (files.length > 0) {
-        await queryRows(
-          db,
-          sql`update import_files f set
-                counts = v.counts,
-                status = case when v.failed or coalesce((v.counts->>'row_errors')::int, 0) > 0
-                              then 'completed_with_errors' else 'completed' end,
-                updated_at = now()
-              from unnest(${sql.param(files.map((file) => file.id))}::uuid[],
-                          ${sql.param(files.map((file) => JSON.stringify(file.counts)))}::jsonb[],
-                          ${sql.param(files.map((file) => file.failed))}::boolean[]) as v(id, counts, failed)
-              where f.id = v.id and f.job_id = ${job.id} and f.status <> 'failed'`,
-        );
-      }
-      // Files with no chunk (a header and nothing else) are done; when the whole import
-      // failed (planning gave up), files it never reached fail with it.
-      await queryRows(
-        db,
-        sql`update import_files set
-              status = ${status === "failed" ? "failed" : "completed"},
-              error_code = ${status === "failed" ? "import_failed" : null},
-              error_message = ${status === "failed" ? "the import failed before this file was read; see the import's last_error" : null},
-              updated_at = now()
-            where job_id = ${job.id} and status in ('queued', 'planning', 'running')
-              and not exists (select 1 from job_chunks c where c.job_id = ${job.id} and c.payload->>'file_id' = import_files.id::text)`,
-      );
-      const [refused] = await queryRows<{ failed: number }>(
-        db,
-        sql`select count(*)::int as failed from import_files where job_id = ${job.id} and status = 'failed'`,
-      );
-      const filesFailed = refused?.failed ?? 0;
+      // Committed with the job's status, so a poller never sees a finished import with
+      // files still running.
+      const filesFailed = await settleImportFiles(db, job.id, status);
       // A file refused at planning is an error of the import (DESIGN.md §3), even when
       // every chunk of the other files went through.
       return {
@@ -286,61 +249,6 @@ function work(rows: number, errors: RowProblem[], warnings: number, counters: Re
     rowsFailed: rejectedRows,
     counters: { rows, row_errors: rejectedRows, warnings, ...counters },
   };
-}
-
-/**
- * A chunk's counters name what it took back from earlier chunks of the import by the
- * file that counted it (`taken_back:orders_unchanged:3`): its own `orders_*` are net
- * already, and these move each correction to the file it corrects, so per-file counts
- * are the same whatever order the chunks committed in, and never negative.
- */
-const TAKEN_BACK = "taken_back:";
-
-export function takenBackCounters(prefix: "orders" | "settlements", takenBack: TakenBack): Record<string, number> {
-  const counters: Record<string, number> = {};
-  for (const [position, counts] of takenBack) {
-    for (const [name, value] of Object.entries(counts)) {
-      if (value !== 0) counters[`${TAKEN_BACK}${prefix}_${name}:${position}`] = value;
-    }
-  }
-  return counters;
-}
-
-function withoutTakenBack(counters: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(counters).filter(([name]) => !name.startsWith(TAKEN_BACK)));
-}
-
-/** Each file's counters summed over its chunks, with every correction moved to the file it corrects. */
-export function fileCounts(
-  chunks: Array<{ file_id: string; position: number; failed: boolean; counters: Record<string, number> | null }>,
-): Array<{ id: string; failed: boolean; counts: Record<string, number> }> {
-  const files = new Map<string, { id: string; failed: boolean; counts: Record<string, number> }>();
-  const idAt = new Map<number, string>();
-  const corrections: Array<{ position: number; name: string; value: number }> = [];
-  const add = (counts: Record<string, number>, name: string, value: number) => {
-    counts[name] = (counts[name] ?? 0) + value;
-  };
-  for (const chunk of chunks) {
-    idAt.set(chunk.position, chunk.file_id);
-    const file = files.get(chunk.file_id) ?? { id: chunk.file_id, failed: false, counts: {} };
-    files.set(chunk.file_id, file);
-    file.failed ||= chunk.failed;
-    for (const [key, raw] of Object.entries(chunk.counters ?? {})) {
-      const value = Number(raw);
-      if (!key.startsWith(TAKEN_BACK)) {
-        add(file.counts, key, value);
-        continue;
-      }
-      const [name, position] = key.slice(TAKEN_BACK.length).split(":") as [string, string];
-      add(file.counts, name, value); // this chunk's own count, before it took the correction off
-      corrections.push({ position: Number(position), name, value });
-    }
-  }
-  for (const { position, name, value } of corrections) {
-    const target = files.get(idAt.get(position) ?? "");
-    if (target) add(target.counts, name, -value);
-  }
-  return [...files.values()];
 }
 
 /** A dry run does the writes in a savepoint and rolls them back: the counts are real, the data untouched. */

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Database, type DatabaseHandle, openDatabase, queryRows } from "../../lib/db/client.js";
 import { migrateDatabase } from "../../lib/db/migrate.js";
 import { stores } from "../../lib/db/schema.js";
-import { fileCounts, takenBackCounters } from "../../lib/imports/kind.js";
+import { fileCounts, takenBackCounters } from "../../lib/imports/file-status.js";
 import type { PurchaseOrder, Settlement, SourceRank, TakenBack, UpsertCounts } from "../../lib/imports/model.js";
 import { upsertPurchases } from "../../lib/imports/purchases.js";
 import { upsertSettlements } from "../../lib/imports/settlements.js";
