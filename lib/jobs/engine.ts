@@ -22,6 +22,7 @@ import { uuidv7 } from "./ids.js";
 import { computeProgress, type Progress } from "./progress.js";
 import { jobKind } from "./registry.js";
 import {
+  ACTIVE_STATUSES,
   ChunkAlreadyCommitted,
   type ChunkRow,
   type ChunkTotals,
@@ -36,6 +37,7 @@ import {
   type JobRow,
   jobSnapshot,
   listChunks,
+  lockJob,
   markPublished,
   recordAttempt,
   reopenFailedChunks,
@@ -433,10 +435,13 @@ export class JobEngine {
   private async finish(jobId: string, result: SettledJob, lastError: string | null): Promise<SettledJob | null> {
     return this.db.transaction(async (transaction) => {
       const tx = transaction as unknown as Database;
-      const job = await findJob(tx, jobId);
-      const kind = job ? jobKind(job.kind) : undefined;
+      // Locked first: two finalisers of one job (the last worker and the watchdog) take
+      // turns, and the second finds it finished and writes nothing.
+      const job = await lockJob(tx, jobId);
+      if (!job || !ACTIVE_STATUSES.includes(job.status)) return null;
+      const kind = jobKind(job.kind);
       const settled =
-        job && kind?.settle
+        kind?.settle
           ? await kind.settle({ job, db: tx, ...result, log: log.child({ job_id: jobId }) })
           : result;
       return (await finishJob(tx, jobId, { ...settled, lastError })) ? settled : null;

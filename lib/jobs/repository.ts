@@ -60,6 +60,12 @@ export async function findJob(db: Database, id: string): Promise<JobRow | null> 
   return (row as JobRow | undefined) ?? null;
 }
 
+/** The job row, locked until the transaction `db` ends (finalisers of one job take turns). */
+export async function lockJob(db: Database, id: string): Promise<JobRow | null> {
+  const [row] = await db.select(jobColumns).from(jobs).where(eq(jobs.id, id)).for("update");
+  return (row as JobRow | undefined) ?? null;
+}
+
 export interface JobListQuery {
   kind?: string;
   status?: JobStatus;
