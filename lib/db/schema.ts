@@ -168,6 +168,30 @@ export const importRowErrors = pgTable(
   ],
 );
 
+/**
+ * A dry run's row outcomes (lib/imports/file-status.ts): a dry run rolls each chunk's
+ * writes back, so no chunk sees another's version of a row; each records how every
+ * distinct row it held would count, and the import's counts are taken at its end from
+ * the highest-ranked version of each row, as a real run counts them.
+ */
+export const importDryRunRows = pgTable(
+  "import_dry_run_rows",
+  {
+    jobId: uuid("job_id")
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    /** `orders` or `settlements`. */
+    kind: text("kind").notNull(),
+    /** The order code; a settlement's `<store id>:<order number>`. */
+    key: text("key").notNull(),
+    rankFile: integer("rank_file").notNull(),
+    rankLine: integer("rank_line").notNull(),
+    /** `inserted`, `updated` or `unchanged`. */
+    outcome: text("outcome").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.kind, t.key, t.rankFile, t.rankLine] })],
+);
+
 export const purchases = pgTable(
   "purchases",
   {

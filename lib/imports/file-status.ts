@@ -6,7 +6,10 @@
 import { sql } from "drizzle-orm";
 import { type Database, queryRows } from "../db/client.js";
 import type { JobStatus } from "../db/schema.js";
-import type { TakenBack } from "./model.js";
+import type { TakenBack, UpsertCounts, WriteReport } from "./model.js";
+
+type RowKind = "orders" | "settlements";
+const OUTCOMES: ReadonlyArray<keyof UpsertCounts> = ["inserted", "updated", "unchanged"];
 
 /**
  * A chunk's counters name what it took back from earlier chunks of the import by the
@@ -16,9 +19,9 @@ import type { TakenBack } from "./model.js";
  */
 const TAKEN_BACK = "taken_back:";
 
-export function takenBackCounters(prefix: "orders" | "settlements", takenBack: TakenBack): Record<string, number> {
+export function takenBackCounters(prefix: RowKind, takenBack: TakenBack | undefined): Record<string, number> {
   const counters: Record<string, number> = {};
-  for (const [position, counts] of takenBack) {
+  for (const [position, counts] of takenBack ?? []) {
     for (const [name, value] of Object.entries(counts)) {
       if (value !== 0) counters[`${TAKEN_BACK}${prefix}_${name}:${position}`] = value;
     }
@@ -63,16 +66,93 @@ export function fileCounts(
   return [...files.values()];
 }
 
-/** Writes every file's final status and counts; returns how many files failed. */
-export async function settleImportFiles(db: Database, jobId: string, status: JobStatus): Promise<number> {
-  const files = fileCounts(
-    await queryRows<{ file_id: string; position: number; failed: boolean; counters: Record<string, number> | null }>(
-      db,
-      sql`select payload->>'file_id' as file_id, (payload->>'position')::int as position,
-                 status = 'failed' as failed, counters
-          from job_chunks where job_id = ${jobId}`,
-    ),
+/** What a chunk's write should report: always what it takes back; in a dry run also each row's outcome. */
+export function writeReport(dryRun: boolean): WriteReport & { takenBack: TakenBack } {
+  return dryRun ? { takenBack: new Map(), outcomes: [] } : { takenBack: new Map() };
+}
+
+/**
+ * A dry run's chunk keeps each distinct row's outcome (committed with the chunk, outside
+ * the savepoint its writes were rolled back in): no later chunk will see its version, so
+ * the import is counted at its end from these instead (settleImportFiles).
+ */
+export async function recordDryRunRows(
+  db: Database,
+  jobId: string,
+  kind: RowKind,
+  report: WriteReport,
+  keyOf: (key: string) => string = (key) => key,
+): Promise<void> {
+  const outcomes = report.outcomes ?? [];
+  if (outcomes.length === 0) return;
+  const p = (values: unknown[]) => sql.param(values);
+  await queryRows(
+    db,
+    sql`insert into import_dry_run_rows (job_id, kind, key, rank_file, rank_line, outcome)
+        select ${jobId}::uuid, ${kind}, * from unnest(
+          ${p(outcomes.map((row) => keyOf(row.key)))}::text[], ${p(outcomes.map((row) => row.rank.file))}::int[],
+          ${p(outcomes.map((row) => row.rank.line))}::int[], ${p(outcomes.map((row) => row.count))}::text[])
+        on conflict do nothing`,
   );
+}
+
+/**
+ * A dry run's counts as a real run would have made them: each row counted once, by
+ * its highest-ranked version, in the file that holds that version. Rows are kept
+ * while a chunk has failed (a retry re-runs only that chunk) and dropped otherwise.
+ */
+async function dryRunCounts(
+  db: Database,
+  jobId: string,
+  dropRows: boolean,
+): Promise<Array<{ kind: RowKind; outcome: keyof UpsertCounts; position: number; rows: number }>> {
+  const counted = await queryRows<{ kind: RowKind; outcome: keyof UpsertCounts; position: number; rows: number }>(
+    db,
+    sql`select kind, outcome, rank_file as position, count(*)::int as rows from (
+          select distinct on (kind, key) kind, outcome, rank_file from import_dry_run_rows
+          where job_id = ${jobId} order by kind, key, rank_file desc, rank_line desc
+        ) final_versions
+        group by kind, outcome, rank_file`,
+  );
+  if (dropRows) await queryRows(db, sql`delete from import_dry_run_rows where job_id = ${jobId}`);
+  return counted;
+}
+
+/**
+ * Writes every file's final status and counts; returns how many files failed and, for
+ * a dry run, the import's row counts (which replace the chunks' sums).
+ */
+export async function settleImportFiles(
+  db: Database,
+  jobId: string,
+  status: JobStatus,
+  options: { dryRun: boolean },
+): Promise<{ filesFailed: number; dryRunCounts: Record<string, number> }> {
+  const chunks = await queryRows<{ file_id: string; position: number; failed: boolean; counters: Record<string, number> | null }>(
+    db,
+    sql`select payload->>'file_id' as file_id, (payload->>'position')::int as position,
+               status = 'failed' as failed, counters
+        from job_chunks where job_id = ${jobId}`,
+  );
+  const files = fileCounts(chunks);
+  const totals: Record<string, number> = {};
+  if (options.dryRun) {
+    const counted = await dryRunCounts(db, jobId, !chunks.some((chunk) => chunk.failed));
+    const fileAt = new Map(chunks.map((chunk) => [chunk.position, chunk.file_id]));
+    const kinds = new Set<RowKind>(["orders", "settlements"].filter((kind) => chunks.some((c) => `${kind}_inserted` in (c.counters ?? {}))) as RowKind[]);
+    for (const kind of kinds) {
+      for (const outcome of OUTCOMES) {
+        totals[`${kind}_${outcome}`] = 0;
+        for (const file of files) file.counts[`${kind}_${outcome}`] = 0;
+      }
+    }
+    for (const { kind, outcome, position, rows } of counted) {
+      const name = `${kind}_${outcome}`;
+      totals[name] = (totals[name] ?? 0) + rows;
+      const file = files.find((one) => one.id === fileAt.get(position));
+      if (file) file.counts[name] = (file.counts[name] ?? 0) + rows;
+    }
+  }
   if (files.length > 0) {
     await queryRows(
       db,
@@ -103,5 +183,5 @@ export async function settleImportFiles(db: Database, jobId: string, status: Job
     db,
     sql`select count(*)::int as failed from import_files where job_id = ${jobId} and status = 'failed'`,
   );
-  return refused?.failed ?? 0;
+  return { filesFailed: refused?.failed ?? 0, dryRunCounts: totals };
 }

@@ -13,8 +13,8 @@ import { type ChunkWork, type JobKind, type JobRecord, PermanentChunkError } fro
 import type { Logger } from "../log/index.js";
 import type { ObjectStore } from "../storage/types.js";
 import { type ChunkLayout, forEachChunkRow, mapHeader, planFileChunks } from "./csv/index.js";
-import { settleImportFiles, takenBackCounters, withoutTakenBack } from "./file-status.js";
-import type { TakenBack, UpsertCounts } from "./model.js";
+import { recordDryRunRows, settleImportFiles, takenBackCounters, withoutTakenBack, writeReport } from "./file-status.js";
+import type { UpsertCounts } from "./model.js";
 import { type PurchaseColumns, purchaseValidator, type RowProblem } from "./purchase-rows.js";
 import { upsertPurchases } from "./purchases.js";
 import { type SettlementColumns, settlementValidator } from "./settlement-rows.js";
@@ -187,15 +187,16 @@ export function createImportKind(deps: {
         await forEachChunkRow(bytes, range, validator.add);
         const result = validator.finish();
         return ctx.commit(async (tx) => {
-          const takenBack: TakenBack = new Map();
-          const counts = await maybeDry(tx, params.dry_run, (db) => upsertPurchases(db, result.orders, ctx.job.id, takenBack));
+          const report = writeReport(params.dry_run);
+          const counts = await maybeDry(tx, params.dry_run, (db) => upsertPurchases(db, result.orders, ctx.job.id, report));
+          await recordDryRunRows(tx, ctx.job.id, "orders", report);
           await insertRowProblems(tx, ctx.job.id, chunk.file_id, [...result.errors, ...result.warnings]);
           return work(result.rows, result.errors, result.warnings.length, {
             orders_inserted: counts.inserted,
             orders_updated: counts.updated,
             orders_unchanged: counts.unchanged,
             lines: result.orders.reduce((sum, order) => sum + order.lines.length, 0),
-            ...takenBackCounters("orders", takenBack),
+            ...takenBackCounters("orders", report.takenBack),
           });
         });
       }
@@ -208,16 +209,17 @@ export function createImportKind(deps: {
       await forEachChunkRow(bytes, range, validator.add);
       const result = validator.finish();
       return ctx.commit(async (tx) => {
-        const takenBack: TakenBack = new Map();
+        const report = writeReport(params.dry_run);
         const counts = await maybeDry(tx, params.dry_run, (db) =>
-          upsertSettlements(db, storeId, result.settlements, ctx.job.id, takenBack),
+          upsertSettlements(db, storeId, result.settlements, ctx.job.id, report),
         );
+        await recordDryRunRows(tx, ctx.job.id, "settlements", report, (key) => `${storeId}:${key}`);
         await insertRowProblems(tx, ctx.job.id, chunk.file_id, result.errors);
         return work(result.rows, result.errors, 0, {
           settlements_inserted: counts.inserted,
           settlements_updated: counts.updated,
           settlements_unchanged: counts.unchanged,
-          ...takenBackCounters("settlements", takenBack),
+          ...takenBackCounters("settlements", report.takenBack),
         });
       });
     },
@@ -225,12 +227,14 @@ export function createImportKind(deps: {
     async settle({ job, db, status, counters }) {
       // Committed with the job's status, so a poller never sees a finished import with
       // files still running.
-      const filesFailed = await settleImportFiles(db, job.id, status);
+      const { filesFailed, dryRunCounts } = await settleImportFiles(db, job.id, status, {
+        dryRun: ImportParams.parse(job.params).dry_run,
+      });
       // A file refused at planning is an error of the import (DESIGN.md §3), even when
       // every chunk of the other files went through.
       return {
         status: status === "completed" && filesFailed > 0 ? "completed_with_errors" : status,
-        counters: { ...withoutTakenBack(counters), files_failed: filesFailed },
+        counters: { ...withoutTakenBack(counters), ...dryRunCounts, files_failed: filesFailed },
       };
     },
 

@@ -93,3 +93,18 @@ export interface UpsertCounts {
  * totals are already net, and this says which file's counts to take them from.
  */
 export type TakenBack = Map<number, UpsertCounts>;
+
+/** One distinct row of a write: its key, its source rank and how it counted. */
+export interface RowOutcome {
+  key: string;
+  rank: SourceRank;
+  count: keyof UpsertCounts;
+}
+
+/** What a write reports beside its counts, to a caller that asks (ranked-write.ts fills it). */
+export interface WriteReport {
+  /** What the write took back from earlier chunks of its import, by their file. */
+  takenBack?: TakenBack;
+  /** Each distinct row's outcome: a dry run keeps them to count its import at the end. */
+  outcomes?: RowOutcome[];
+}

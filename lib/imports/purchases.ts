@@ -21,7 +21,7 @@
 import { createHash } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { type Database, queryRows } from "../db/client.js";
-import type { PurchaseOrder, TakenBack, UpsertCounts } from "./model.js";
+import type { PurchaseOrder, UpsertCounts, WriteReport } from "./model.js";
 import { type RankedTable, writeRanked } from "./ranked-write.js";
 
 const p = (values: unknown[]) => sql.param(values);
@@ -68,8 +68,8 @@ export async function upsertPurchases(
   db: Database,
   orders: PurchaseOrder[],
   jobId: string,
-  /** Filled with what this chunk takes back from earlier chunks, by their file (ranked-write.ts). */
-  takenBack?: TakenBack,
+  /** Filled, when given, with what the write took back and each row's outcome (model.ts). */
+  report?: WriteReport,
 ): Promise<UpsertCounts> {
   if (orders.length === 0) return { inserted: 0, updated: 0, unchanged: 0 };
   // Every block's store, a superseded block's too: which stores exist must not depend
@@ -78,7 +78,7 @@ export async function upsertPurchases(
     db,
     orders.map((order) => ({ name: order.storeName, channel: order.channel })),
   );
-  const { counts, written } = await writeRanked(db, purchasesTable(storeIds), orders, jobId, takenBack);
+  const { counts, written } = await writeRanked(db, purchasesTable(storeIds), orders, jobId, report);
   await replaceLines(db, written);
   return counts;
 }

@@ -37,7 +37,7 @@
  */
 import { type SQL, sql } from "drizzle-orm";
 import { type Database, queryRows } from "../db/client.js";
-import { compareRank, type SourceRank, type TakenBack, type UpsertCounts } from "./model.js";
+import { compareRank, type SourceRank, type TakenBack, type UpsertCounts, type WriteReport } from "./model.js";
 
 const p = (values: unknown[]) => sql.param(values);
 
@@ -159,7 +159,7 @@ export async function writeRanked<Row>(
   table: RankedTable<Row>,
   rows: Row[],
   jobId: string,
-  takenBack?: TakenBack,
+  report?: WriteReport,
 ): Promise<{ counts: UpsertCounts; written: Row[] }> {
   const latest = new Map<string, { row: Row; rank: SourceRank }>();
   for (const row of rows) {
@@ -188,11 +188,18 @@ export async function writeRanked<Row>(
     if (decision.write === "full") full.push({ ...item, prior: decision.jobPriorHash });
     else if (decision.write === "rank") rankOnly.push({ ...item, prior: decision.jobPriorHash });
   }
+  if (report?.outcomes) {
+    others.forEach((item, i) => {
+      const count = decisions[i]?.count;
+      if (count) report.outcomes?.push({ key: item.key, rank: item.rank, count });
+    });
+    for (const item of items) if (inserted.has(item.key)) report.outcomes.push({ key: item.key, rank: item.rank, count: "inserted" });
+  }
   await updateRows(db, table, full, jobId, true);
   await updateRows(db, table, rankOnly, jobId, false);
   const writtenKeys = new Set([...inserted, ...full.map((item) => item.key)]);
   return {
-    counts: tally(inserted.size, decisions, takenBack),
+    counts: tally(inserted.size, decisions, report?.takenBack),
     written: items.filter((item) => writtenKeys.has(item.key)).map((item) => item.row),
   };
 }

@@ -16,7 +16,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Database } from "../db/client.js";
-import type { Settlement, TakenBack, UpsertCounts } from "./model.js";
+import type { Settlement, UpsertCounts, WriteReport } from "./model.js";
 import { type Column, type RankedTable, writeRanked } from "./ranked-write.js";
 import { SETTLEMENT_MONEY } from "./settlement-rows.js";
 
@@ -42,8 +42,8 @@ export async function upsertSettlements(
   storeId: number,
   rows: Settlement[],
   jobId: string,
-  /** Filled with what this chunk takes back from earlier chunks, by their file (ranked-write.ts). */
-  takenBack?: TakenBack,
+  /** Filled, when given, with what the write took back and each row's outcome (model.ts). */
+  report?: WriteReport,
 ): Promise<UpsertCounts> {
   const table: RankedTable<Settlement> = {
     table: "settlements",
@@ -59,5 +59,5 @@ export async function upsertSettlements(
     rank: (row) => row.rank,
     contentHash: settlementContentHash,
   };
-  return (await writeRanked(db, table, rows, jobId, takenBack)).counts;
+  return (await writeRanked(db, table, rows, jobId, report)).counts;
 }

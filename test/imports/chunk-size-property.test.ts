@@ -287,7 +287,7 @@ describe.skipIf(!postgres)("chunk size property: chunked imports equal one whole
     return key;
   }
 
-  async function importOnce(key: string, rows: number): Promise<Outcome> {
+  async function importOnce(key: string, rows: number, dryRun = false): Promise<Outcome> {
     // Empties what an import writes (delete: far cheaper than truncate on tables this small).
     for (const table of ["purchase_lines", "purchases", "import_row_errors", "import_files", "job_chunks", "jobs", "stores"]) {
       await queryRows(db, sql`delete from ${sql.identifier(table)}`);
@@ -296,7 +296,7 @@ describe.skipIf(!postgres)("chunk size property: chunked imports equal one whole
     const created = await fetch(`${app.base}/api/imports`, {
       method: "POST",
       headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-      body: JSON.stringify({ kind: "purchases", files: [{ key, name: "dirty.csv" }] }),
+      body: JSON.stringify({ kind: "purchases", files: [{ key, name: "dirty.csv" }], dry_run: dryRun }),
     });
     expect(created.status).toBe(202);
     const { job_id: jobId } = (await created.json()) as { job_id: string };
@@ -393,6 +393,24 @@ describe.skipIf(!postgres)("chunk size property: chunked imports equal one whole
    * The smallest files the property found differing (chunk rows 1 against the whole
    * file), kept as cases of their own: they name the difference without a generator.
    */
+  describe("dry runs", () => {
+    for (const options of FILES.filter((f) => f.repeatOrders)) {
+      it(`seed ${options.seed}: counts what the import would, in every chunking, and writes no order`, async () => {
+        const key = await upload(dirtyImportFile(options.seed, options));
+        const whole = await importOnce(key, WHOLE_FILE);
+        for (const rows of [1, 3, 7, 20, 50]) {
+          const dry = await importOnce(key, rows, true);
+          const context = `seed ${options.seed}, dry run, chunk rows ${rows}`;
+          expect(dry.chunks, context).toBeGreaterThan(1);
+          expect(dry.result.job, context).toEqual(whole.result.job);
+          expect(dry.result.file, context).toEqual(whole.result.file);
+          expect(dry.result.problems, context).toEqual(whole.result.problems);
+          expect([dry.result.purchases, dry.result.lines, dry.result.stores], context).toEqual([[], [], []]);
+        }
+      }, 60_000);
+    }
+  });
+
   describe("minimal cases", () => {
     const line = (no: number, code: string, values: Partial<Record<string, string>> = {}) =>
       purchaseLine({ No: String(no), "Kode Pesanan": code, "Kode Transaksi": `5${code}`, "Kode Invoice Channel": `'2503${code}XK`, ...values }, ",");

@@ -592,7 +592,7 @@ describe.each(targets)("purchase and settlement upserts ($name)", (target) => {
     // As the import kind does: each chunk's net counters plus what it took back, by file.
     const chunkOf = async (orders: PurchaseOrder[], position: number) => {
       const takenBack: TakenBack = new Map();
-      const counts = await handle.db.transaction((tx) => upsertPurchases(tx, orders, jobOf(orders), takenBack));
+      const counts = await handle.db.transaction((tx) => upsertPurchases(tx, orders, jobOf(orders), { takenBack }));
       const counters = {
         orders_inserted: counts.inserted,
         orders_updated: counts.updated,
