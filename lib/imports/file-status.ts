@@ -179,6 +179,12 @@ export async function settleImportFiles(
         where job_id = ${jobId} and status in ('queued', 'planning', 'running')
           and not exists (select 1 from job_chunks c where c.job_id = ${jobId} and c.payload->>'file_id' = import_files.id::text)`,
   );
+  // Rows a dry run kept for a retry that never came go a week after it finished.
+  await queryRows(
+    db,
+    sql`delete from import_dry_run_rows r using jobs j
+        where r.job_id = j.id and j.finished_at < now() - interval '7 days'`,
+  );
   const [refused] = await queryRows<{ failed: number }>(
     db,
     sql`select count(*)::int as failed from import_files where job_id = ${jobId} and status = 'failed'`,

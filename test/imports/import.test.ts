@@ -174,6 +174,35 @@ describe.skipIf(!postgres)("imports end to end", () => {
     expect(status.counts).toMatchObject({ rows: 1, row_errors: 0, orders_inserted: 1 });
   });
 
+  it("drops the rows a dry run kept for a retry a week after it finished, when an import settles", async () => {
+    const { db } = await server.runtime.database();
+    const [old] = await queryRows<{ id: string }>(
+      db,
+      sql`insert into jobs (id, kind, status, finished_at) values (gen_random_uuid(), 'import', 'completed_with_errors', now() - interval '8 days')
+          returning id`,
+    );
+    const [recent] = await queryRows<{ id: string }>(
+      db,
+      sql`insert into jobs (id, kind, status, finished_at) values (gen_random_uuid(), 'import', 'completed_with_errors', now() - interval '1 day')
+          returning id`,
+    );
+    for (const job of [old, recent]) {
+      await queryRows(
+        db,
+        sql`insert into import_dry_run_rows (job_id, kind, key, rank_file, rank_line, outcome)
+            values (${job?.id}::uuid, 'orders', 'K1', 0, 2, 'inserted')`,
+      );
+    }
+    const bytes = purchaseFile(["7501"]);
+    const created = await api("/api/imports", {
+      method: "POST",
+      body: JSON.stringify({ kind: "purchases", files: [{ name: "sweep.csv", key: await upload("sweep.csv", bytes) }] }),
+    });
+    await waitForImport(((await created.json()) as { job_id: string }).job_id);
+    const left = await queryRows<{ job_id: string }>(db, sql`select job_id from import_dry_run_rows`);
+    expect(left).toEqual([{ job_id: recent?.id }]);
+  });
+
   it("refuses an unknown store and a missing file with 400 naming the field", async () => {
     const unknown = await api("/api/imports", {
       method: "POST",
