@@ -8,14 +8,14 @@ import { importFiles } from "../db/schema.js";
 import type { JobView } from "../jobs/engine.js";
 import { IMPORT_COUNTERS } from "./kind.js";
 
-export interface RowErrorView {
+export type RowErrorView = {
   file: string;
   line: number;
   column: string | null;
   code: string;
   message: string;
   raw: string | null;
-}
+};
 
 export async function importStatus(db: Database, view: JobView) {
   const files = await db
@@ -28,12 +28,10 @@ export async function importStatus(db: Database, view: JobView) {
     sql`select code, count(*)::int as n from import_row_errors where job_id = ${view.id} group by code order by code`,
   );
   const firstErrors = await listRowErrors(db, view.id, { limit: 20 });
-  const live = await queryRows<{ key: string; total: string }>(
-    db,
-    sql`select kv.key, sum(kv.value::bigint)::text as total
-        from job_chunks c, jsonb_each_text(c.counters) kv where c.job_id = ${view.id} group by kv.key`,
-  );
-  const summed = Object.fromEntries(live.map((row) => [row.key, Number(row.total)]));
+  // A finished import's counters are the job's final ones (a dry run's are only
+  // known then: lib/imports/file-status.ts); while it runs, its chunks' sums so far.
+  const final = view.finished_at !== null && view.status !== "cancelled"; // a cancelled job is never finalised
+  const summed = final ? view.counters : await chunkSums(db, view.id);
   const counts = Object.fromEntries(IMPORT_COUNTERS.map((name) => [name, summed[name] ?? 0]));
   return {
     id: view.id,
@@ -58,20 +56,21 @@ export async function importStatus(db: Database, view: JobView) {
   };
 }
 
+async function chunkSums(db: Database, jobId: string): Promise<Record<string, number>> {
+  const live = await queryRows<{ key: string; total: string }>(
+    db,
+    sql`select kv.key, sum(kv.value::bigint)::text as total
+        from job_chunks c, jsonb_each_text(c.counters) kv where c.job_id = ${jobId} group by kv.key`,
+  );
+  return Object.fromEntries(live.map((row) => [row.key, Number(row.total)]));
+}
+
 export async function listRowErrors(
   db: Database,
   jobId: string,
   query: { code?: string; fileId?: string; afterId?: number; limit: number },
 ): Promise<{ errors: RowErrorView[]; nextId: number | null }> {
-  const rows = await queryRows<{
-    id: number;
-    file: string;
-    line: number;
-    column: string | null;
-    code: string;
-    message: string;
-    raw: string | null;
-  }>(
+  const rows = await queryRows<RowErrorView & { id: number }>(
     db,
     sql`select e.id, f.name as file, e.line, e."column", e.code, e.message, e.raw
         from import_row_errors e join import_files f on f.id = e.file_id

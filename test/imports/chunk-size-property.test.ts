@@ -242,6 +242,7 @@ interface Outcome {
   /** Everything that must not depend on the chunk size. */
   result: {
     job: { status: string; last_error: string | null; counters: Record<string, number> };
+    counts: Record<string, number>;
     file: { status: string; error_code: string | null; error_message: string | null; sha256: string | null; counts: unknown };
     stores: unknown[];
     purchases: unknown[];
@@ -320,11 +321,16 @@ describe.skipIf(!postgres)("chunk size property: chunked imports equal one whole
       sql`select status, error_code, error_message, sha256, counts from import_files where job_id = ${jobId}`,
     );
     const [chunks] = await queryRows<{ n: number }>(db, sql`select count(*)::int as n from job_chunks where job_id = ${jobId}`);
+    const status = (await (
+      await fetch(`${app.base}/api/imports/${jobId}`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    ).json()) as { counts: Record<string, number> };
     const { chunks_done: _done, ...counters } = job?.counters ?? {};
     return {
       chunks: chunks?.n ?? 0,
       result: {
         job: { status: job?.status ?? "missing", last_error: job?.last_error ?? null, counters },
+        // What GET /api/imports/:id shows.
+        counts: status.counts,
         file: file ?? { status: "missing", error_code: null, error_message: null, sha256: null, counts: null },
         stores: await queryRows(db, sql`select name, channel from stores order by name`),
         // Everything but where it came from (job ids, rank_job, timestamps) and the store's id.
@@ -403,6 +409,7 @@ describe.skipIf(!postgres)("chunk size property: chunked imports equal one whole
           const context = `seed ${options.seed}, dry run, chunk rows ${rows}`;
           expect(dry.chunks, context).toBeGreaterThan(1);
           expect(dry.result.job, context).toEqual(whole.result.job);
+          expect(dry.result.counts, context).toEqual(whole.result.counts);
           expect(dry.result.file, context).toEqual(whole.result.file);
           expect(dry.result.problems, context).toEqual(whole.result.problems);
           expect([dry.result.purchases, dry.result.lines, dry.result.stores], context).toEqual([[], [], []]);
