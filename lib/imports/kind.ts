@@ -15,9 +15,9 @@ import type { ObjectStore } from "../storage/types.js";
 import { type ChunkLayout, forEachChunkRow, mapHeader, planFileChunks } from "./csv/index.js";
 import { recordDryRunRows, settleImportFiles, takenBackCounters, withoutTakenBack, writeReport } from "./file-status.js";
 import type { UpsertCounts } from "./model.js";
-import { type PurchaseColumns, purchaseValidator, type RowProblem } from "./purchase-rows.js";
+import { purchaseValidator, type RowProblem } from "./purchase-rows.js";
 import { upsertPurchases } from "./purchases.js";
-import { type SettlementColumns, settlementValidator } from "./settlement-rows.js";
+import { settlementValidator } from "./settlement-rows.js";
 import { upsertSettlements } from "./settlements.js";
 
 export const IMPORT_KIND = "import";
@@ -134,7 +134,7 @@ export function createImportKind(deps: {
         await db.update(importFiles).set({ sha256 }).where(eq(importFiles.id, file.id));
         let storeId = params.store_id;
         if (params.kind === "settlements") {
-          const resolved = await resolveSettlementStore(db, storeId, plan.preamble?.username ?? null);
+          const resolved = await resolveSettlementStore(db, storeId, plan.preamble?.username ?? null, { link: !params.dry_run });
           if ("error" in resolved) {
             await fail("unknown_store", resolved.error);
             continue;
@@ -178,13 +178,13 @@ export function createImportKind(deps: {
       const range = { startByte: chunk.start, endByte: chunk.end, firstLine: chunk.first_line, layout: chunk.layout };
       const columns = mapHeader(chunk.layout.header, chunk.layout.kind);
       if (chunk.layout.kind === "purchases") {
-        const validator = purchaseValidator(columns as unknown as PurchaseColumns, {
+        const validator = purchaseValidator(columns, {
           jobSeq: ctx.job.seq,
           filePosition: chunk.position,
           lenientAmounts: params.lenient_amounts,
           repeatedFromEarlierChunks: new Set(chunk.repeated),
         });
-        await forEachChunkRow(bytes, range, validator.add);
+        await forEachChunkRow(bytes, range, validator.add, columns);
         const result = validator.finish();
         return ctx.commit(async (tx) => {
           const report = writeReport(params.dry_run);
@@ -202,11 +202,11 @@ export function createImportKind(deps: {
       }
       if (chunk.store_id === null) throw new PermanentChunkError("settlement chunk without a store");
       const storeId = chunk.store_id;
-      const validator = settlementValidator(columns as unknown as SettlementColumns, {
+      const validator = settlementValidator(columns, {
         jobSeq: ctx.job.seq,
         filePosition: chunk.position,
       });
-      await forEachChunkRow(bytes, range, validator.add);
+      await forEachChunkRow(bytes, range, validator.add, columns);
       const result = validator.finish();
       return ctx.commit(async (tx) => {
         const report = writeReport(params.dry_run);
@@ -299,9 +299,11 @@ async function resolveSettlementStore(
   db: Database,
   storeId: number | null,
   username: string | null,
+  /** False in a dry run, which changes no data. */
+  options: { link: boolean },
 ): Promise<{ storeId: number } | { error: string }> {
   if (storeId !== null) {
-    if (username) {
+    if (username && options.link) {
       await db
         .update(stores)
         .set({ marketplaceUsernames: sql`array_append(${stores.marketplaceUsernames}, ${username})` })

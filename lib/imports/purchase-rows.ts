@@ -3,6 +3,7 @@
  * rules of domain.md §1. Pure: no I/O, so a chunk's whole validation is testable
  * with arrays, and the planner and the worker agree on what a record means.
  */
+import { stripTextGuard } from "./csv/records.js";
 import type { PurchaseLine, PurchaseOrder } from "./model.js";
 
 /** The fields of the purchase export, in domain.md §1's words. */
@@ -144,10 +145,6 @@ export function parseAmount(text: string, lenient: boolean): number | null {
   return (loose[1] ? -1 : 1) * Number.parseInt(digits, 10);
 }
 
-function stripTextGuard(value: string): string {
-  const trimmed = value.trim();
-  return trimmed.startsWith("'") ? trimmed.slice(1).trim() : trimmed;
-}
 
 /** Validates one chunk's records (whole orders: the planner never splits one). */
 export function validatePurchaseRecords(
@@ -170,7 +167,6 @@ export function purchaseValidator(columns: PurchaseColumns, options: ValidationO
   const warnings: RowProblem[] = [];
   const orders: PurchaseOrder[] = [];
   let rows = 0;
-  const isRepeatedHeader = repeatedHeaderTest(columns.header);
   const text = (record: CsvRecord, field: PurchaseField) => {
     const index = columns.index[field];
     return index === undefined ? "" : (record.fields[index] ?? "").trim();
@@ -220,11 +216,9 @@ export function purchaseValidator(columns: PurchaseColumns, options: ValidationO
     blockKey = key;
   };
 
+  // Blank, totals and repeated header lines never get here: the CSV layer's
+  // classifyRecord (csv/records.ts), the planner's own rule, has left them out.
   const add = (record: CsvRecord) => {
-    if (isRepeatedHeader(record)) return; // a header repeated mid-file
-    if (!record.error && text(record, "order_code") === "" && text(record, "sku") === "" && text(record, "ordered_at") === "") {
-      return; // blank line, a row of delimiters, a totals line
-    }
     rows += 1;
     // A record the tokenizer could not read has no trustworthy key (the planner gives it none).
     const key = record.error ? "" : stripTextGuard(text(record, "order_code"));
@@ -375,16 +369,6 @@ export interface RowValidator<Result> {
   finish(): Result;
 }
 
-/** True for a record that repeats the header (case and spaces aside); allocates nothing for a data row. */
-export function repeatedHeaderTest(header: string[]): (record: CsvRecord) => boolean {
-  const names = header.map((name) => name.trim().toLowerCase());
-  return (record) => {
-    const { fields } = record;
-    if (fields.length !== names.length) return false;
-    for (let k = 0; k < names.length; k++) if ((fields[k] as string).trim().toLowerCase() !== names[k]) return false;
-    return true;
-  };
-}
 
 function parseCashless(value: string): boolean | null {
   const normal = value.trim().toLowerCase();

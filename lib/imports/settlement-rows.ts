@@ -3,7 +3,8 @@
  * row errors. Pure, like purchase-rows.ts.
  */
 import type { Settlement } from "./model.js";
-import { type CsvRecord, parseAmount, type RowProblem, type RowValidator, repeatedHeaderTest } from "./purchase-rows.js";
+import { stripTextGuard } from "./csv/records.js";
+import { type CsvRecord, parseAmount, type RowProblem, type RowValidator } from "./purchase-rows.js";
 
 /** The columns dropflow keeps, in domain.md §2's order. */
 export const SETTLEMENT_FIELDS = [
@@ -73,16 +74,6 @@ export interface SettlementSource {
   filePosition: number;
 }
 
-export function validateSettlementRecords(
-  records: Iterable<CsvRecord>,
-  columns: SettlementColumns,
-  source: SettlementSource,
-): SettlementValidation {
-  const validator = settlementValidator(columns, source);
-  for (const record of records) validator.add(record);
-  return validator.finish();
-}
-
 /** The same validation one record at a time (a worker streams its chunk). */
 export function settlementValidator(columns: SettlementColumns, source: SettlementSource): RowValidator<SettlementValidation> {
   const settlements: Settlement[] = [];
@@ -96,12 +87,10 @@ export function settlementValidator(columns: SettlementColumns, source: Settleme
     const index = columns.index[field];
     return index === undefined ? field : (columns.header[index] ?? field);
   };
-  const isRepeatedHeader = repeatedHeaderTest(columns.header);
 
+  // Blank and repeated header lines never get here: the CSV layer's classifyRecord
+  // (csv/records.ts), the planner's own rule, has left them out.
   const add = (record: CsvRecord) => {
-    if (isRepeatedHeader(record)) return;
-    // Blank lines, and the preamble's `total(Rp)` line, hold no order number.
-    if (!record.error && text(record, "order_sn") === "") return;
     rows += 1;
     const reject = (column: string | null, code: RowProblem["code"], message: string) =>
       errors.push({ line: record.line, column, code, message, raw: record.raw });
@@ -113,8 +102,13 @@ export function settlementValidator(columns: SettlementColumns, source: Settleme
       reject(null, "field_count", `${record.fields.length} fields where the header has ${columns.header.length}`);
       return;
     }
+    const orderSn = stripTextGuard(text(record, "order_sn"));
+    if (orderSn === "") {
+      reject(headerOf("order_sn"), "missing_field", `${headerOf("order_sn")} is empty`);
+      return;
+    }
     const row: Partial<Record<keyof Settlement, unknown>> = {
-      orderSn: text(record, "order_sn").replace(/^'/, ""),
+      orderSn,
       shippingService: text(record, "shipping_service") || null,
       courierName: text(record, "courier_name") || null,
       // The row of an order number repeated in one import that wins: the last file's, its last line.

@@ -120,6 +120,25 @@ describe.skipIf(!postgres)("imports end to end", () => {
     expect(second.counts).toMatchObject({ settlements_inserted: 0, settlements_updated: 0, settlements_unchanged: 705 });
   });
 
+  it.skipIf(!fixturePath)("dry-runs a settlement report without writing a row or linking the seller to the store", async () => {
+    const { db } = await server.runtime.database();
+    await db.insert(stores).values({ name: "Dry Store", channel: "Shopee" });
+    const key = await upload("dry income.csv", readFileSync(fixturePath as string));
+    const created = await api("/api/imports", {
+      method: "POST",
+      body: JSON.stringify({ kind: "settlements", store: "Dry Store", dry_run: true, files: [{ key, name: "income.csv" }] }),
+    });
+    const status = await waitForImport(((await created.json()) as { job_id: string }).job_id);
+    expect(status.status).toBe("completed");
+    expect(status.counts).toMatchObject({ rows: 705, row_errors: 0, settlements_inserted: 705 });
+    const [store] = await queryRows<{ usernames: string[]; settled: number }>(
+      db,
+      sql`select s.marketplace_usernames as usernames, (select count(*)::int from settlements t where t.store_id = s.id) as settled
+          from stores s where s.name = 'Dry Store'`,
+    );
+    expect(store).toEqual({ usernames: [], settled: 0 });
+  });
+
   it("fails a binary file and an unknown header with a clear message while the other file imports", async () => {
     const good = [
       "No,Waktu Pesanan Terbuat,Status Pesanan Terakhir,Kode Pesanan,Kode Transaksi,SKU,Nama Produk,Harga Produk,Qty,Total Harga Produk,Biaya Lainnya,Biaya Mitra Jakmall,Total Transaksi,Harga Produk Channel,Total Harga Produk Channel,Potensi Keuntungan,Dibuat Oleh,Jenis Channel,Nama Toko,Kode Invoice Channel,Gudang Pengiriman,Jenis Ekspedisi,Cashless,Nomor Resi,Waktu Pengiriman,Provinsi,Kota",

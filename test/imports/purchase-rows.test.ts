@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PURCHASE_COLUMNS } from "../../lib/imports/csv/headers.js";
+import { readChunk } from "../../lib/imports/csv/index.js";
 import {
   type CsvRecord,
   PURCHASE_FIELDS,
@@ -101,11 +102,18 @@ describe("purchase record validation", () => {
     ]);
   });
 
-  it("skips blank, delimiter-only, header and totals lines without counting them", () => {
-    const blank: CsvRecord = { fields: HEADER.map(() => ""), line: 90, raw: ",,," };
-    const header: CsvRecord = { fields: [...HEADER], line: 91, raw: HEADER.join(",") };
-    const totals = { ...row({ "Kode Pesanan": "", SKU: "", "Waktu Pesanan Terbuat": "", "Total Transaksi": "999" }) };
-    const result = validatePurchaseRecords([blank, header, totals, row()], columns, options);
+  it("skips blank, delimiter-only, header and totals lines without counting them", async () => {
+    // The worker's path: the CSV layer classifies every record, the validator sees data rows.
+    const csv = (fields: string[]) => fields.map((f) => (/[",\n]/.test(f) ? `"${f.replaceAll('"', '""')}"` : f)).join(",");
+    const totals = row({ "Kode Pesanan": "", SKU: "", "Waktu Pesanan Terbuat": "", "Total Transaksi": "999" });
+    const body = Buffer.from(`${["", HEADER.map(() => "").join(","), csv(HEADER), csv(totals.fields), csv(row().fields)].join("\n")}\n`);
+    const { records } = await readChunk(body, {
+      startByte: 0,
+      endByte: body.length,
+      firstLine: 2,
+      layout: { kind: "purchases", delimiter: ",", header: HEADER },
+    });
+    const result = validatePurchaseRecords(records, columns, options);
     expect(result.rows).toBe(1);
     expect(result.errors).toEqual([]);
   });

@@ -31,8 +31,9 @@ export async function forEachChunkRow(
   bytes: ByteSource,
   chunk: ChunkRange,
   onRow: (record: CsvRecord) => void,
+  /** The layout's header mapped, when the caller has it already. */
+  columns: HeaderMapping = mapHeader(chunk.layout.header, chunk.layout.kind),
 ): Promise<Omit<ChunkRecords, "records">> {
-  const columns = mapHeader(chunk.layout.header, chunk.layout.kind);
   const skipped: ChunkRecords["skipped"] = [];
   const reader = new RecordReader(
     { delimiter: chunk.layout.delimiter, startByte: chunk.startByte, firstLine: chunk.firstLine },
