@@ -40,6 +40,7 @@ import { openDatabase } from "../lib/db/client.js";
 import { migrateDatabase } from "../lib/db/migrate.js";
 import { newImportKey } from "../lib/storage/index.js";
 import { copyFile, type FilterCounts } from "./baseline-copy.js";
+import { parseWorkerEnv } from "./worker-env.js";
 
 const { values } = parseArgs({
   options: {
@@ -63,13 +64,7 @@ const IMPORT_TIMEOUT_MS = 20 * 60_000;
 const BASELINE_SQL = fileURLToPath(new URL("./import-baseline.sql", import.meta.url));
 const COPY_MARKER = /^-- ==== COPY .*$/m;
 const RSS_TARGET_MB = 256;
-const workerEnv = Object.fromEntries(
-  values["worker-env"].map((pair) => {
-    const at = pair.indexOf("=");
-    if (at <= 0) throw new Error(`--worker-env takes NAME=VALUE, got "${pair}"`);
-    return [pair.slice(0, at), pair.slice(at + 1)];
-  }),
-);
+const workerEnv = parseWorkerEnv(values["worker-env"]);
 const RATIO_TARGET = 3;
 
 const out = (line = "") => process.stdout.write(`${line}\n`);

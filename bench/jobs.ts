@@ -14,12 +14,15 @@ import { parseArgs } from "node:util";
 import { JOB_PARALLELISM } from "../lib/jobs/engine.js";
 import { NOOP_PATH } from "../dev/app.js";
 import { peakRssMb, startLocalServices } from "../dev/services.js";
+import { parseWorkerEnv } from "./worker-env.js";
 
 const { values } = parseArgs({
   options: {
     chunks: { type: "string", default: "10000" },
     workers: { type: "string", default: "2" },
     runs: { type: "string", default: "3" },
+    /** Extra worker environment, NAME=VALUE, repeatable (e.g. `NODE_OPTIONS=` drops the workers' heap budget). */
+    "worker-env": { type: "string", multiple: true, default: [] },
   },
 });
 const chunks = Number(values.chunks);
@@ -76,7 +79,14 @@ async function engineRun(baseUrl: string, token: string): Promise<number> {
 
 const services = await startLocalServices({
   workers,
-  env: { DROPFLOW_TEST_JOB_KINDS: "1", LOG_LEVEL: "error" },
+  env: {
+    DROPFLOW_TEST_JOB_KINDS: "1",
+    LOG_LEVEL: "error",
+    // No-op chunks hold nothing: the engine's own cost is measured with a slot for every
+    // delivery the queue may send (the memory bound is the import's concern).
+    DROPFLOW_CHUNK_CONCURRENCY: String(JOB_PARALLELISM),
+    ...parseWorkerEnv(values["worker-env"]),
+  },
 });
 try {
   const baselineSeconds: number[] = [];

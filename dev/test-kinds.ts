@@ -84,8 +84,6 @@ const NoopParams = z.object({ chunks: z.number().int().min(0).max(1_000_000) });
 export const noopKind: JobKind = {
   kind: "noop",
   creatableViaApi: true,
-  // It holds nothing, and it measures the engine's own cost (bench:jobs), not a memory bound.
-  usesChunkSlot: false,
   params: NoopParams,
   async plan({ job }) {
     const { chunks } = NoopParams.parse(job.params);

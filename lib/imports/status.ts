@@ -5,8 +5,16 @@
 import { asc, eq, sql } from "drizzle-orm";
 import { type Database, queryRows } from "../db/client.js";
 import { importFiles } from "../db/schema.js";
-import type { JobView } from "../jobs/engine.js";
-import { IMPORT_COUNTERS } from "./kind.js";
+import { AppError } from "../errors.js";
+import type { JobEngine, JobRow, JobView } from "../jobs/index.js";
+import { IMPORT_COUNTERS, IMPORT_KIND } from "./kind.js";
+
+/** The import `id`, or 404: a job of another kind is no import (every /api/imports/:id route). */
+export async function requireImport(engine: JobEngine, id: string): Promise<JobRow> {
+  const job = await engine.requireJob(id);
+  if (job.kind !== IMPORT_KIND) throw new AppError("not_found", `No import ${id}.`);
+  return job;
+}
 
 export type RowErrorView = {
   file: string;

@@ -252,8 +252,7 @@ export class JobEngine {
     const startedAtMs = Date.now();
     const { maxDurationMs, deadlineMarginMs } = this.deps.config;
     const job = await findJob(this.db, jobId);
-    const usesSlot = job ? jobKind(job.kind)?.usesChunkSlot !== false : true;
-    const release = usesSlot ? await this.slots.acquire(Math.floor((maxDurationMs - deadlineMarginMs) / 2)) : () => undefined;
+    const release = await this.slots.acquire(Math.floor((maxDurationMs - deadlineMarginMs) / 2));
     try {
       return await this.runChunk(job, jobId, chunk, delivery, startedAtMs);
     } finally {
@@ -390,7 +389,8 @@ export class JobEngine {
 
   private async complete(jobId: string, chunk: number, outcome: ChunkOutcome): Promise<void> {
     const result = await this.store.completeChunk(jobId, chunk, outcome);
-    if (result.allComplete) await this.finaliseIfComplete(jobId);
+    // allComplete is the very test finaliseIfComplete makes: no need to read the state again.
+    if (result.allComplete && (await this.store.tryFinalise(jobId))) await this.finalise(jobId);
   }
 
   private async finaliseIfComplete(jobId: string): Promise<void> {

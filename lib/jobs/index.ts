@@ -15,7 +15,7 @@ export {
 } from "./engine.js";
 export { uuidv7 } from "./ids.js";
 export { computeProgress, type Progress } from "./progress.js";
-export { jobKind, registeredJobKinds, registerJobKind } from "./registry.js";
+export { jobKind, registerJobKind } from "./registry.js";
 export { findJob, type JobRow, listJobs } from "./repository.js";
 export * from "./types.js";
 export { runWatchdog, type WatchdogReport } from "./watchdog.js";

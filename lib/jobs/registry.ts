@@ -11,6 +11,3 @@ export function jobKind(kind: string): JobKind | undefined {
   return kinds.get(kind);
 }
 
-export function registeredJobKinds(): string[] {
-  return [...kinds.keys()].sort();
-}

@@ -67,12 +67,6 @@ export interface JobKind {
    * kinds say yes; real kinds have their own routes that validate their input.
    */
   creatableViaApi?: boolean;
-  /**
-   * Whether a chunk of this kind waits for one of the process's chunk slots
-   * (DROPFLOW_CHUNK_CONCURRENCY) before it runs; default true. Only a kind whose
-   * chunks hold next to nothing (the engine benchmark's no-op) opts out.
-   */
-  usesChunkSlot?: boolean;
   /** Validates a new job's params (a 400 naming the field when they are wrong). */
   params?: z.ZodType;
   plan(ctx: PlanContext): Promise<PlannedChunk[]>;

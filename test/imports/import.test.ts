@@ -340,6 +340,21 @@ describe.skipIf(!postgres)("imports end to end", () => {
     expect(status.files[1]?.error?.message).toMatch(/same content as first\.csv/);
   });
 
+  it("answers 404 on every /api/imports/:id route for a job that is not an import", async () => {
+    const { db } = await server.runtime.database();
+    const [other] = await queryRows<{ id: string }>(
+      db,
+      sql`insert into jobs (id, kind, status) values (gen_random_uuid(), 'noop', 'completed_with_errors') returning id`,
+    );
+    for (const [method, p] of [
+      ["GET", `/api/imports/${other?.id}`],
+      ["GET", `/api/imports/${other?.id}/errors`],
+      ["POST", `/api/imports/${other?.id}/retry`],
+    ] as const) {
+      expect((await api(p, { method })).status, `${method} ${p}`).toBe(404);
+    }
+  });
+
   it("answers 401 on every import route without a valid token", async () => {
     const id = "01a20b50-2fda-7c26-9fd2-e18bfae8c10b";
     for (const [method, p] of [

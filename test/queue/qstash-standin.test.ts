@@ -174,12 +174,13 @@ describe("QStash stand-in with the real Client and Receiver", () => {
   it("never overlaps two deliveries of a key with parallelism=1, while another key runs in parallel", async () => {
     const { qstash, client } = await standIn();
     const running = { serial: 0, wide: 0 };
-    const peak = { serial: 0, wide: 0, together: 0 };
+    const peak = { serial: 0, wide: 0 };
+    let overlapped = false; // a serial and a wide delivery in flight at the same moment
     destination.setHandler(async (request) => {
       const lane = request.path.startsWith("/serial") ? "serial" : "wide";
       running[lane] += 1;
       peak[lane] = Math.max(peak[lane], running[lane]);
-      peak.together = Math.max(peak.together, running.serial + running.wide);
+      overlapped ||= running.serial > 0 && running.wide > 0;
       await new Promise((resolve) => setTimeout(resolve, 60));
       running[lane] -= 1;
       return {};
@@ -200,7 +201,7 @@ describe("QStash stand-in with the real Client and Receiver", () => {
     expect(destination.requests).toHaveLength(8);
     expect(peak.serial).toBe(1);
     expect(peak.wide).toBeGreaterThan(1);
-    expect(peak.together).toBeGreaterThan(peak.wide > 1 ? 1 : 0);
+    expect(overlapped).toBe(true);
     // The serial key's deliveries arrive in publish order, one after the other.
     expect(destination.requests.filter((r) => r.path.startsWith("/serial")).map((r) => r.path)).toEqual([
       "/serial/1",

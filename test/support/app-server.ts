@@ -2,7 +2,7 @@
  * The whole app in process for a suite: the dev server (embedded queue and Blob
  * stand-ins) on a fresh Postgres database cloned from the migrated template.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { type DevServer, startDevServer } from "../../dev/server.js";
@@ -21,11 +21,16 @@ export async function startAppServer(
   options: { queueTimeScale?: number; dataDir?: string } = {},
 ): Promise<AppServer> {
   const database = await createTestDatabase();
+  // A directory made here (uploads land under it) goes with the server; a caller's stays.
+  const ownDir = options.dataDir === undefined ? mkdtempSync(path.join(os.tmpdir(), "dropflow-app-")) : null;
+  const removeOwnDir = () => {
+    if (ownDir) rmSync(ownDir, { recursive: true, force: true });
+  };
   try {
     const server = await startDevServer({
       env: {
         DATABASE_URL: database.url,
-        DROPFLOW_DATA_DIR: options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), "dropflow-app-")),
+        DROPFLOW_DATA_DIR: options.dataDir ?? (ownDir as string),
         DROPFLOW_API_TOKENS: token,
         LOG_LEVEL: "warn",
         PORT: "0",
@@ -41,10 +46,12 @@ export async function startAppServer(
       close: async () => {
         await server.close();
         await database.drop();
+        removeOwnDir();
       },
     };
   } catch (error) {
     await database.drop();
+    removeOwnDir();
     throw error;
   }
 }

@@ -1,8 +1,6 @@
 import { z } from "zod";
-import { AppError } from "../../../lib/errors.js";
 import { json, route } from "../../../lib/http/index.js";
-import { IMPORT_KIND } from "../../../lib/imports/kind.js";
-import { listRowErrors, type RowErrorView } from "../../../lib/imports/status.js";
+import { listRowErrors, requireImport, type RowErrorView } from "../../../lib/imports/status.js";
 
 const Query = z.object({
   id: z.string().uuid(),
@@ -21,8 +19,7 @@ const csvCell = (value: string | number | null) => {
 /** Row errors of an import, page by page (JSON) or all at once (CSV download). */
 export const GET = route({ operation: "listImportErrors", auth: "api", query: Query }, async ({ query, runtime }) => {
   const engine = await runtime.engine();
-  const job = await engine.requireJob(query.id);
-  if (job.kind !== IMPORT_KIND) throw new AppError("not_found", `No import ${query.id}.`);
+  const job = await requireImport(engine, query.id);
   const { db } = await runtime.database();
   if (query.format === "csv") {
     const lines = ["file,line,column,code,message,raw"];

@@ -1,11 +1,13 @@
 import { z } from "zod";
 import { json, route } from "../../../lib/http/index.js";
+import { requireImport } from "../../../lib/imports/status.js";
 
 /** Re-runs the import's chunks that failed as a whole. */
 export const POST = route(
   { operation: "retryImport", auth: "api", query: z.object({ id: z.string().uuid() }) },
   async ({ query, runtime }) => {
     const engine = await runtime.engine();
+    await requireImport(engine, query.id);
     const chunks = await engine.retry(query.id);
     return json({ retried_chunks: chunks, status_url: `/api/imports/${query.id}` }, { status: 202 });
   },
