@@ -95,12 +95,12 @@ export function createImportKind(deps: {
         ),
       );
       for (const file of [...params.files].sort((a, b) => a.position - b.position)) {
-        const fail = async (code: string, message: string) => {
+        const fail = async (code: string, message: string, sha256?: string) => {
           failed += 1;
           log.warn("file failed", { file: file.name, code, message });
           await db
             .update(importFiles)
-            .set({ status: "failed", errorCode: code, errorMessage: message, updatedAt: sql`now()` })
+            .set({ status: "failed", errorCode: code, errorMessage: message, ...(sha256 ? { sha256 } : {}), updatedAt: sql`now()` })
             .where(eq(importFiles.id, file.id));
         };
         // The planner reads each file once; the content hash rides along on that read.
@@ -131,19 +131,18 @@ export function createImportKind(deps: {
           // the planner's own hash (and its duplicate check) is what the import goes by.
           log.warn("file content changed since the import was created", { file: file.name, recorded: before, read: sha256 });
         }
-        await db.update(importFiles).set({ sha256 }).where(eq(importFiles.id, file.id));
         let storeId = params.store_id;
         if (params.kind === "settlements") {
           const resolved = await resolveSettlementStore(db, storeId, plan.preamble?.username ?? null, { link: !params.dry_run });
           if ("error" in resolved) {
-            await fail("unknown_store", resolved.error);
+            await fail("unknown_store", resolved.error, sha256);
             continue;
           }
           storeId = resolved.storeId;
         }
         await db
           .update(importFiles)
-          .set({ status: "running", counts: { rows: plan.totalRows }, updatedAt: sql`now()` })
+          .set({ status: "running", sha256, counts: { rows: plan.totalRows }, updatedAt: sql`now()` })
           .where(eq(importFiles.id, file.id));
         for (const chunk of plan.chunks) {
           chunks.push({

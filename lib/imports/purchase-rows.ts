@@ -94,6 +94,7 @@ export interface ChunkValidation {
 const REQUIRED: PurchaseField[] = ["order_code", "sku", "ordered_at", "invoice"];
 const ORDER_MONEY: PurchaseField[] = ["other_fee", "partner_fee", "order_total"];
 const LINE_MONEY: PurchaseField[] = ["unit_cost", "line_cost", "unit_price", "line_price", "line_margin"];
+const MONEY: PurchaseField[] = [...LINE_MONEY, ...ORDER_MONEY];
 const MONTHS = [
   "january",
   "february",
@@ -238,7 +239,7 @@ export function purchaseValidator(columns: PurchaseColumns, options: ValidationO
       return;
     }
     try {
-      const code = stripTextGuard(text(record, "order_code"));
+      const code = key; // a record that reaches here was read cleanly
       for (const field of REQUIRED) {
         if (stripTextGuard(text(record, field)) === "") {
           throw new RowRejected({ column: headerOf(field), code: "missing_field", message: `${headerOf(field)} is empty` });
@@ -270,7 +271,7 @@ export function purchaseValidator(columns: PurchaseColumns, options: ValidationO
         });
       }
       const money = new Map<PurchaseField, number>();
-      for (const field of [...LINE_MONEY, ...ORDER_MONEY]) {
+      for (const field of MONEY) {
         const value = parseAmount(text(record, field), options.lenientAmounts);
         if (value === null) {
           throw new RowRejected({

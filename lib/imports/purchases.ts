@@ -78,8 +78,8 @@ export async function upsertPurchases(
     db,
     orders.map((order) => ({ name: order.storeName, channel: order.channel })),
   );
-  const { counts, written } = await writeRanked(db, purchasesTable(storeIds), orders, jobId, report);
-  await replaceLines(db, written);
+  const { counts, written, replaced } = await writeRanked(db, purchasesTable(storeIds), orders, jobId, report);
+  await replaceLines(db, written, replaced);
   return counts;
 }
 
@@ -117,13 +117,15 @@ function purchasesTable(storeIds: Map<string, number>): RankedTable<PurchaseOrde
   };
 }
 
-/** Lines are replaced as a whole: a re-export may drop or reorder them. */
-async function replaceLines(db: Database, orders: PurchaseOrder[]): Promise<void> {
+/**
+ * Writes the lines of `orders`, replaced as a whole (a re-export may drop or reorder
+ * them): the old lines go first for the orders in `replaced`; an inserted order has none.
+ */
+async function replaceLines(db: Database, orders: PurchaseOrder[], replaced: Set<string>): Promise<void> {
   if (orders.length === 0) return;
-  await queryRows(
-    db,
-    sql`delete from purchase_lines where order_code = any(${p(orders.map((order) => order.orderCode))}::text[])`,
-  );
+  if (replaced.size > 0) {
+    await queryRows(db, sql`delete from purchase_lines where order_code = any(${p([...replaced])}::text[])`);
+  }
   const lines = orders.flatMap((order) => order.lines.map((line) => ({ orderCode: order.orderCode, ...line })));
   const lineColumn = <T>(pick: (line: (typeof lines)[number]) => T) => p(lines.map(pick));
   await queryRows(

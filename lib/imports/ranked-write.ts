@@ -151,8 +151,9 @@ interface Item<Row> {
 
 /**
  * Writes one chunk's rows. `rows` may repeat a key (the same order twice in one
- * chunk): the highest rank wins before anything is written. Returns the counters and
- * the rows whose content was written (inserted or replaced), in key order.
+ * chunk): the highest rank wins before anything is written. Returns the counters, the
+ * rows whose content was written (inserted or replaced) in key order, and the keys of
+ * those replaced.
  */
 export async function writeRanked<Row>(
   db: Database,
@@ -160,7 +161,7 @@ export async function writeRanked<Row>(
   rows: Row[],
   jobId: string,
   report?: WriteReport,
-): Promise<{ counts: UpsertCounts; written: Row[] }> {
+): Promise<{ counts: UpsertCounts; written: Row[]; replaced: Set<string> }> {
   const latest = new Map<string, { row: Row; rank: SourceRank }>();
   for (const row of rows) {
     const key = table.key.value(row);
@@ -171,7 +172,7 @@ export async function writeRanked<Row>(
   const items: Array<Item<Row>> = [...latest.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([key, { row, rank }]) => ({ row, key, rank, hash: table.contentHash(row) }));
-  if (items.length === 0) return { counts: { inserted: 0, updated: 0, unchanged: 0 }, written: [] };
+  if (items.length === 0) return { counts: { inserted: 0, updated: 0, unchanged: 0 }, written: [], replaced: new Set() };
 
   const inserted = new Set(await insertAbsent(db, table, items, jobId));
   const others = items.filter((item) => !inserted.has(item.key));
@@ -197,10 +198,12 @@ export async function writeRanked<Row>(
   }
   await updateRows(db, table, full, jobId, true);
   await updateRows(db, table, rankOnly, jobId, false);
-  const writtenKeys = new Set([...inserted, ...full.map((item) => item.key)]);
+  const replaced = new Set(full.map((item) => item.key));
+  const writtenKeys = new Set([...inserted, ...replaced]);
   return {
     counts: tally(inserted.size, decisions, report?.takenBack),
     written: items.filter((item) => writtenKeys.has(item.key)).map((item) => item.row),
+    replaced,
   };
 }
 

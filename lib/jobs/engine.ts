@@ -36,8 +36,8 @@ import {
   insertJob,
   type JobRow,
   jobSnapshot,
-  listChunks,
   lockJob,
+  markFirstPublications,
   markPublished,
   recordAttempt,
   reopenFailedChunks,
@@ -171,7 +171,7 @@ export class JobEngine {
     if (!job) return "skipped";
     if (job.status === "running") {
       // A retry of a plan task whose publishing failed half-way: publish what never went out.
-      await this.publishChunks(job, (await this.unpublishedChunks(job.id)).map((row) => row.chunk));
+      await this.publishMarked(job, await markFirstPublications(this.db, job.id));
       return "republished";
     }
     if (!(await startPlanning(this.db, jobId))) return "skipped";
@@ -201,17 +201,17 @@ export class JobEngine {
       await this.finalise(jobId);
       return "planned";
     }
-    await this.publishChunks(job, (await this.unpublishedChunks(jobId)).map((row) => row.chunk));
+    await this.publishMarked(job, await markFirstPublications(this.db, jobId));
     return "planned";
-  }
-
-  private async unpublishedChunks(jobId: string): Promise<ChunkRow[]> {
-    return (await listChunks(this.db, jobId, "pending")).filter((row) => row.publications === 0);
   }
 
   /** Publishes these chunks as new messages (a new deduplication generation each time). */
   async publishChunks(job: JobRow, chunks: number[]): Promise<number> {
-    const marked = await markPublished(this.db, job.id, chunks);
+    return this.publishMarked(job, await markPublished(this.db, job.id, chunks));
+  }
+
+  /** Publishes chunks already marked, each under its publication's deduplication generation. */
+  private async publishMarked(job: JobRow, marked: Array<{ chunk: number; publications: number }>): Promise<number> {
     if (marked.length === 0) return 0;
     await this.deps.queue.publishMany(
       marked.map(({ chunk, publications }) => ({
@@ -297,14 +297,13 @@ export class JobEngine {
         break;
     }
     // The durable attempt number survives lost Redis state and retries on demand.
-    const attempt = await recordAttempt(this.db, jobId, chunk);
-    chunkLog.debug("chunk claimed", { event: "chunk_claimed", attempt, retried: delivery.retried });
-
-    const row = await findChunk(this.db, jobId, chunk);
+    const row = await recordAttempt(this.db, jobId, chunk);
     if (!row) {
       await this.store.releaseLease(jobId, chunk, owner);
       throw new PermanentChunkError(`job ${jobId} has no chunk ${chunk}`);
     }
+    const attempt = row.attempts;
+    chunkLog.debug("chunk claimed", { event: "chunk_claimed", attempt, retried: delivery.retried });
     if (row.status !== "pending") {
       // Committed by an earlier delivery that died before telling Redis: report the stored outcome.
       await this.complete(jobId, chunk, outcomeOf(row));

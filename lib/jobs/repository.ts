@@ -187,6 +187,18 @@ export async function listChunks(db: Database, jobId: string, status?: ChunkStat
   return rows as ChunkRow[];
 }
 
+/**
+ * Marks every pending chunk never published yet as published once, and returns them:
+ * one conditional update, so two plan deliveries at once publish each chunk once.
+ */
+export async function markFirstPublications(db: Database, jobId: string): Promise<Array<{ chunk: number; publications: number }>> {
+  return db
+    .update(jobChunks)
+    .set({ publications: 1, publishedAt: sql`now()` })
+    .where(and(eq(jobChunks.jobId, jobId), eq(jobChunks.status, "pending"), eq(jobChunks.publications, 0)))
+    .returning({ chunk: jobChunks.chunk, publications: jobChunks.publications });
+}
+
 /** Bumps `publications` (the next deduplication generation) of these chunks; returns them. */
 export async function markPublished(
   db: Database,
@@ -201,21 +213,26 @@ export async function markPublished(
     .returning({ chunk: jobChunks.chunk, publications: jobChunks.publications });
 }
 
-/** Counts a delivery that reached a worker; returns the chunk's durable attempt number (from 1). */
-export async function recordAttempt(db: Database, jobId: string, chunk: number): Promise<number> {
-  const [row] = await queryRows<{ attempts: number }>(
+/**
+ * Counts one more attempt at the chunk (durable, unlike Redis's) and returns the chunk's
+ * row as it is now, in the one statement; null when the job has no such chunk. Also
+ * beats the job's heartbeat, at most once a second.
+ */
+export async function recordAttempt(db: Database, jobId: string, chunk: number): Promise<ChunkRow | null> {
+  const [row] = await queryRows<ChunkRow & Record<string, unknown>>(
     db,
     sql`
     with chunk as (
       update job_chunks set attempts = attempts + 1 where job_id = ${jobId} and chunk = ${chunk}
-      returning attempts
+      returning chunk, payload, rows_planned as "rowsPlanned", status, rows_done as "rowsDone",
+                rows_failed as "rowsFailed", counters, error, attempts, publications, published_at as "publishedAt"
     ), beat as (
       update jobs set heartbeat_at = now()
       where id = ${jobId} and (heartbeat_at is null or heartbeat_at < now() - interval '1 second')
     )
-    select attempts from chunk`,
+    select * from chunk`,
   );
-  return row?.attempts ?? 0;
+  return row ?? null;
 }
 
 export async function touchJob(db: Database, jobId: string): Promise<void> {
