@@ -11,7 +11,9 @@
  * The last line is one JSON object (DESIGN.md §7).
  */
 import { parseArgs } from "node:util";
+import type { JobStatus } from "../lib/db/schema.js";
 import { JOB_PARALLELISM } from "../lib/jobs/engine.js";
+import { ACTIVE_STATUSES } from "../lib/jobs/repository.js";
 import { NOOP_PATH } from "../dev/app.js";
 import { peakRssMb, startLocalServices } from "../dev/services.js";
 import { parseWorkerEnv } from "./worker-env.js";
@@ -28,6 +30,7 @@ const { values } = parseArgs({
 const chunks = Number(values.chunks);
 const workers = Number(values.workers);
 const runs = Math.max(1, Number(values.runs));
+const JOB_TIMEOUT_MS = 10 * 60_000;
 
 const median = (xs: number[]) => {
   const sorted = [...xs].sort((a, b) => a - b);
@@ -61,14 +64,16 @@ async function engineRun(baseUrl: string, token: string): Promise<number> {
   });
   if (created.status !== 202) throw new Error(`create answered ${created.status}: ${await created.text()}`);
   const { id } = (await created.json()) as { id: string };
+  const until = Date.now() + JOB_TIMEOUT_MS;
   for (;;) {
+    if (Date.now() > until) throw new Error(`job ${id} still not finished after ${JOB_TIMEOUT_MS / 60_000} minutes`);
     await new Promise((resolve) => setTimeout(resolve, 100));
     const view = (await (await fetch(`${baseUrl}/api/jobs/${id}`, { headers })).json()) as {
       status: string;
       counters: Record<string, number>;
       progress: { percent: number };
     };
-    if (["completed", "completed_with_errors", "failed", "cancelled"].includes(view.status)) {
+    if (!ACTIVE_STATUSES.includes(view.status as JobStatus)) {
       if (view.status !== "completed" || view.counters.chunks_done !== chunks) {
         throw new Error(`job ended ${view.status} with ${JSON.stringify(view.counters)}`);
       }

@@ -29,6 +29,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { constantTimeEqual } from "../../lib/auth/bearer.js";
 import { logger } from "../../lib/log/index.js";
 import { listenOn } from "../servers/listen.js";
 import { type BlobAccess, BlobFiles, type BlobMeta, type ReceivedBody } from "./files.js";
@@ -38,7 +39,6 @@ import {
   CLIENT_TOKEN_PREFIX,
   contentTypeAllowed,
   newReadWriteToken,
-  sameSecret,
   signedCallback,
   storeIdOf,
   verifyClientToken,
@@ -214,7 +214,7 @@ export async function startBlobServer(options: BlobServerOptions): Promise<BlobS
     if (bearer.startsWith(CLIENT_TOKEN_PREFIX)) {
       return { kind: "client", claims: verifyClientToken(bearer, options.token, storeId) };
     }
-    if (!sameSecret(bearer, options.token)) throw new BlobApiError(401, "forbidden", "Access denied: invalid token.");
+    if (!constantTimeEqual(bearer, options.token)) throw new BlobApiError(401, "forbidden", "Access denied: invalid token.");
     return { kind: "rw" };
   }
 
@@ -524,7 +524,7 @@ export async function startBlobServer(options: BlobServerOptions): Promise<BlobS
     }
     let authorized = false;
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "");
-    if (bearer) authorized = sameSecret(bearer[1] as string, options.token);
+    if (bearer) authorized = constantTimeEqual(bearer[1] as string, options.token);
     const opened = await files.openContent(pathname);
     if (opened === null) {
       // Without the token, a missing blob and a private one look the same.

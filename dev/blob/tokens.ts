@@ -14,7 +14,8 @@
  *   JSON.stringify(JSON.parse(body)), so the body must be compact JSON whose key order
  *   survives a parse (no integer-like keys).
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
+import { constantTimeEqual } from "../../lib/auth/bearer.js";
 
 export const CLIENT_TOKEN_PREFIX = "vercel_blob_client_";
 
@@ -56,10 +57,6 @@ export function newReadWriteToken(storeId = "local"): string {
   return `vercel_blob_rw_${storeId}_${randomBytes(24).toString("hex")}`;
 }
 
-/** Digests have equal length, so comparing them takes the same time whatever was sent. */
-export function sameSecret(a: string, b: string): boolean {
-  return timingSafeEqual(createHash("sha256").update(a).digest(), createHash("sha256").update(b).digest());
-}
 
 export function hmacHex(key: string, message: string): string {
   return createHmac("sha256", key).update(message).digest("hex");
@@ -81,7 +78,7 @@ export function verifyClientToken(token: string, readWriteToken: string, storeId
   if (dot <= 0) throw forged();
   const signature = decoded.slice(0, dot);
   const payload = decoded.slice(dot + 1);
-  if (!sameSecret(signature, hmacHex(readWriteToken, payload))) throw forged();
+  if (!constantTimeEqual(signature, hmacHex(readWriteToken, payload))) throw forged();
 
   let claims: unknown;
   try {

@@ -153,7 +153,6 @@ export interface Order {
 export const orderCost = (order: Order) => order.lines.reduce((sum, line) => sum + line.unitCost * line.qty, 0);
 export const orderTotal = (order: Order) => orderCost(order) + order.otherFee + order.partnerFee;
 export const orderPrice = (order: Order) => order.lines.reduce((sum, line) => sum + line.unitPrice * line.qty, 0);
-export const orderMargin = (order: Order) => orderPrice(order) - orderCost(order);
 
 export interface RenderOptions {
   /** Values that replace the rendered field (still quoted as needed). */

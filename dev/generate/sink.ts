@@ -69,10 +69,3 @@ export function csvField(value: string, delimiter: string, eol: string, quoteAll
   const body = value.replace(/"/g, '""');
   return `"${eol === "\n" ? body : body.replace(/\n/g, eol)}"`;
 }
-
-/** Physical line breaks inside a value (each `\n` becomes one line ending). */
-export const lineBreaks = (value: string) => {
-  let count = 0;
-  for (let i = value.indexOf("\n"); i !== -1; i = value.indexOf("\n", i + 1)) count++;
-  return count;
-};

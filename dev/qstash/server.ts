@@ -13,7 +13,8 @@
  *   tsx dev/qstash/server.ts [--port 8080] [--host 127.0.0.1] [--token T]
  *     [--current-signing-key K] [--next-signing-key K] [--time-scale 1]
  */
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import { constantTimeEqual } from "../../lib/auth/bearer.js";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
@@ -133,7 +134,6 @@ export async function startQstashServer(options: QstashServerOptions): Promise<Q
     historyLimit: settings.historyLimit,
     maxResponseBodyBytes: 256 * 1024,
   });
-  const tokenDigest = digest(options.token);
   // id → message id, in insertion order, so expiry walks from the front.
   const dedup = new Map<string, { messageId: string; expiresAt: number }>();
   const counters = { published: 0, deduplicated: 0, rejected: 0 };
@@ -141,8 +141,7 @@ export async function startQstashServer(options: QstashServerOptions): Promise<Q
 
   function authorized(req: IncomingMessage): boolean {
     const match = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "");
-    // Digests have equal length, so the comparison is constant-time whatever was sent.
-    return match !== null && timingSafeEqual(digest((match[1] as string).trim()), tokenDigest);
+    return match !== null && constantTimeEqual((match[1] as string).trim(), options.token);
   }
 
   function offer(input: Offer): OfferResult {
@@ -461,10 +460,6 @@ function answer(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
   res.end(text);
-}
-
-function digest(value: string): Buffer {
-  return createHash("sha256").update(value).digest();
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

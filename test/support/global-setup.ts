@@ -10,8 +10,8 @@ import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { openDatabase } from "../../lib/db/client.js";
 import { migrateDatabase } from "../../lib/db/migrate.js";
-import { findPostgresBinaries, type PostgresServer, startPostgres } from "./postgres.js";
-import { findRedisServer, startRedis } from "./redis.js";
+import { findPostgresBinaries, type PostgresServer, startPostgres } from "../../dev/servers/postgres.js";
+import { findRedisServer, startRedis } from "../../dev/servers/redis.js";
 
 export const SKIP_MARKER = "DROPFLOW-SKIPPED-FOR-WANT-OF-SERVER";
 export const TEMPLATE_DB = "dropflow_template";

@@ -1,6 +1,7 @@
+import { PURCHASE_COLUMNS } from "../../lib/imports/csv/headers.js";
+
 /** Jakmall purchase exports for import tests: one valid order per row, order codes from `firstOrder`. */
-export const PURCHASE_HEADER =
-  "No,Waktu Pesanan Terbuat,Status Pesanan Terakhir,Kode Pesanan,Kode Transaksi,SKU,Nama Produk,Harga Produk,Qty,Total Harga Produk,Biaya Lainnya,Biaya Mitra Jakmall,Total Transaksi,Harga Produk Channel,Total Harga Produk Channel,Potensi Keuntungan,Dibuat Oleh,Jenis Channel,Nama Toko,Kode Invoice Channel,Gudang Pengiriman,Jenis Ekspedisi,Cashless,Nomor Resi,Waktu Pengiriman,Provinsi,Kota";
+export const PURCHASE_HEADER = PURCHASE_COLUMNS.map((column) => column.header).join(",");
 
 export function purchaseRow(i: number, store = "Toko Test"): string {
   return (
