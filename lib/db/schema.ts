@@ -80,7 +80,7 @@ export const jobs = pgTable(
   ],
 );
 
-export const CHUNK_STATUSES = ["pending", "done", "failed"] as const;
+export const CHUNK_STATUSES = ["pending", "done", "failed", "cancelled"] as const;
 export type ChunkStatus = (typeof CHUNK_STATUSES)[number];
 
 /**

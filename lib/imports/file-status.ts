@@ -35,9 +35,15 @@ export function withoutTakenBack(counters: Record<string, number>): Record<strin
 
 /** Each file's counters summed over its chunks, with every correction moved to the file it corrects. */
 export function fileCounts(
-  chunks: Array<{ file_id: string; position: number; failed: boolean; counters: Record<string, number> | null }>,
-): Array<{ id: string; failed: boolean; counts: Record<string, number> }> {
-  const files = new Map<string, { id: string; failed: boolean; counts: Record<string, number> }>();
+  chunks: Array<{
+    file_id: string;
+    position: number;
+    failed: boolean;
+    cancelled?: boolean;
+    counters: Record<string, number> | null;
+  }>,
+): Array<{ id: string; failed: boolean; cancelled: boolean; counts: Record<string, number> }> {
+  const files = new Map<string, { id: string; failed: boolean; cancelled: boolean; counts: Record<string, number> }>();
   const idAt = new Map<number, string>();
   const corrections: Array<{ position: number; name: string; value: number }> = [];
   const add = (counts: Record<string, number>, name: string, value: number) => {
@@ -45,9 +51,10 @@ export function fileCounts(
   };
   for (const chunk of chunks) {
     idAt.set(chunk.position, chunk.file_id);
-    const file = files.get(chunk.file_id) ?? { id: chunk.file_id, failed: false, counts: {} };
+    const file = files.get(chunk.file_id) ?? { id: chunk.file_id, failed: false, cancelled: false, counts: {} };
     files.set(chunk.file_id, file);
     file.failed ||= chunk.failed;
+    file.cancelled ||= chunk.cancelled === true;
     for (const [key, raw] of Object.entries(chunk.counters ?? {})) {
       const value = Number(raw);
       if (!key.startsWith(TAKEN_BACK)) {
@@ -128,10 +135,16 @@ export async function settleImportFiles(
   status: JobStatus,
   options: { dryRun: boolean },
 ): Promise<{ filesFailed: number; dryRunCounts: Record<string, number> }> {
-  const chunks = await queryRows<{ file_id: string; position: number; failed: boolean; counters: Record<string, number> | null }>(
+  const chunks = await queryRows<{
+    file_id: string;
+    position: number;
+    failed: boolean;
+    cancelled: boolean;
+    counters: Record<string, number> | null;
+  }>(
     db,
     sql`select payload->>'file_id' as file_id, (payload->>'position')::int as position,
-               status = 'failed' as failed, counters
+               status = 'failed' as failed, status = 'cancelled' as cancelled, counters
         from job_chunks where job_id = ${jobId}`,
   );
   const files = fileCounts(chunks);
@@ -158,23 +171,27 @@ export async function settleImportFiles(
       db,
       sql`update import_files f set
             counts = v.counts,
-            status = case when v.failed or coalesce((v.counts->>'row_errors')::int, 0) > 0
+            status = case when v.cancelled then 'cancelled'
+                          when v.failed or coalesce((v.counts->>'row_errors')::int, 0) > 0
                           then 'completed_with_errors' else 'completed' end,
             updated_at = now()
           from unnest(${sql.param(files.map((file) => file.id))}::uuid[],
                       ${sql.param(files.map((file) => JSON.stringify(file.counts)))}::jsonb[],
-                      ${sql.param(files.map((file) => file.failed))}::boolean[]) as v(id, counts, failed)
+                      ${sql.param(files.map((file) => file.failed))}::boolean[],
+                      ${sql.param(files.map((file) => file.cancelled))}::boolean[]) as v(id, counts, failed, cancelled)
           where f.id = v.id and f.job_id = ${jobId} and f.status <> 'failed'`,
     );
   }
   // Files with no chunk (a header and nothing else) are done; when the whole import
-  // failed (planning gave up), files it never reached fail with it.
+  // failed (planning gave up) or was cancelled before its plan, files it never reached
+  // end with it.
+  const unreached = unreachedFileStatus(status, chunks.length > 0);
   await queryRows(
     db,
     sql`update import_files set
-          status = ${status === "failed" ? "failed" : "completed"},
-          error_code = ${status === "failed" ? "import_failed" : null},
-          error_message = ${status === "failed" ? "the import failed before this file was read; see the import's last_error" : null},
+          status = ${unreached.status},
+          error_code = ${unreached.code},
+          error_message = ${unreached.message},
           updated_at = now()
         where job_id = ${jobId} and status in ('queued', 'planning', 'running')
           and not exists (select 1 from job_chunks c where c.job_id = ${jobId} and c.payload->>'file_id' = import_files.id::text)`,
@@ -190,4 +207,22 @@ export async function settleImportFiles(
     sql`select count(*)::int as failed from import_files where job_id = ${jobId} and status = 'failed'`,
   );
   return { filesFailed: refused?.failed ?? 0, dryRunCounts: totals };
+}
+
+/** What a file with no chunk ends as: done (nothing to read), or with the import that never reached it. */
+function unreachedFileStatus(
+  status: JobStatus,
+  planned: boolean,
+): { status: string; code: string | null; message: string | null } {
+  if (status === "failed") {
+    return {
+      status: "failed",
+      code: "import_failed",
+      message: "the import failed before this file was read; see the import's last_error",
+    };
+  }
+  if (status === "cancelled" && !planned) {
+    return { status: "cancelled", code: "import_cancelled", message: "the import was cancelled before this file was read" };
+  }
+  return { status: "completed", code: null, message: null };
 }

@@ -5,7 +5,7 @@
  * in one transaction. File-level failures fail that file only.
  */
 import { createHash } from "node:crypto";
-import { eq, sql } from "drizzle-orm";
+import { and, eq, ne, sql } from "drizzle-orm";
 import { z } from "zod";
 import { type Database, queryRows } from "../db/client.js";
 import { importFiles, stores } from "../db/schema.js";
@@ -101,7 +101,7 @@ export function createImportKind(deps: {
           await db
             .update(importFiles)
             .set({ status: "failed", errorCode: code, errorMessage: message, ...(sha256 ? { sha256 } : {}), updatedAt: sql`now()` })
-            .where(eq(importFiles.id, file.id));
+            .where(and(eq(importFiles.id, file.id), ne(importFiles.status, "cancelled")));
         };
         // The planner reads each file once; the content hash rides along on that read.
         const hash = createHash("sha256");
@@ -143,7 +143,8 @@ export function createImportKind(deps: {
         await db
           .update(importFiles)
           .set({ status: "running", sha256, counts: { rows: plan.totalRows }, updatedAt: sql`now()` })
-          .where(eq(importFiles.id, file.id));
+          // A cancel may have settled the files while this planner read: it keeps them.
+          .where(and(eq(importFiles.id, file.id), ne(importFiles.status, "cancelled")));
         for (const chunk of plan.chunks) {
           chunks.push({
             payload: {

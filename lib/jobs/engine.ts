@@ -26,7 +26,7 @@ import {
   ChunkAlreadyCommitted,
   type ChunkRow,
   type ChunkTotals,
-  cancelJobRow,
+  cancelPendingChunks,
   chunkTotals,
   commitChunk,
   failChunk,
@@ -36,6 +36,7 @@ import {
   insertJob,
   type JobRow,
   jobSnapshot,
+  lastActivityMs,
   lockJob,
   markFirstPublications,
   markPublished,
@@ -304,6 +305,11 @@ export class JobEngine {
     }
     const attempt = row.attempts;
     chunkLog.debug("chunk claimed", { event: "chunk_claimed", attempt, retried: delivery.retried });
+    if (row.status === "cancelled") {
+      // Cancelled in Postgres before Redis heard of it: nothing to do, nothing to count.
+      await this.store.releaseLease(jobId, chunk, owner);
+      return "cancelled";
+    }
     if (row.status !== "pending") {
       // Committed by an earlier delivery that died before telling Redis: report the stored outcome.
       await this.complete(jobId, chunk, outcomeOf(row));
@@ -348,6 +354,11 @@ export class JobEngine {
     } catch (error) {
       if (error instanceof ChunkAlreadyCommitted) {
         const stored = await findChunk(this.db, jobId, chunk);
+        if (stored?.status === "cancelled") {
+          // The job was cancelled while this chunk worked: its writes rolled back.
+          timer.finish("chunk stopped by a cancel; nothing committed", { event: "chunk_cancelled" });
+          return "cancelled";
+        }
         if (stored && stored.status !== "pending") await this.complete(jobId, chunk, outcomeOf(stored));
         return "already_done";
       }
@@ -416,28 +427,29 @@ export class JobEngine {
         : totals.failed > 0 || totals.rowsFailed > 0
           ? "completed_with_errors"
           : "completed";
-    const counters = {
-      rows_done: totals.rowsDone,
-      rows_failed: totals.rowsFailed,
-      chunks_done: totals.done,
-      chunks_failed: totals.failed,
-      ...totals.counters,
-    };
-    const settled = await this.finish(jobId, { status, counters }, totals.firstError);
+    const settled = await this.finish(jobId, () => Promise.resolve({ status, counters: finalCounters(totals) }), totals.firstError);
     if (!settled) return null;
     log.info("job finalised", { event: "job_finalised", job_id: jobId, status: settled.status, ...settled.counters });
     await this.afterFinalise(jobId, settled.status, settled.counters);
     return settled.status;
   }
 
-  /** The kind's settle() and the final status in one transaction; null when the job had already finished. */
-  private async finish(jobId: string, result: SettledJob, lastError: string | null): Promise<SettledJob | null> {
+  /**
+   * The kind's settle() and the final status in one transaction; null when the job had
+   * already finished. `decide` gives the status and counters once the job is locked.
+   */
+  private async finish(
+    jobId: string,
+    decide: (tx: Database) => Promise<SettledJob>,
+    lastError: string | null,
+  ): Promise<SettledJob | null> {
     return this.db.transaction(async (transaction) => {
       const tx = transaction as unknown as Database;
-      // Locked first: two finalisers of one job (the last worker and the watchdog) take
-      // turns, and the second finds it finished and writes nothing.
+      // Locked first: two finalisers of one job (the last worker and the watchdog), or a
+      // finaliser and a cancel, take turns, and the second finds it finished and writes nothing.
       const job = await lockJob(tx, jobId);
       if (!job || !ACTIVE_STATUSES.includes(job.status)) return null;
+      const result = await decide(tx);
       const kind = jobKind(job.kind);
       const settled =
         kind?.settle
@@ -454,7 +466,7 @@ export class JobEngine {
    * however the job ended. False when the job had already finished.
    */
   async failJob(jobId: string, lastError: string): Promise<boolean> {
-    const settled = await this.finish(jobId, { status: "failed", counters: {} }, lastError);
+    const settled = await this.finish(jobId, () => Promise.resolve({ status: "failed", counters: {} }), lastError);
     if (!settled) return false;
     await this.afterFinalise(jobId, settled.status, settled.counters);
     return true;
@@ -468,15 +480,34 @@ export class JobEngine {
     }
   }
 
-  /** Stops a job: no chunk is claimed after this. */
+  /**
+   * Stops a job and settles it like any other end, in one transaction: every pending
+   * chunk is marked cancelled (waiting for the chunks committing at that moment, which
+   * stay done and are counted), the kind's settle() runs, the job becomes `cancelled`
+   * with the counters of what committed. Nothing commits after it: a chunk still
+   * working finds its row cancelled when it commits and rolls back. Then no claim
+   * succeeds (Redis), and the kind's afterFinalise runs once (an import's webhook).
+   * Cancelling a cancelled job answers it again; a finished one is a 409.
+   */
   async cancel(jobId: string): Promise<JobRow> {
     const job = await this.requireJob(jobId);
-    if (await cancelJobRow(this.db, jobId)) {
-      await this.store.cancelJob(jobId);
-      log.info("job cancelled", { event: "job_cancelled", job_id: jobId });
-    } else if (job.status !== "cancelled") {
-      throw new AppError("conflict", `Job ${jobId} is already ${job.status}.`);
+    if (job.status === "cancelled") return job;
+    const settled = await this.finish(
+      jobId,
+      async (tx) => {
+        await cancelPendingChunks(tx, jobId);
+        return { status: "cancelled", counters: finalCounters(await chunkTotals(tx, jobId)) };
+      },
+      "cancelled on request",
+    );
+    if (!settled) {
+      const now = await this.requireJob(jobId);
+      if (now.status === "cancelled") return now;
+      throw new AppError("conflict", `Job ${jobId} is already ${now.status}.`);
     }
+    await this.store.cancelJob(jobId);
+    log.info("job cancelled", { event: "job_cancelled", job_id: jobId, ...settled.counters });
+    await this.afterFinalise(jobId, settled.status, settled.counters);
     return this.requireJob(jobId);
   }
 
@@ -516,14 +547,13 @@ export class JobEngine {
   async view(job: JobRow): Promise<JobView> {
     const finished = TERMINAL_STATUSES.includes(job.status);
     const state = finished ? null : await this.store.getJobState(job.id);
-    // A finalised job's counters are final; a cancelled one (never finalised) and a
-    // running one without live state are summed from job_chunks.
-    const durable = state
+    // A finished job's counters are final; a running one without live state is summed
+    // from job_chunks.
+    const durable = state ? null : finished ? totalsFromFinalCounters(job) : await chunkTotals(this.db, job.id);
+    const activity = finished
       ? null
-      : finished && job.status !== "cancelled"
-        ? totalsFromFinalCounters(job)
-        : await chunkTotals(this.db, job.id);
-    const progress = computeProgress(job, state, durable);
+      : { lastActivityMs: await lastActivityMs(this.db, job.id), stalledAfterMs: stalledAfterMs(this.deps.config) };
+    const progress = computeProgress(job, state, durable, activity);
     return {
       id: job.id,
       kind: job.kind,
@@ -540,12 +570,34 @@ export class JobEngine {
   }
 }
 
-function totalsFromFinalCounters(job: JobRow): ChunkTotals {
-  const { rows_done = 0, rows_failed = 0, chunks_done = 0, chunks_failed = 0, ...counters } = job.counters;
+/**
+ * A working chunk beats the job's heartbeat every third of its lease, and claims and
+ * commits are signs of life too: half a lease without any means nothing is working.
+ */
+export function stalledAfterMs(config: JobsConfig): number {
+  return Math.floor(config.leaseMs / 2);
+}
+
+/** The counters a finished job keeps: rows and chunks by outcome, then the kind's own. */
+function finalCounters(totals: ChunkTotals): Record<string, number> {
   return {
-    chunks: job.totals.chunks ?? chunks_done + chunks_failed,
+    rows_done: totals.rowsDone,
+    rows_failed: totals.rowsFailed,
+    chunks_done: totals.done,
+    chunks_failed: totals.failed,
+    ...(totals.cancelled > 0 ? { chunks_cancelled: totals.cancelled } : {}),
+    ...totals.counters,
+  };
+}
+
+function totalsFromFinalCounters(job: JobRow): ChunkTotals {
+  const { rows_done = 0, rows_failed = 0, chunks_done = 0, chunks_failed = 0, chunks_cancelled = 0, ...counters } =
+    job.counters;
+  return {
+    chunks: job.totals.chunks ?? chunks_done + chunks_failed + chunks_cancelled,
     done: chunks_done,
     failed: chunks_failed,
+    cancelled: chunks_cancelled,
     pending: 0,
     rowsPlanned: job.totals.rows ?? rows_done + rows_failed,
     rowsDone: rows_done,

@@ -4,19 +4,34 @@ import type { ChunkTotals, JobRow } from "./repository.js";
 export interface Progress {
   percent: number;
   rows: { total: number; done: number; failed: number };
-  chunks: { total: number; done: number; failed: number; running: number };
+  chunks: { total: number; done: number; failed: number; cancelled: number; running: number };
   rate_per_s: number | null;
+  /** Null when it cannot be known: no rate yet, or the job is stalled. */
   eta_s: number | null;
+  /** Seconds since anything last happened to an active job, once that is longer than the stall window; else null. */
+  stalled_for_s: number | null;
+}
+
+export interface Activity {
+  /** The job's last sign of life: a claim, a heartbeat of a working chunk, a commit. */
+  lastActivityMs: number | null;
+  /** How long without a sign of life makes an active job stalled. */
+  stalledAfterMs: number;
 }
 
 /**
  * Progress of a job from its live state (Redis) while it runs, or from the summed
  * `job_chunks` outcomes when there is no live state (finished, or state lost).
+ * A job that finished says 100 %, unless it was cancelled: then it says how far it
+ * got. An active job with no sign of life for the stall window says so
+ * (`stalled_for_s`) and gives no ETA: a rate measured before the stall says nothing
+ * about when it will end.
  */
 export function computeProgress(
   job: JobRow,
   live: JobState | null,
   durable: ChunkTotals | null,
+  activity: Activity | null = null,
   nowMs: number = Date.now(),
 ): Progress {
   const rows = live
@@ -27,30 +42,41 @@ export function computeProgress(
         total: live.chunkTotal,
         done: live.counters.chunks_done ?? 0,
         failed: live.counters.chunks_failed ?? 0,
+        cancelled: 0,
         running: live.running,
       }
-    : { total: durable?.chunks ?? 0, done: durable?.done ?? 0, failed: durable?.failed ?? 0, running: 0 };
+    : {
+        total: durable?.chunks ?? 0,
+        done: durable?.done ?? 0,
+        failed: durable?.failed ?? 0,
+        cancelled: durable?.cancelled ?? 0,
+        running: 0,
+      };
 
   const processed = rows.done + rows.failed;
   const settledChunks = chunks.done + chunks.failed;
   const finished = job.finishedAt !== null;
   let percent: number;
-  if (finished) percent = 100;
+  if (finished && job.status !== "cancelled") percent = 100;
   else if (rows.total > 0) percent = (100 * processed) / rows.total;
   else if (chunks.total > 0) percent = (100 * settledChunks) / chunks.total;
-  else percent = 0;
+  else percent = finished ? 100 : 0;
 
   const startedMs = live?.startedAtMs ?? job.startedAt?.getTime() ?? null;
   const endMs = job.finishedAt?.getTime() ?? nowMs;
   const elapsedS = startedMs === null ? 0 : (endMs - startedMs) / 1000;
   const rate = elapsedS > 0 && processed > 0 ? processed / elapsedS : null;
   const remaining = Math.max(0, rows.total - processed);
-  const eta = finished ? 0 : rate ? remaining / rate : null;
+  const quietMs = !finished && activity && activity.lastActivityMs !== null ? nowMs - activity.lastActivityMs : 0;
+  const stalled = activity !== null && quietMs >= activity.stalledAfterMs;
+  // A cancelled job will not end later: no ETA, not 0.
+  const eta = finished ? (job.status === "cancelled" ? null : 0) : stalled ? null : rate ? remaining / rate : null;
   return {
     percent: Math.min(100, Math.round(percent * 10) / 10),
     rows,
     chunks,
     rate_per_s: rate === null ? null : Math.round(rate * 10) / 10,
     eta_s: eta === null ? null : Math.round(eta),
+    stalled_for_s: stalled ? Math.round(quietMs / 1000) : null,
   };
 }

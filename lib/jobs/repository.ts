@@ -60,9 +60,14 @@ export async function findJob(db: Database, id: string): Promise<JobRow | null> 
   return (row as JobRow | undefined) ?? null;
 }
 
-/** The job row, locked until the transaction `db` ends (finalisers of one job take turns). */
+/**
+ * The job row, locked until the transaction `db` ends: finalisers and cancels of one job
+ * take turns. `no key update`, not `update`: a chunk's transaction inserts rows that
+ * reference the job (row errors), which takes a key-share lock on it, and a cancel
+ * holds this lock while it waits for those transactions to end.
+ */
 export async function lockJob(db: Database, id: string): Promise<JobRow | null> {
-  const [row] = await db.select(jobColumns).from(jobs).where(eq(jobs.id, id)).for("update");
+  const [row] = await db.select(jobColumns).from(jobs).where(eq(jobs.id, id)).for("no key update");
   return (row as JobRow | undefined) ?? null;
 }
 
@@ -235,6 +240,17 @@ export async function recordAttempt(db: Database, jobId: string, chunk: number):
   return row ?? null;
 }
 
+/** The job's last sign of life in milliseconds: created, started, a heartbeat or a chunk's end. */
+export async function lastActivityMs(db: Database, jobId: string): Promise<number | null> {
+  const [row] = await queryRows<{ ms: number | string | null }>(
+    db,
+    sql`select (extract(epoch from greatest(j.created_at, j.started_at, j.heartbeat_at,
+                 (select max(c.completed_at) from job_chunks c where c.job_id = j.id))) * 1000)::float8 as ms
+        from jobs j where j.id = ${jobId}`,
+  );
+  return row?.ms === undefined || row.ms === null ? null : Number(row.ms);
+}
+
 export async function touchJob(db: Database, jobId: string): Promise<void> {
   await db.update(jobs).set({ heartbeatAt: sql`now()` }).where(eq(jobs.id, jobId));
 }
@@ -293,6 +309,8 @@ export interface ChunkTotals {
   chunks: number;
   done: number;
   failed: number;
+  /** Chunks a cancel stopped before they committed (their rows were never processed). */
+  cancelled: number;
   pending: number;
   rowsPlanned: number;
   rowsDone: number;
@@ -308,6 +326,7 @@ export async function chunkTotals(db: Database, jobId: string): Promise<ChunkTot
     chunks: rows.length,
     done: 0,
     failed: 0,
+    cancelled: 0,
     pending: 0,
     rowsPlanned: 0,
     rowsDone: 0,
@@ -317,7 +336,7 @@ export async function chunkTotals(db: Database, jobId: string): Promise<ChunkTot
   };
   for (const row of rows) {
     totals.rowsPlanned += row.rowsPlanned;
-    totals[row.status === "done" ? "done" : row.status === "failed" ? "failed" : "pending"] += 1;
+    totals[row.status] += 1;
     totals.rowsDone += row.rowsDone;
     totals.rowsFailed += row.rowsFailed;
     for (const [name, value] of Object.entries(row.counters)) totals.counters[name] = (totals.counters[name] ?? 0) + value;
@@ -363,13 +382,19 @@ export async function finishJob(
   return rows.length > 0;
 }
 
-export async function cancelJobRow(db: Database, id: string): Promise<boolean> {
+/**
+ * Marks every pending chunk of the job cancelled: none of them can commit afterwards
+ * (commitChunk finds it no longer pending and rolls back). A chunk whose transaction is
+ * under way holds its row's lock, so this waits for it, and then leaves it done: what
+ * committed before the cancel counts, nothing commits after it.
+ */
+export async function cancelPendingChunks(db: Database, jobId: string): Promise<number> {
   const rows = await db
-    .update(jobs)
-    .set({ status: "cancelled", finishedAt: sql`now()`, lastError: "cancelled on request" })
-    .where(and(eq(jobs.id, id), inArray(jobs.status, ACTIVE_STATUSES)))
-    .returning({ id: jobs.id });
-  return rows.length > 0;
+    .update(jobChunks)
+    .set({ status: "cancelled", error: "cancelled on request", completedAt: sql`now()` })
+    .where(and(eq(jobChunks.jobId, jobId), eq(jobChunks.status, "pending")))
+    .returning({ chunk: jobChunks.chunk });
+  return rows.length;
 }
 
 /** Puts failed chunks back to pending and the job back to running; returns the chunk numbers. */

@@ -347,6 +347,55 @@ describe.skipIf(!postgres)("POST /api/imports: multipart, Idempotency-Key, compl
       expect(receiver.requests.filter((r) => r.path === "/hooks/dropflow?source=test")).toHaveLength(2);
     });
 
+    it("settles a cancelled import: final file statuses, true counts, nothing committed after, a webhook saying cancelled", async () => {
+      receiver.setHandler(() => ({ status: 204 }));
+      const keys = [];
+      for (let i = 0; i < 3; i++) keys.push(await stored(`cancel-${i}.csv`, purchasesCsv(1500, 100_000 + i * 10_000)));
+      const response = await post(
+        JSON.stringify({
+          kind: "purchases",
+          files: keys.map((key, i) => ({ key, name: `cancel-${i}.csv` })),
+          callback_url: `${receiver.url}/cancelled`,
+        }),
+      );
+      const { job_id } = (await response.json()) as Created;
+      const written = async () =>
+        Number(
+          (await queryRows<{ n: number }>(await db(), sql`select count(*)::int as n from purchases where first_job_id = ${job_id}`))[0]?.n,
+        );
+      const until = Date.now() + 20_000;
+      while ((await written()) === 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 5));
+      const cancel = await fetch(`${base()}/api/jobs/${job_id}/cancel`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` } });
+      expect(cancel.status).toBe(200);
+      const view = (await cancel.json()) as { status: string; progress: { percent: number; chunks: { running: number } } };
+      expect(view.status).toBe("cancelled");
+      expect(view.progress.chunks.running).toBe(0);
+      const atCancel = await written();
+      expect(view.progress.percent).toBeLessThan(100);
+
+      const status = await get<ImportStatus>(`/api/imports/${job_id}`);
+      expect(status.status).toBe("cancelled");
+      // Every file has a final status; what committed is counted, where it committed.
+      for (const file of status.files) expect(["completed", "completed_with_errors", "cancelled"]).toContain(file.status);
+      expect(status.files.some((file) => file.status === "cancelled")).toBe(true);
+      expect(status.counts.orders_inserted).toBe(atCancel);
+      const perFile = status.files.reduce((sum, file) => sum + ((file as { counts?: Record<string, number> }).counts?.orders_inserted ?? 0), 0);
+      expect(perFile).toBe(atCancel);
+
+      // The webhook says so, once.
+      const [hook] = await receiver.waitFor(1, (r) => r.path === "/cancelled", 20_000);
+      const body = JSON.parse(hook?.text ?? "{}") as Record<string, unknown>;
+      expect(body).toMatchObject({ event: "import.finished", id: job_id, status: "cancelled" });
+      expect(body).toEqual({ event: "import.finished", ...(await get<Record<string, unknown>>(`/api/imports/${job_id}`)) });
+
+      // Chunks that were working when the cancel came commit nothing afterwards.
+      await server.queue?.idle();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(await written()).toBe(atCancel);
+      expect(await get<ImportStatus>(`/api/imports/${job_id}`)).toEqual(status);
+      expect(receiver.requests.filter((r) => r.path === "/cancelled")).toHaveLength(1);
+    });
+
     it("also reports an import that failed at planning, and leaves out large first errors", async () => {
       receiver.setHandler(() => ({ status: 204 }));
       const binary = await stored("sheet.xlsx", "PK\u0003\u0004binary-workbook");

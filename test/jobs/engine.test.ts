@@ -258,18 +258,71 @@ describe.each(adapters)("job engine ($name)", (adapter) => {
     expect(retried.counters).toMatchObject({ chunks_done: 3, chunks_failed: 0, rows_done: 6, rows_inserted: 6 });
   });
 
-  it("processes no further chunk of a cancelled job", async () => {
+  it("settles a cancelled job: what committed before the cancel is counted, nothing commits after it", async () => {
     const job = await create({ chunks: 30, rows_per_chunk: 1, slow_ms: 50, offset: offsetFor(30, 1) });
     await waitForStatus(job.id, "running");
+    // Let a few chunks commit and others be mid-flight.
+    const until = Date.now() + 10_000;
+    while ((await rowsOf(job)) < 3 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
     const cancelled = await engine.cancel(job.id);
     expect(cancelled.status).toBe("cancelled");
-    const before = await rowsOf(cancelled);
+    const atCancel = await rowsOf(cancelled);
+    expect(atCancel).toBeGreaterThanOrEqual(3);
+    expect(atCancel).toBeLessThan(30);
+    // The final counters are those of the chunks that committed, and they are the rows written.
+    expect(cancelled.counters).toMatchObject({ rows_done: atCancel, rows_inserted: atCancel, chunks_done: atCancel });
+    expect(cancelled.counters.chunks_cancelled).toBe(30 - atCancel);
     expect(await engine.handleChunk(job.id, 29, { messageId: "after-cancel", retried: 0 })).toBe("cancelled");
     await server.queue?.idle();
     await new Promise((resolve) => setTimeout(resolve, 300));
-    // Chunks already past their claim may finish; nothing claimed after the cancel runs.
-    expect(await rowsOf(cancelled)).toBeLessThanOrEqual(before + 16);
-    expect((await engine.requireJob(job.id)).status).toBe("cancelled");
+    // Chunks that were working when the cancel came rolled back: not one more row.
+    expect(await rowsOf(cancelled)).toBe(atCancel);
+    const after = await engine.requireJob(job.id);
+    expect(after.status).toBe("cancelled");
+    expect(after.counters).toEqual(cancelled.counters);
+    const view = await engine.view(after);
+    expect(view.progress).toMatchObject({
+      percent: Math.round((1000 * atCancel) / 30) / 10,
+      rows: { total: 30, done: atCancel, failed: 0 },
+      chunks: { total: 30, done: atCancel, failed: 0, cancelled: 30 - atCancel, running: 0 },
+      eta_s: null,
+    });
+    // Cancelling again answers the same job; the watchdog finds nothing to do.
+    expect((await engine.cancel(job.id)).counters).toEqual(cancelled.counters);
+  });
+
+  it("a cancel waits for a chunk that is committing, and counts it", async () => {
+    const job = await create({ chunks: 2, rows_per_chunk: 1, slow_ms: 1500, offset: offsetFor(2, 1) });
+    await waitForStatus(job.id, "running");
+    // Hold chunk 0's row lock as its commit would, then cancel: the cancel must wait.
+    const database = await db();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const holder = database.transaction(async (tx) => {
+      await queryRows(tx, sql`select 1 from job_chunks where job_id = ${job.id} and chunk = 0 for update`);
+      await held;
+      await queryRows(
+        tx,
+        sql`update job_chunks set status = 'done', rows_done = 1, completed_at = now() where job_id = ${job.id} and chunk = 0 and status = 'pending'`,
+      );
+    });
+    let cancelDone = false;
+    const cancelling = engine.cancel(job.id).then((row) => {
+      cancelDone = true;
+      return row;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(cancelDone).toBe(false);
+    release();
+    await holder;
+    const cancelled = await cancelling;
+    expect(cancelled.status).toBe("cancelled");
+    const [chunk0] = await queryRows<{ status: string }>(
+      database,
+      sql`select status from job_chunks where job_id = ${job.id} and chunk = 0`,
+    );
+    expect(chunk0?.status).toBe("done");
+    expect(cancelled.counters.chunks_done ?? 0).toBeGreaterThanOrEqual(1);
   });
 
   it("leaves a slow chunk that heartbeats alone", async () => {

@@ -1,0 +1,2 @@
+ALTER TABLE "job_chunks" DROP CONSTRAINT "job_chunks_status_check";--> statement-breakpoint
+ALTER TABLE "job_chunks" ADD CONSTRAINT "job_chunks_status_check" CHECK ("job_chunks"."status" in ('pending', 'done', 'failed', 'cancelled'));
