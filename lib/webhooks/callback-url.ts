@@ -4,17 +4,23 @@
  * what only our servers can reach (SSRF): the cloud metadata service, private
  * networks, localhost.
  *
- * - production: https only, and every address the host resolves to must be public:
- *   loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7), link-local and metadata
- *   (169.254/16, fe80::/10), CGNAT, multicast, reserved and unspecified ranges are
- *   refused, also inside IPv4-mapped IPv6. Checked when the import is created (a 400
- *   naming `callback_url`) and again before each delivery (DNS may have changed).
+ * - production: https only, no credentials in the URL, and every address the host
+ *   resolves to (the host itself when it is an IP address) must be public: not in any
+ *   range of special-addresses.ts, which lists every special-purpose range of the IANA
+ *   registries (private, loopback, link-local and metadata, CGNAT, documentation,
+ *   benchmarking, anycast services, multicast, reserved) and refuses all IPv6 outside
+ *   global unicast 2000::/3 and every IPv4/IPv6 transition address (IPv4-mapped and
+ *   -compatible, NAT64, 6to4, Teredo), whatever IPv4 address it embeds. Checked when
+ *   the import is created (a 400 naming `callback_url`) and again at each delivery
+ *   attempt, where the connection goes only to the addresses that check resolved
+ *   (checked-lookup.ts), so DNS cannot swap a private address in after the check.
  * - outside production: https anywhere, or http(s) to a loopback host, so a receiver on
- *   the developer's machine works. No resolution.
+ *   the developer's machine works. No resolution, and no address policy at delivery.
  */
 import { lookup as dnsLookup } from "node:dns/promises";
-import { BlockList, isIP } from "node:net";
+import { isIP } from "node:net";
 import { AppError } from "../errors.js";
+import { isForbiddenAddress } from "./special-addresses.js";
 
 export type ResolveHost = (hostname: string) => Promise<string[]>;
 
@@ -26,51 +32,11 @@ export interface CallbackUrlPolicy {
 
 const MAX_URL_LENGTH = 2048;
 
-// Two lists: one BlockList checks IPv4 addresses against its IPv6 rules too (as
-// IPv4-mapped), and the IPv6 list below refuses the whole mapped range.
-const FORBIDDEN_V4 = new BlockList();
-const FORBIDDEN_V6 = new BlockList();
-for (const [network, prefix] of [
-  ["0.0.0.0", 8], // "this network", unspecified
-  ["10.0.0.0", 8],
-  ["100.64.0.0", 10], // carrier-grade NAT
-  ["127.0.0.0", 8],
-  ["169.254.0.0", 16], // link-local, cloud metadata (169.254.169.254)
-  ["172.16.0.0", 12],
-  ["192.0.0.0", 24],
-  ["192.168.0.0", 16],
-  ["198.18.0.0", 15], // benchmarking
-  ["224.0.0.0", 4], // multicast
-  ["240.0.0.0", 4], // reserved, broadcast
-] as const) {
-  FORBIDDEN_V4.addSubnet(network, prefix, "ipv4");
-}
-for (const [network, prefix] of [
-  // The whole IPv4-compatible and IPv4-mapped ranges (::a.b.c.d, ::ffff:a.b.c.d, with
-  // :: and ::1 among them): a callback has no reason to name an IPv4 host that way, and
-  // refusing them all saves decoding which IPv4 address each one reaches.
-  ["::", 96],
-  ["::ffff:0:0", 96],
-  ["fc00::", 7], // unique local (fd00:ec2::254 is AWS's metadata service)
-  ["fe80::", 10], // link-local
-  ["ff00::", 8], // multicast
-] as const) {
-  FORBIDDEN_V6.addSubnet(network, prefix, "ipv6");
-}
-
-const resolveAll: ResolveHost = async (hostname) =>
+export const resolveAll: ResolveHost = async (hostname) =>
   (await dnsLookup(hostname, { all: true, verbatim: true })).map((entry) => entry.address);
 
-/** True for an address a webhook must never be sent to in production. */
-export function isForbiddenAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 0) return true;
-  if (family === 6) return FORBIDDEN_V6.check(address, "ipv6");
-  return FORBIDDEN_V4.check(address, "ipv4");
-}
-
 function isLoopbackHost(hostname: string): boolean {
-  const host = bare(hostname);
+  const host = bareHostname(hostname);
   if (host === "localhost" || host.endsWith(".localhost")) return true;
   if (isIP(host) === 4) return host.startsWith("127.");
   // ::1, and 127/8 written as IPv4-mapped IPv6 (the URL parser turns ::ffff:127.0.0.1 into ::ffff:7f00:1).
@@ -78,7 +44,7 @@ function isLoopbackHost(hostname: string): boolean {
 }
 
 /** `[::1]` -> `::1`: URL keeps the brackets of an IPv6 host. */
-function bare(hostname: string): string {
+export function bareHostname(hostname: string): string {
   return hostname.replace(/^\[|\]$/g, "").toLowerCase();
 }
 
@@ -93,6 +59,13 @@ function refuse(message: string): AppError {
  * a 400 naming `callback_url`.
  */
 export async function checkCallbackUrl(raw: string, policy: CallbackUrlPolicy): Promise<string> {
+  const url = parseCallbackUrl(raw, policy.production);
+  if (policy.production) await publicAddressesOf(url.hostname, policy.resolve ?? resolveAll);
+  return url.href;
+}
+
+/** The part of the policy that needs no resolution: the URL's form, scheme and host name. */
+export function parseCallbackUrl(raw: string, production: boolean): URL {
   if (raw.length > MAX_URL_LENGTH) throw refuse(`must be at most ${MAX_URL_LENGTH} characters`);
   let url: URL;
   try {
@@ -103,21 +76,21 @@ export async function checkCallbackUrl(raw: string, policy: CallbackUrlPolicy): 
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") throw refuse("must be an https URL");
   if (url.username || url.password) throw refuse("must not carry credentials");
-  const loopback = isLoopbackHost(url.hostname);
-  if (!policy.production) {
-    if (url.protocol === "http:" && !loopback) {
-      throw refuse("must be https (plain http is accepted only for a loopback host in development)");
-    }
-    return url.href;
+  if (production) {
+    if (url.protocol !== "https:") throw refuse("must be an https URL");
+  } else if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
+    throw refuse("must be https (plain http is accepted only for a loopback host in development)");
   }
-  if (url.protocol !== "https:") throw refuse("must be an https URL");
-  await assertPublicHost(url.hostname, policy.resolve ?? resolveAll);
-  return url.href;
+  return url;
 }
 
-/** Production: every address of the host is public. Throws a 400 naming `callback_url` otherwise. */
-export async function assertPublicHost(hostname: string, resolve: ResolveHost = resolveAll): Promise<void> {
-  const host = bare(hostname);
+/**
+ * Production: the addresses of a host (the host itself when it is an IP address), every
+ * one of them public. Throws a 400 naming `callback_url` otherwise, also when the host
+ * does not resolve.
+ */
+export async function publicAddressesOf(hostname: string, resolve: ResolveHost = resolveAll): Promise<string[]> {
+  const host = bareHostname(hostname);
   if (host === "localhost" || host.endsWith(".localhost")) throw refuse("must not point to this machine");
   let addresses: string[];
   if (isIP(host) !== 0) {
@@ -132,6 +105,9 @@ export async function assertPublicHost(hostname: string, resolve: ResolveHost = 
   }
   if (addresses.length === 0) throw refuse("has a host that does not resolve");
   if (addresses.some(isForbiddenAddress)) {
-    throw refuse("must point to a public address (private, loopback, link-local and metadata addresses are refused)");
+    throw refuse(
+      "must point to a public address (private, loopback, link-local, metadata, documentation, reserved and IPv4/IPv6 transition addresses are refused)",
+    );
   }
+  return addresses;
 }

@@ -3,8 +3,11 @@
  * included, carries a fresh timestamp), POST it, and say whether the receiver took
  * it. Retries are the queue's: the task handler turns a refusal into a 5xx.
  */
+import { isIP } from "node:net";
 import { AppError } from "../errors.js";
-import { assertPublicHost, type ResolveHost } from "./callback-url.js";
+import { bareHostname, parseCallbackUrl, publicAddressesOf, type ResolveHost } from "./callback-url.js";
+import { checkedLookup } from "./checked-lookup.js";
+import { postForStatus } from "./post.js";
 import { signWebhook } from "./sign.js";
 import { SIGNATURE_HEADER } from "./verify.js";
 
@@ -21,8 +24,12 @@ export interface WebhookDelivery {
   secret: string;
   /** The same for every attempt of one delivery (receivers may deduplicate on it). */
   deliveryId: string;
-  /** Production re-checks the receiver's addresses before each attempt (DNS may have changed). */
+  /**
+   * Production checks the receiver's addresses at each attempt (DNS may have changed)
+   * and connects only to the addresses it checked.
+   */
   production: boolean;
+  /** Resolves the receiver's host name (tests pass their own). */
   resolve?: ResolveHost;
   /** Now, in milliseconds (tests). */
   now?: () => number;
@@ -36,18 +43,22 @@ export interface DeliveryOutcome {
 
 /**
  * Throws AppError("service_unavailable") when the receiver did not answer 2xx (or not
- * at all); AppError("validation_failed") when the URL is no longer acceptable, which
- * no retry will change.
+ * at all); AppError("validation_failed") naming `callback_url` when the URL is no
+ * longer acceptable, which no retry will change.
  */
 export async function deliverWebhook(delivery: WebhookDelivery): Promise<DeliveryOutcome> {
-  const url = new URL(delivery.url);
-  if (delivery.production) await assertPublicHost(url.hostname, delivery.resolve);
+  const url = delivery.production ? parseCallbackUrl(delivery.url, true) : new URL(delivery.url);
+  // Node connects to an IP address without calling `lookup`: a literal is checked here
+  // (it cannot change between the check and the connection).
+  if (delivery.production && isIP(bareHostname(url.hostname)) !== 0) await publicAddressesOf(url.hostname);
   const timestamp = Math.floor((delivery.now?.() ?? Date.now()) / 1000);
   const signature = signWebhook(delivery.body, delivery.secret, timestamp);
-  let response: Response;
+  const timeoutMs = delivery.timeoutMs ?? DELIVERY_TIMEOUT_MS;
+  const signal = AbortSignal.timeout(timeoutMs);
+  let status: number;
   try {
-    response = await fetch(url, {
-      method: "POST",
+    status = await postForStatus({
+      url,
       headers: {
         "content-type": "application/json",
         "user-agent": "dropflow-webhooks",
@@ -56,25 +67,24 @@ export async function deliverWebhook(delivery: WebhookDelivery): Promise<Deliver
         [DELIVERY_HEADER]: delivery.deliveryId,
       },
       body: delivery.body,
-      // A redirect is not followed: it could lead anywhere, past the address check.
-      redirect: "manual",
-      signal: AbortSignal.timeout(delivery.timeoutMs ?? DELIVERY_TIMEOUT_MS),
+      // Redirects are not followed (node:http never does): one could lead anywhere, past the address check.
+      lookup: checkedLookup({ production: delivery.production, ...(delivery.resolve ? { resolve: delivery.resolve } : {}) }),
+      signal,
     });
   } catch (error) {
-    throw new AppError("service_unavailable", `The webhook receiver did not answer: ${describe(error)}.`, { cause: error });
+    // The lookup refused the host's addresses: the same refusal as at creation.
+    if (error instanceof AppError) throw error;
+    const reason = signal.aborted ? `no answer within ${timeoutMs} ms` : describe(error);
+    throw new AppError("service_unavailable", `The webhook receiver did not answer: ${reason}.`, { cause: error });
   }
-  // Only the status matters; the body is not read (a receiver may send anything).
-  await response.body?.cancel();
-  if (response.status < 200 || response.status > 299) {
-    throw new AppError("service_unavailable", `The webhook receiver answered ${response.status}.`);
+  if (status < 200 || status > 299) {
+    throw new AppError("service_unavailable", `The webhook receiver answered ${status}.`);
   }
-  return { status: response.status, signature };
+  return { status, signature };
 }
 
 function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error.cause as { code?: unknown } | undefined)?.code;
-    return typeof code === "string" ? `${error.message} (${code})` : error.message;
-  }
-  return String(error);
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as NodeJS.ErrnoException).code;
+  return typeof code === "string" && !error.message.includes(code) ? `${error.message} (${code})` : error.message;
 }

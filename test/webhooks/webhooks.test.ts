@@ -6,9 +6,10 @@
 import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkCallbackUrl, isForbiddenAddress } from "../../lib/webhooks/callback-url.js";
+import { checkCallbackUrl } from "../../lib/webhooks/callback-url.js";
 import { deliverWebhook } from "../../lib/webhooks/deliver.js";
 import { signWebhook } from "../../lib/webhooks/sign.js";
+import { isForbiddenAddress } from "../../lib/webhooks/special-addresses.js";
 import { verifyWebhookSignature } from "../../lib/webhooks/verify.js";
 import { type Destination, startDestination } from "../support/destination.js";
 
