@@ -1,5 +1,6 @@
 /**
- * `npm run generate`: a synthetic, deterministic data set for dropflow (domain.md §5).
+ * `npm run generate`: a synthetic, deterministic data set for dropflow, shaped like
+ * real sellers' exports (test/generate/generate.test.ts checks the shape).
  *
  *   npm run generate -- --rows N --files F --seed S --bad-rate R --out DIR
  *                       [--stores 5] [--settlements true] [--force]
@@ -11,7 +12,7 @@
  *
  * OUTPUT (all under DIR)
  *
- * purchases/jakmall-orders-0001.csv …  Jakmall order exports (domain.md §1): the 27
+ * purchases/jakmall-orders-0001.csv …  Jakmall order exports: the 27
  *   headers in row 1, one row per order line, `No` running number, `DD Month YYYY,
  *   HH:MM:SS` dates. Per file: `,` or `;` (~8 %), LF or CRLF (~40 %), BOM (~30 %),
  *   order money on every line (30 % of files) or on the first line only (the rest:
@@ -25,7 +26,7 @@
  *
  * settlements/shopee-income-<username>-<from>_<to>.csv  Shopee income reports, one
  *   per store and half-month of payout date (1st–15th, 16th–end), in the layout of
- *   /work/shared/fixtures/shopee-income-2025-05.csv: BOM, CRLF, 39 fields per line,
+ *   a real report's Income sheet saved as "CSV UTF-8": BOM, CRLF, 39 fields per line,
  *   preamble (line 2: seller username, from, to), two empty lines, `total(Rp)`
  *   with the column sums, header on line 6, one settled order per line.
  *
@@ -34,7 +35,8 @@
  *     "column": "Qty", "variant": "zero" }
  *   `file` is the purchase file's name; `line` the 1-based physical line where the
  *   record starts (header = line 1; a quoted line break makes a record span two
- *   lines); `code` one of domain.md §1's codes — each bad row triggers exactly that
+ *   lines); `code` one of the importer's codes (ROW_ERROR_CODES and WARNING_CODES in
+ *   lib/imports/purchase-rows.ts) — each bad row triggers exactly that
  *   one; `column` the header of the offending field as written (absent for the
  *   whole-record errors field_count and stray_quote; `Total Transaksi` for
  *   total_mismatch, `Kode Pesanan` for repeated_order); `variant` which flavour of
@@ -46,8 +48,9 @@
  *   repeated headers and totals lines are never listed: they must be skipped
  *   silently.
  *
- * outcomes.csv  The expected reconcile outcome of every (store, invoice), domain.md
- *   §3 rules in order, tolerance 0, header
+ * outcomes.csv  The expected reconcile outcome of every (store, invoice): the first
+ *   that applies of orphan_settlement, returned, cancelled, matched, amount_mismatch,
+ *   missing_settlement, in_progress (dev/generate/ledger.ts), tolerance 0, header
  *   `store,invoice,outcome,expected,actual,diff,split_invoice,order_date`:
  *   store = canonical shop name; expected = Σ line_price over the invoice's
  *   non-cancelled landed purchases (empty for an orphan); actual = the settlement's

@@ -1,7 +1,7 @@
 /**
  * Shopee income reports ("Laporan Penghasilan", sheet Income saved as CSV UTF-8), one
- * per store and half-month of payout date, laid out exactly like
- * /work/shared/fixtures/shopee-income-2025-05.csv: BOM, CRLF, 39 fields on every
+ * per store and half-month of payout date, laid out exactly like a real report (the
+ * shared fixture shopee-income-2025-05.csv): BOM, CRLF, 39 fields on every
  * line; line 1 `Username (Penjual),Dari,ke`, line 2 the seller's username and the
  * period, two empty lines, line 5 `total(Rp)` with the column sums (the same columns
  * the real report sums: Biaya Komisi AMS and the text columns stay empty), the

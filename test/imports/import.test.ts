@@ -4,7 +4,6 @@
  * POST /api/imports like a client would, the job engine doing the rest.
  */
 import { readFileSync } from "node:fs";
-import path from "node:path";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DevServer } from "../../dev/server.js";
@@ -13,17 +12,9 @@ import { stores } from "../../lib/db/schema.js";
 import { newImportKey } from "../../lib/storage/index.js";
 import { type AppServer, startAppServer } from "../support/app-server.js";
 import { availablePostgres } from "../support/databases.js";
+import { NEEDS_SHARED_FIXTURES, sharedFixture } from "../support/shared-fixtures.js";
 
-const FIXTURE = "/work/shared/fixtures/shopee-income-2025-05.csv";
-const fixturePath = [FIXTURE, path.resolve("../shared/fixtures/shopee-income-2025-05.csv")].find((p) => {
-  try {
-    readFileSync(p);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw error;
-  }
-});
+const fixturePath = sharedFixture("shopee-income-2025-05.csv");
 const TOKEN = "import-test-token-0123456789";
 const postgres = availablePostgres();
 
@@ -73,7 +64,7 @@ describe.skipIf(!postgres)("imports end to end", () => {
     }
   }
 
-  it.skipIf(!fixturePath)("imports the real Shopee income report: every order, no row error, totals equal total(Rp)", async () => {
+  it.skipIf(!fixturePath)("imports the real Shopee income report: every order, no row error, totals equal total(Rp)", NEEDS_SHARED_FIXTURES, async () => {
     const bytes = readFileSync(fixturePath as string);
     const { db } = await server.runtime.database();
     await db.insert(stores).values({ name: "MR eStore Shopee", channel: "Shopee" });
@@ -120,7 +111,7 @@ describe.skipIf(!postgres)("imports end to end", () => {
     expect(second.counts).toMatchObject({ settlements_inserted: 0, settlements_updated: 0, settlements_unchanged: 705 });
   });
 
-  it.skipIf(!fixturePath)("dry-runs a settlement report without writing a row or linking the seller to the store", async () => {
+  it.skipIf(!fixturePath)("dry-runs a settlement report without writing a row or linking the seller to the store", NEEDS_SHARED_FIXTURES, async () => {
     const { db } = await server.runtime.database();
     await db.insert(stores).values({ name: "Dry Store", channel: "Shopee" });
     const key = await upload("dry income.csv", readFileSync(fixturePath as string));

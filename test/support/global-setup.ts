@@ -4,7 +4,8 @@
  * real redis-server (suites isolate themselves by key prefix, see redis-fixtures.ts).
  * The two start side by side. Without a server's binaries its suites skip, loudly: CI
  * greps the output for SKIP_MARKER and fails, so a missing server can never pass as
- * green.
+ * green. Likewise without the shared fixtures (shared-fixtures.ts): one line with
+ * FIXTURES_SKIP_MARKER at the end of the run, which CI greps for too.
  */
 import pg from "pg";
 import type { TestProject } from "vitest/node";
@@ -12,6 +13,7 @@ import { openDatabase } from "../../lib/db/client.js";
 import { migrateDatabase } from "../../lib/db/migrate.js";
 import { findPostgresBinaries, type PostgresServer, startPostgres } from "../../dev/servers/postgres.js";
 import { findRedisServer, startRedis } from "../../dev/servers/redis.js";
+import { fixturesNotice } from "./shared-fixtures.js";
 
 export const SKIP_MARKER = "DROPFLOW-SKIPPED-FOR-WANT-OF-SERVER";
 export const TEMPLATE_DB = "dropflow_template";
@@ -55,6 +57,9 @@ export default async function setup(project: TestProject): Promise<Teardown> {
     await teardown();
     throw failed.reason;
   }
+  // Printed after the run, with the count of fixture tests it skipped.
+  const notice = fixturesNotice(project);
+  if (notice) teardowns.push(notice);
   return teardowns.length > 0 ? teardown : undefined;
 }
 
