@@ -12,7 +12,7 @@ import { migrateDatabase } from "../lib/db/migrate.js";
 import { logger } from "../lib/log/index.js";
 import { createRuntime, installRuntime, type Runtime } from "../lib/runtime.js";
 import { randomBytes } from "node:crypto";
-import { runWatchdog } from "../lib/jobs/index.js";
+import { recoverActiveJobs, runWatchdog } from "../lib/jobs/index.js";
 import { createDevApp } from "./app.js";
 import { listenOn } from "./servers/listen.js";
 import { type QstashServer, startQstashServer } from "./qstash/server.js";
@@ -116,6 +116,14 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       runtime.attachQueue({ ...settings, url: queue.url }, config.publicBaseUrl ?? selfUrl);
     } else if (!config.publicBaseUrl) {
       runtime.attachQueue(config.queue, selfUrl);
+    }
+
+    if (queue) {
+      // The queue lived in the previous process's memory (and, embedded, the job state
+      // too): what it held is gone, so recover every active job now rather than after
+      // the stall window.
+      const { db } = await runtime.database();
+      await recoverActiveJobs({ db, store: runtime.jobStore(), engine: await runtime.engine() });
     }
 
     const watchdogNow = async () => {

@@ -18,4 +18,4 @@ export { computeProgress, type Progress } from "./progress.js";
 export { jobKind, registerJobKind } from "./registry.js";
 export { findJob, type JobRow, listJobs } from "./repository.js";
 export * from "./types.js";
-export { runWatchdog, type WatchdogReport } from "./watchdog.js";
+export { recoverActiveJobs, type RecoveryReport, runWatchdog, type WatchdogReport } from "./watchdog.js";

@@ -67,6 +67,55 @@ export async function runWatchdog(
   return report;
 }
 
+export interface RecoveryReport {
+  jobs_recovered: number;
+  plans_republished: number;
+  chunks_republished: number;
+  jobs_finalised: number;
+}
+
+/**
+ * At the start of a process whose queue and job state lived in its own memory (the
+ * embedded mode of `npm run dev` and the demo): whatever was queued or leased died
+ * with the previous process, so every active job is recovered at once instead of
+ * after the watchdog's stall window. Each running job's state is rebuilt from
+ * `job_chunks` and every pending chunk re-published (a new deduplication generation);
+ * a job still planning gets its plan again; a job whose chunks all settled is
+ * finalised. Only for a process that owns the queue alone: elsewhere a pending chunk
+ * may be in another worker's hands, and the watchdog's rules apply.
+ */
+export async function recoverActiveJobs(deps: {
+  db: Database;
+  store: JobStateStore;
+  engine: JobEngine;
+}): Promise<RecoveryReport> {
+  const report: RecoveryReport = { jobs_recovered: 0, plans_republished: 0, chunks_republished: 0, jobs_finalised: 0 };
+  for (const job of await activeJobs(deps.db, Number.MAX_SAFE_INTEGER)) {
+    try {
+      if (job.status !== "running") {
+        const published = Number((job.totals as { plan_publications?: number }).plan_publications ?? 1);
+        await bumpPlanPublications(deps.db, job.id, published + 1);
+        await deps.engine.publishPlan(job, published + 1);
+        report.plans_republished += 1;
+      } else {
+        await deps.store.restoreJob(job.id, await jobSnapshot(deps.db, job));
+        const pending = (await listChunks(deps.db, job.id, "pending")).map((chunk) => chunk.chunk);
+        if (pending.length === 0) {
+          if (await deps.engine.finalise(job.id)) report.jobs_finalised += 1;
+        } else {
+          report.chunks_republished += await deps.engine.publishChunks(job, pending);
+        }
+      }
+      report.jobs_recovered += 1;
+    } catch (error) {
+      // One broken job must not stop the recovery of the others; the watchdog tries again later.
+      log.error("could not recover job at start", { job_id: job.id, err: error });
+    }
+  }
+  if (report.jobs_recovered > 0) log.warn("recovered the jobs a previous process left active", { event: "jobs_recovered", ...report });
+  return report;
+}
+
 async function checkPlanningJob(
   deps: { db: Database; engine: JobEngine; config: JobsConfig },
   job: JobRow,
