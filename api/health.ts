@@ -12,3 +12,10 @@ export const GET = route({ operation: "health", auth: "public" }, async ({ runti
   });
   return json(report, { status: report.status === "ok" ? 200 : 503, headers: { "cache-control": "no-store" } });
 });
+
+/** Uptime monitors send HEAD: the same status and headers as GET, no body. */
+export const HEAD = async (request: Request): Promise<Response> => {
+  const response = await GET(request);
+  await response.body?.cancel();
+  return new Response(null, { status: response.status, headers: response.headers });
+};

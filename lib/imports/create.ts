@@ -103,6 +103,8 @@ interface ImportRequest {
 interface FileToImport {
   key: string;
   name: string;
+  /** The URL the request named it by (`files[].url`), checked against the store's own. */
+  url?: string;
   /** Known from the request's bytes (a multipart part). */
   sha256?: string;
 }
@@ -130,7 +132,12 @@ export async function createImport(runtime: Runtime, request: Request, correlati
   } else if (/^application\/([a-z.+-]*\+)?json\b/.test(type)) {
     const body = parseInput(CreateImportJson, await readJsonBody(request), "body");
     input = requestOf(body);
-    const refs = body.files.map((file, index) => ({ key: keyOf(file, index), name: file.name }));
+    const objects = runtime.objectStore();
+    const refs = body.files.map((file, index) => ({
+      key: keyOf(file, index, (url) => objects.keyOfUrl(url)),
+      name: file.name,
+      ...(file.url ? { url: file.url } : {}),
+    }));
     const duplicate = refs.findIndex((ref, i) => refs.findIndex((other) => other.key === ref.key) !== i);
     if (duplicate >= 0) {
       throw new AppError("validation_failed", `files.${duplicate} names the same object as an earlier file.`, {
@@ -178,6 +185,15 @@ async function startImport(
   if (missing >= 0) {
     throw new AppError("validation_failed", `files.${missing}: no uploaded object "${refs[missing]?.key}".`, {
       fields: [{ field: `files.${missing}`, location: "body", message: "not found in storage" }],
+    });
+  }
+  // A URL names an object of our store only at the store's own address: a URL on another
+  // host must not import the local object that happens to sit at its path.
+  const foreign = refs.findIndex((ref, i) => ref.url !== undefined && !sameObjectUrl(ref.url, heads[i]?.url ?? ""));
+  if (foreign >= 0) {
+    const message = "is not this deployment's storage URL of the object (use the url the upload returned, or the key)";
+    throw new AppError("validation_failed", `files.${foreign}.url ${message}.`, {
+      fields: [{ field: `files.${foreign}.url`, location: "body", message }],
     });
   }
   // The same content twice: hashes recorded at upload, or streamed here within the budget.
@@ -253,16 +269,30 @@ async function resolveStore(db: Database, name: string | undefined): Promise<num
   );
 }
 
-/** A Blob URL's pathname is the object's key. */
-function keyOf(file: z.infer<typeof FileRef>, index: number): string {
-  const field = `files.${index}.${file.key ? "key" : "url"}`;
+/** The same origin and path (query and fragment aside: a download URL adds `?download=1`). */
+function sameObjectUrl(given: string, stored: string): boolean {
   try {
-    return validateObjectKey(file.key ?? decodeURIComponent(new URL(file.url as string).pathname.replace(/^\/+/, "")));
+    const a = new URL(given);
+    const b = new URL(stored);
+    return a.origin === b.origin && decodeURIComponent(a.pathname) === decodeURIComponent(b.pathname);
+  } catch (error) {
+    if (error instanceof TypeError || error instanceof URIError) return false;
+    throw error;
+  }
+}
+
+/** The object's key, given as such or as the store's URL of it. */
+function keyOf(file: z.infer<typeof FileRef>, index: number, keyOfUrl: (url: string) => string | null): string {
+  const field = `files.${index}.${file.key !== undefined ? "key" : "url"}`;
+  const refuse = (message: string) =>
+    new AppError("validation_failed", `${field} ${message}.`, { fields: [{ field, location: "body", message }] });
+  const key = file.key ?? keyOfUrl(file.url as string);
+  if (key === null) throw refuse("is not a URL of this deployment's storage (use the url the upload returned, or the key)");
+  try {
+    return validateObjectKey(key);
   } catch (error) {
     if (!(error instanceof Error)) throw error;
-    throw new AppError("validation_failed", `files.${index}: ${error.message}`, {
-      fields: [{ field, location: "body", message: error.message }],
-    });
+    throw refuse(error.message);
   }
 }
 

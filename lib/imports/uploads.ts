@@ -39,7 +39,7 @@ import { startBudget } from "../jobs/budget.js";
 import { logger } from "../log/index.js";
 import type { Runtime } from "../runtime.js";
 import { importKeyFileName } from "../storage/keys.js";
-import { parseInput } from "../validate.js";
+import { assertSafeText, parseInput, unsafeTextProblem } from "../validate.js";
 import { hashObject } from "./content.js";
 
 export const UPLOADS_PATH = "/api/uploads";
@@ -147,18 +147,26 @@ function tokenOptions(runtime: Runtime, pathname: string, clientPayload: string 
     allowOverwrite: false,
     validUntil: Date.now() + CLIENT_TOKEN_VALIDITY_MS,
     // Signed into the token and handed back in the callback: the name to record.
-    tokenPayload: JSON.stringify({ name: nameFrom(clientPayload) ?? fileName }),
+    tokenPayload: JSON.stringify({ name: nameFrom(clientPayload, { refuseUnsafe: true }) ?? fileName }),
     // Explicit: off Vercel the SDK finds no callback URL by itself, and on Vercel it
     // would guess one from the request; this is the address Blob must call.
     callbackUrl: `${runtime.publicBaseUrl()}${UPLOADS_PATH}`,
   };
 }
 
-function nameFrom(payload: string | null | undefined): string | null {
+/**
+ * The name a client or token payload gives, or null (none, or not JSON). A name with
+ * NUL or a lone surrogate is refused at the token request (400 naming
+ * `payload.clientPayload.name`); in a callback (a token of an older deployment) it is
+ * ignored, so the upload is still recorded, under its key's name.
+ */
+function nameFrom(payload: string | null | undefined, options: { refuseUnsafe?: boolean } = {}): string | null {
   if (!payload) return null;
   try {
-    const parsed = NamePayload.safeParse(JSON.parse(payload));
-    return parsed.success ? parsed.data.name : null;
+    const json: unknown = JSON.parse(payload);
+    if (options.refuseUnsafe) assertSafeText(json, "body", ["payload", "clientPayload"]);
+    const parsed = NamePayload.safeParse(json);
+    return parsed.success && unsafeTextProblem(parsed.data.name) === null ? parsed.data.name : null;
   } catch (error) {
     if (error instanceof SyntaxError) return null; // a plain-text client payload names nothing
     throw error;

@@ -354,8 +354,8 @@ export function createBlobObjectStore(options: BlobObjectStoreOptions): ObjectSt
         const info = await headOrNull(blob, key, options.signal);
         if (info === null) return null;
         rememberUrl(key, info.url);
-        const { pathname, size, etag, contentType, uploadedAt } = info;
-        return { key: pathname, size, etag, contentType, uploadedAt };
+        const { pathname, size, etag, contentType, uploadedAt, url } = info;
+        return { key: pathname, size, etag, contentType, uploadedAt, url };
       });
     },
 
@@ -410,6 +410,29 @@ export function createBlobObjectStore(options: BlobObjectStoreOptions): ObjectSt
           blob.del(batch, { token, ...(options.signal ? { abortSignal: options.signal } : {}) }),
         );
         for (const key of batch) blobUrls.delete(key);
+      }
+    },
+
+    keyOfUrl(url) {
+      let parsed: URL;
+      try {
+        parsed = new URL(url);
+      } catch (error) {
+        if (error instanceof TypeError) return null;
+        throw error;
+      }
+      // Vercel Blob serves an object at https://<store>.<access>.blob.vercel-storage.com/<key>;
+      // the stand-in at <its origin>/blobs/<key>. head()'s url then tells the exact host.
+      let path: string;
+      if (parsed.protocol === "https:" && parsed.hostname.endsWith(VERCEL_BLOB_HOST_SUFFIX)) path = parsed.pathname.slice(1);
+      else if (apiOrigin !== null && parsed.origin === apiOrigin && parsed.pathname.startsWith("/blobs/")) {
+        path = parsed.pathname.slice("/blobs/".length);
+      } else return null;
+      try {
+        return decodeURIComponent(path);
+      } catch (error) {
+        if (error instanceof URIError) return null;
+        throw error;
       }
     },
 

@@ -14,10 +14,12 @@ export interface ObjectInfo {
   etag: string;
   contentType: string;
   uploadedAt: Date;
+  /** Where the store serves the object (a Blob URL); a caller naming an object by URL must name this one. */
+  url: string;
 }
 
 /** What list() knows of an object (the Blob API does not list content types). */
-export type ListedObject = Omit<ObjectInfo, "contentType">;
+export type ListedObject = Omit<ObjectInfo, "contentType" | "url">;
 
 export interface PutResult {
   key: string;
@@ -81,6 +83,12 @@ export interface ObjectStore {
   list(prefix: string, options?: ListOptions): Promise<ListPage>;
   /** Deletes each key; keys with no object are not an error. */
   delete(keys: string | readonly string[], options?: { signal?: AbortSignal }): Promise<void>;
+  /**
+   * The key of the object a URL of this store names, or null when the URL is not one of
+   * this store's (another host, another path). Not a lookup: head() the key, and compare
+   * its `url`, to know the object is there at that very address.
+   */
+  keyOfUrl(url: string): string | null;
   /** One cheap authenticated request, for GET /api/health. */
   ping(): Promise<void>;
 }
