@@ -100,6 +100,13 @@ export async function publicAddressesOf(hostname: string, resolve: ResolveHost =
       addresses = await resolve(host);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
+      // A DNS server that could not answer now may answer later: worth a retry (a 503 at
+      // creation; the queue's backoff at delivery), unlike a name that does not exist.
+      if (code === "EAI_AGAIN") {
+        throw new AppError("service_unavailable", `callback_url's host could not be resolved just now (${code}); try again.`, {
+          cause: error,
+        });
+      }
       throw refuse(`has a host that does not resolve (${typeof code === "string" ? code : "lookup failed"})`);
     }
   }

@@ -121,6 +121,16 @@ describe("callback_url in production: special-purpose and transition addresses",
   });
 });
 
+describe("callback_url whose host the DNS cannot resolve right now", () => {
+  it("is a 503 worth retrying (EAI_AGAIN), not a 400; a name that does not exist stays a 400", async () => {
+    const failing = (code: string): ResolveHost => () => Promise.reject(Object.assign(new Error(code), { code }));
+    const again = await refusalOf(checkCallbackUrl("https://hooks.example.com/x", { production: true, resolve: failing("EAI_AGAIN") }));
+    expect(again).toMatchObject({ code: "service_unavailable", status: 503 });
+    const missing = await refusalOf(checkCallbackUrl("https://hooks.example.com/x", { production: true, resolve: failing("ENOTFOUND") }));
+    expect(missing).toMatchObject({ code: "validation_failed", status: 400 });
+  });
+});
+
 describe("isForbiddenAddress", () => {
   it("classifies each address by its own family's rules (a BlockList would match IPv4 against ::ffff:0:0/96)", () => {
     for (const address of [PUBLIC_V4, "8.8.8.8", "1.1.1.1", PUBLIC_V6, "2a00:1450:4001::1"]) {
