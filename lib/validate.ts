@@ -14,36 +14,51 @@ export function unsafeTextProblem(text: string): string | null {
   return null;
 }
 
+/** Deeper than any input of ours: a body nested further is refused rather than walked. */
+const MAX_DEPTH = 64;
+const MAX_PROBLEMS = 20;
+
 /**
  * Every string in the input (object keys too), checked with unsafeTextProblem. Walks
- * plain objects and arrays only: a Buffer or Blob is bytes, not text.
+ * plain objects and arrays only (a Buffer or Blob is bytes, not text), with its own
+ * stack: a hostile body nested a million levels deep must be a 400, not a stack overflow.
  */
-function unsafeTextFields(input: unknown, path: string[], found: Array<{ field: string; message: string }>): void {
-  if (found.length >= 20) return;
-  if (typeof input === "string") {
-    const message = unsafeTextProblem(input);
-    if (message) found.push({ field: path.join(".") || "(root)", message });
-    return;
+function unsafeTextFields(input: unknown, path: string[]): Array<{ field: string; message: string }> {
+  const found: Array<{ field: string; message: string }> = [];
+  const pending: Array<{ value: unknown; path: string[] }> = [{ value: input, path }];
+  const name = (at: string[]) => at.join(".") || "(root)";
+  while (pending.length > 0 && found.length < MAX_PROBLEMS) {
+    const { value, path: at } = pending.pop() as { value: unknown; path: string[] };
+    if (typeof value === "string") {
+      const message = unsafeTextProblem(value);
+      if (message) found.push({ field: name(at), message });
+      continue;
+    }
+    if (value === null || typeof value !== "object") continue;
+    const proto = Object.getPrototypeOf(value) as unknown;
+    if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) continue;
+    if (at.length - path.length >= MAX_DEPTH) {
+      found.push({ field: name(at), message: `is nested more than ${MAX_DEPTH} levels deep` });
+      continue;
+    }
+    const entries: Array<[string, unknown]> = Array.isArray(value)
+      ? value.map((item, index) => [String(index), item])
+      : Object.entries(value);
+    // Pushed in reverse so that problems come out in the input's order.
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [key, item] = entries[i] as [string, unknown];
+      const message = Array.isArray(value) ? null : unsafeTextProblem(key);
+      // The key itself cannot be shown as it came: name the object that holds it.
+      if (message) found.push({ field: name(at), message: `a property name here ${message}` });
+      else pending.push({ value: item, path: [...at, key] });
+    }
   }
-  if (Array.isArray(input)) {
-    input.forEach((item, index) => unsafeTextFields(item, [...path, String(index)], found));
-    return;
-  }
-  if (input === null || typeof input !== "object") return;
-  const proto = Object.getPrototypeOf(input) as unknown;
-  if (proto !== Object.prototype && proto !== null) return;
-  for (const [key, value] of Object.entries(input)) {
-    const message = unsafeTextProblem(key);
-    // The key itself cannot be shown as it came: name the object that holds it.
-    if (message) found.push({ field: path.join(".") || "(root)", message: `a property name here ${message}` });
-    else unsafeTextFields(value, [...path, key], found);
-  }
+  return found;
 }
 
 /** A 400 naming every string in `input` that unsafeTextProblem refuses. */
 export function assertSafeText(input: unknown, location: FieldProblem["location"], path: string[] = []): void {
-  const unsafe: Array<{ field: string; message: string }> = [];
-  unsafeTextFields(input, path, unsafe);
+  const unsafe = unsafeTextFields(input, path);
   if (unsafe.length > 0) throw validationFailed(unsafe, location);
 }
 
