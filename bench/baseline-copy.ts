@@ -26,7 +26,7 @@ import { PURCHASE_FIELDS } from "../lib/imports/purchase-rows.js";
 /** The Jakmall export's 27 headers, in order: the staging table's columns (one list, in lib/imports/csv/headers.ts). */
 export const PURCHASE_HEADERS = PURCHASE_COLUMNS.map((column) => column.header);
 
-/** The staging table's column names: the running number, then the fields of domain.md §1 in order. */
+/** The staging table's column names: the running number, then the export's fields in column order. */
 export const STAGING_COLUMNS = ["no", ...PURCHASE_FIELDS] as const;
 
 const QUOTE = 0x22;

@@ -23,7 +23,8 @@
  *    and does not do compared with the import). Afterwards both databases are
  *    compared: order and line counts, and an md5 over every stored purchase.
  * The ratio is import seconds / baseline seconds (target: within 3x); worker peak
- * RSS target: under 256 MB. The last line is one JSON object (DESIGN.md §7).
+ * RSS target: under 256 MB. The last line is one JSON object (bench/README.md,
+ * "The last line").
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";

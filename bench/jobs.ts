@@ -8,7 +8,7 @@
  *
  *   npm run bench:jobs -- [--chunks 10000] [--workers 2] [--runs 3]
  *
- * The last line is one JSON object (DESIGN.md §7).
+ * The last line is one JSON object (bench/README.md, "The last line").
  */
 import { parseArgs } from "node:util";
 import type { JobStatus } from "../lib/db/schema.js";

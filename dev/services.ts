@@ -1,5 +1,5 @@
 /**
- * Local services mode (DESIGN.md §1): dropflow as it runs in production, but every
+ * Local services mode: dropflow as it runs in production, but every
  * cloud service replaced by a real local server or a stand-in, each its own process:
  *   real Postgres (a throwaway cluster)      <- DATABASE_URL (node-postgres)
  *   real redis-server <- Upstash REST bridge <- UPSTASH_REDIS_REST_URL

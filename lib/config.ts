@@ -213,7 +213,7 @@ export type QueueConfig =
  */
 export type StorageConfig = { mode: "embedded" } | { mode: "blob"; token: string; apiUrl: string | null };
 
-/** The time knobs of the job engine (DESIGN.md §3), in milliseconds. */
+/** The time knobs of the job engine (docs/job-engine.md, "Time knobs"), in milliseconds. */
 export interface JobsConfig {
   maxDurationMs: number;
   deadlineMarginMs: number;
@@ -473,7 +473,8 @@ export function currentEnvironment(): Record<string, string | undefined> {
 /**
  * The @vercel/blob SDK reads two of its settings only from the environment, on every
  * call: `VERCEL_BLOB_API_URL` (where API requests go) and `VERCEL_BLOB_RETRIES`. This is
- * the one place that sets them (DESIGN.md §1), for the storage adapter:
+ * the one place that sets them (as it is the one module that reads process.env), for
+ * the storage adapter:
  * - the API URL is the configured one (the embedded or local stand-in), or removed so
  *   the SDK uses Vercel's own API when `apiUrl` is null;
  * - the SDK's retries are turned off (0): its default is 10 retries with exponential

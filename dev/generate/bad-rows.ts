@@ -1,6 +1,6 @@
 /**
- * Deliberately bad rows, one defect each, so each triggers exactly one code of
- * domain.md §1's table whatever order an importer checks things in.
+ * Deliberately bad rows, one defect each, so each triggers exactly one row-error code
+ * whatever order an importer checks things in.
  *
  * Rows the importer must reject (bad_qty, bad_date, bad_amount, missing_field,
  * field_count, stray_quote) are single-line orders of their own, with a fresh order

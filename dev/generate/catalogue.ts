@@ -5,7 +5,7 @@
  * SKU takes more than ~2 % of the lines, so the price percentiles a test measures on
  * 20,000 rows do not hinge on where the top three SKUs happened to be priced.
  *
- * Prices: domain.md asks for median ≈ Rp 50,000, p10 ≈ 13,000 and p90 ≈ 120,000.
+ * Prices, as real shops show them: median ≈ Rp 50,000, p10 ≈ 13,000, p90 ≈ 120,000.
  * No single log-normal has all three (p10 gives σ ≈ 1.05, p90 gives σ ≈ 0.68), so
  * the price is a two-piece log-normal: σ 1.051 below the median and 0.683 above.
  * Prices are placed on the SKUs so that the distribution holds *per order line*

@@ -2,8 +2,9 @@
  * What the generator wrote, kept compactly enough for a million rows: typed arrays
  * indexed by invoice and by landed order (about 40 bytes per order in all), plus
  * per-store counters. From it the expected reconcile outcome of every (store,
- * invoice) is decided at the end by the rules of domain.md §3, in their order, with
- * tolerance 0.
+ * invoice) is decided at the end by the reconcile rules, the first that applies:
+ * orphan_settlement, returned, cancelled, matched, amount_mismatch,
+ * missing_settlement, in_progress; tolerance 0.
  *
  * "Landed" means what the importer keeps once it has read every file in name order:
  * the latest written version of each order (a later file, or a later block in the
@@ -155,8 +156,8 @@ export class Ledger {
   }
 
   /**
-   * Decides every (store, invoice) by domain.md §3, first rule that applies, tolerance
-   * 0, and yields each in invoice order (which is the order of creation).
+   * Decides every (store, invoice) by the reconcile rules, first rule that applies,
+   * tolerance 0, and yields each in invoice order (which is the order of creation).
    * Invoices of rejected rows have neither a landed purchase nor a settlement and get
    * no outcome.
    */

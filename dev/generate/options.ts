@@ -10,7 +10,7 @@ export interface GenerateOptions {
   /** Share of rows that are deliberately bad (one manifest entry each). */
   badRate: number;
   out: string;
-  /** Shops (1–6; domain.md §5 wants 4–6). */
+  /** Shops (1–6; a realistic seller has 4–6). */
   stores: number;
   settlements: boolean;
   /** Remove the generator's own earlier outputs from `out` first. */

@@ -1,8 +1,8 @@
 /**
- * Supplier orders as domain.md §5 shapes them: lines per order 1 = 88 %, 2 = 7.5 %,
+ * Supplier orders shaped like real shops': lines per order 1 = 88 %, 2 = 7.5 %,
  * 3 = 3 %, 4–6 = 1.5 %; qty 1 = 80 %, 2 = 12 %, 3–10 = 8 %; SKUs by popularity;
  * final status 86.5 % completed, 6 % cancelled, 5 % in process, 2.5 % returned
- * (returned is a little under domain.md's 3 % so that the `returned` outcome stays
+ * (returned is a little under the real 3 % so that the `returned` outcome stays
  * inside its 1–3 % band once orphan settlements join the denominator).
  */
 import { dayNumber } from "./calendar.js";

@@ -1,5 +1,5 @@
 /**
- * The Jakmall order export (domain.md §1): its 27 headers, the per-file quirks a real
+ * The Jakmall order export: its 27 headers, the per-file quirks a real
  * export shows, the order model, and the rendering of one order line as one CSV
  * record.
  */
@@ -36,7 +36,7 @@ export const PURCHASE_HEADERS = [
   "Kota",
 ] as const;
 
-/** Column positions, named as domain.md §1 names the fields. */
+/** Column positions, named after the importer's fields (PURCHASE_FIELDS in lib/imports/purchase-rows.ts). */
 export const COL = {
   no: 0,
   orderedAt: 1,
@@ -77,7 +77,7 @@ export const STATUS = {
   packing: "Dikemas",
 } as const;
 
-/** Status classes of domain.md §3, as small integers for the typed-array ledger. */
+/** The reconcile status classes of Status Pesanan Terakhir, as small integers for the typed-array ledger. */
 export const StatusClass = { Completed: 0, Cancelled: 1, Returned: 2, InProgress: 3 } as const;
 export type StatusClass = (typeof StatusClass)[keyof typeof StatusClass];
 

@@ -43,7 +43,7 @@ const DEBIAN_ROOT = "/usr/lib/postgresql";
 export function findPostgresBinaries(root: string = DEBIAN_ROOT): FindBinariesResult {
   const looked: string[] = [];
   if (existsSync(root)) {
-    // 15 first: it is the oldest version dropflow supports (DESIGN.md §1), so SQL that
+    // 15 first: it is the oldest version dropflow supports, so SQL that
     // needs a newer Postgres fails here rather than in production. Then the newest.
     const majors = readdirSync(root)
       .filter((name) => /^\d+$/.test(name))

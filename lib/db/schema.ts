@@ -1,6 +1,7 @@
 /**
- * The Postgres schema (domain.md §4, DESIGN.md §3). drizzle-kit generates the SQL
- * migrations in drizzle/ from this file: change it, then `npm run db:generate`.
+ * The Postgres schema: the job engine's tables (docs/job-engine.md), the imported
+ * data, reconcile and catalogue. drizzle-kit generates the SQL migrations in drizzle/
+ * from this file: change it, then `npm run db:generate`.
  *
  * Money from the marketplaces is whole rupiah in bigint; eMAG and SAP prices are
  * numeric(14,4) with their currency. SQL must run on PostgreSQL 15 (no 17+ syntax).
@@ -416,10 +417,9 @@ export const uploads = pgTable(
 );
 
 /**
- * Idempotency-Key claims (DESIGN.md §5, lib/http/idempotency.ts): one row per API
- * token (its SHA-256, never the token), scope (the route) and key. The insert that
- * creates the row is the claim; the first response is stored on it and replayed for
- * 24 hours. `lock_id` names the request working on a claim that has no response yet.
+ * Idempotency-Key claims (lib/http/idempotency.ts): one row per API token (its
+ * SHA-256, never the token), scope (the route) and key. The insert that creates the
+ * row is the claim; the first response is stored on it and replayed for 24 hours. `lock_id` names the request working on a claim that has no response yet.
  */
 export const idempotencyKeys = pgTable(
   "idempotency_keys",

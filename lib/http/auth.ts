@@ -3,9 +3,10 @@ import { AppError } from "../errors.js";
 import type { Runtime } from "../runtime.js";
 
 /**
- * Who may call a route (DESIGN.md §5): `public` on purpose, `api` with an API bearer
- * token, `cron` with `Bearer $CRON_SECRET` (what Vercel cron sends), `queue` with a
- * valid `Upstash-Signature` over the raw body (checked by route(), which owns the body).
+ * Who may call a route (every route has exactly one way in): `public` on purpose,
+ * `api` with an API bearer token, `cron` with `Bearer $CRON_SECRET` (what Vercel cron
+ * sends), `queue` with a valid `Upstash-Signature` over the raw body (checked by
+ * route(), which owns the body).
  */
 export type RouteAuth = "public" | "api" | "cron" | "queue";
 

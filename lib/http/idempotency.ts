@@ -1,5 +1,5 @@
 /**
- * `Idempotency-Key` for write routes that create work (DESIGN.md §5): POST
+ * `Idempotency-Key` for write routes that create work: POST
  * /api/imports today, reconcile and sync next.
  *
  * - A key is scoped to the API token that sent it (stored as its SHA-256, never the

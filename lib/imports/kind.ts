@@ -230,8 +230,8 @@ export function createImportKind(deps: {
       const { filesFailed, dryRunCounts } = await settleImportFiles(db, job.id, status, {
         dryRun: ImportParams.parse(job.params).dry_run,
       });
-      // A file refused at planning is an error of the import (DESIGN.md §3), even when
-      // every chunk of the other files went through.
+      // A file refused at planning is an error of the import (docs/job-engine.md), even
+      // when every chunk of the other files went through.
       return {
         status: status === "completed" && filesFailed > 0 ? "completed_with_errors" : status,
         counters: { ...withoutTakenBack(counters), ...dryRunCounts, files_failed: filesFailed },

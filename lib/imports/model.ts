@@ -1,6 +1,7 @@
 /**
- * The validated shapes an import writes (domain.md §1, §2, §4). The CSV layer turns
- * records into these; the upserts in purchases.ts and settlements.ts write them.
+ * The validated shapes an import writes: purchase orders with their lines, and
+ * settlement rows (tables in lib/db/schema.ts). The CSV layer turns records into
+ * these; the upserts in purchases.ts and settlements.ts write them.
  * Money is whole rupiah.
  */
 

@@ -1,7 +1,7 @@
 /**
- * Set-based writes of purchase orders (domain.md §1, §4): a handful of statements
- * per chunk, whatever its size, never one per row (the shared steps are in
- * ranked-write.ts).
+ * Set-based writes of purchase orders (`purchases`, key order_code; `purchase_lines`,
+ * key (order_code, line_no)): a handful of statements per chunk, whatever its size,
+ * never one per row (the shared steps are in ranked-write.ts).
  *
  * Which version wins does not depend on the order chunks run in: every order
  * carries its source rank (import job, file position, line) and a stored order is

@@ -6,7 +6,7 @@
 import { sql } from "drizzle-orm";
 import { type Database, queryRows } from "../db/client.js";
 
-/** From bench/import.ts and stack.md §4 (a 343 MB, 1 M-row export), used until this deployment has history. */
+/** From bench/import.ts and a measured 343 MB, 1 M-row purchase export, used until this deployment has history. */
 const FALLBACK_ROWS_PER_S = 5000;
 const FALLBACK_BYTES_PER_ROW = 343;
 

@@ -1,5 +1,5 @@
 /**
- * Set-based writes of settlement rows (domain.md §2, §4): key (store, No. Pesanan).
+ * Set-based writes of settlement rows (`settlements`): key (store, No. Pesanan).
  * The shared steps are in ranked-write.ts.
  *
  * Like an order, a settlement row carries its source rank (import job, file position,

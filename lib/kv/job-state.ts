@@ -1,5 +1,5 @@
 /**
- * The hot state of running jobs (DESIGN.md §3): per-chunk leases and attempts, the
+ * The hot state of running jobs (docs/job-engine.md): per-chunk leases and attempts, the
  * set of completed chunks, counters, the cancel and finalise flags. Postgres
  * (`job_chunks`) is the durable record; this store can always be rebuilt from it
  * with `restoreJob`.

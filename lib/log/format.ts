@@ -3,7 +3,7 @@ import type { LogRecord } from "./sink.js";
 const RESERVED = new Set(["time", "level", "service", "msg", "operation", "correlation_id", "duration_ms"]);
 
 /**
- * The development line of DESIGN.md §6:
+ * The readable development line (`LOG_FORMAT=pretty`, the default outside production):
  * `2025-07-18 19:17:59.344 [INFO] [imports] [planChunks] [req-123] [41ms] planned chunks file=a.csv chunks=120`
  * Absent parts (operation, correlation id, duration) are left out.
  */

@@ -1,5 +1,5 @@
 /**
- * The task queue on QStash (DESIGN.md §3): publishes task messages to
+ * The task queue on QStash (docs/job-engine.md): publishes task messages to
  * `${publicBaseUrl}/api/tasks/<kind>` and verifies the signature of each delivery.
  * The same code talks to Upstash in production and to the local stand-in
  * (dev/qstash) everywhere else; only `url` and the keys differ.

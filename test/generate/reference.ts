@@ -1,13 +1,14 @@
 /**
- * An independent reading of the generator's output by the rules of domain.md, for
- * the tests: the §1 tokenizer and row rules (collecting every defect of a record,
- * so a bad row with two defects shows up), order blocks and replacement, the §2
- * settlement layout, and the §3 outcome rules. It shares no code with dev/generate
- * on purpose: it checks the files, not the generator's bookkeeping.
+ * An independent reading of the generator's output by the import and reconcile
+ * rules, for the tests: the purchase export's tokenizer and row rules (collecting
+ * every defect of a record, so a bad row with two defects shows up), order blocks
+ * and replacement, the settlement report's layout, and the reconcile outcome rules.
+ * It shares no code with dev/generate on purpose: it checks the files, not the
+ * generator's bookkeeping.
  */
 import { PURCHASE_COLUMNS } from "../../lib/imports/csv/headers.js";
 
-/** domain.md §1, in order (the importer's list: this reader is independent of the generator, not of the importer's header table). */
+/** The purchase export's 27 headers, in order (the importer's list: this reader is independent of the generator, not of the importer's header table). */
 export const HEADERS: string[] = PURCHASE_COLUMNS.map((column) => column.header);
 const C = Object.fromEntries(HEADERS.map((h, i) => [h, i])) as Record<string, number>;
 const col = (name: string) => C[name] as number;
@@ -22,7 +23,7 @@ export interface RawRecord {
 
 const QUOTE_LIMIT = 64 * 1024;
 
-/** The §1 tokenizer: RFC 4180 with the stray-quote rules; `\r\n` and `\n` end lines. */
+/** The import's tokenizer: RFC 4180 with the stray-quote rules; `\r\n` and `\n` end lines. */
 export function tokenize(text: string, delimiter: string): RawRecord[] {
   const records: RawRecord[] = [];
   let pos = text.charCodeAt(0) === 0xfeff ? 1 : 0;
@@ -175,7 +176,7 @@ export interface RefFile {
   records: RawRecord[];
 }
 
-/** Reads one purchase file by §1's rules. */
+/** Reads one purchase file by the import's rules. */
 export function readPurchaseFile(name: string, text: string): RefFile {
   const delimiter = detectDelimiter(text);
   const records = tokenize(text, delimiter);
@@ -304,7 +305,7 @@ export function readPurchaseFile(name: string, text: string): RefFile {
   };
 }
 
-/** A settlement report (§2): the header is the first row holding both `No. Pesanan` and `Total Penghasilan`. */
+/** A settlement report: the header is the first row holding both `No. Pesanan` and `Total Penghasilan`. */
 export interface RefSettlement {
   username: string;
   headerLine: number;
@@ -346,7 +347,7 @@ export interface RefOutcome {
   split: boolean;
 }
 
-/** §3, rules in order, tolerance 0. `purchases` are the landed orders; settlements keyed `${store}|${invoice}`. */
+/** The reconcile rules in order (the first that applies wins), tolerance 0. `purchases` are the landed orders; settlements keyed `${store}|${invoice}`. */
 export function reconcile(
   purchases: Iterable<RefOrder>,
   settlements: Map<string, { harga: number; refund: number }>,

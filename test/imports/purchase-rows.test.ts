@@ -15,7 +15,7 @@ const HEADER: string[] = PURCHASE_COLUMNS.map((column) => column.header);
 const columns: PurchaseColumns = {
   header: HEADER,
   index: Object.fromEntries(
-    // domain.md §1 lists the fields in column order, after the running number.
+    // PURCHASE_FIELDS lists the fields in column order, after the running number.
     PURCHASE_FIELDS.map((field, i) => [field, i + 1]),
   ),
 };

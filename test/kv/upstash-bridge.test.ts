@@ -1,8 +1,8 @@
 /**
  * dev/upstash-redis-bridge.ts against the real `@upstash/redis` client and a real
- * redis-server: the wire contract of shared/stand-ins.md §2 (base64 at every depth,
- * flat arrays, errors per element, NOSCRIPT, 401), plus what raw HTTP shows that the
- * SDK hides.
+ * redis-server: the Upstash REST wire contract of docs/stand-ins.md (base64 at every
+ * depth, flat arrays, errors per element, NOSCRIPT, 401), plus what raw HTTP shows
+ * that the SDK hides.
  */
 import { Redis } from "@upstash/redis";
 import { expect } from "vitest";

@@ -96,7 +96,7 @@ describe("structured logger", () => {
     expect(failed?.err).toMatchObject({ message: "boom" });
   });
 
-  it("formats the development line of DESIGN.md §6", () => {
+  it("formats the readable development line", () => {
     const line = formatPretty({
       time: "2025-07-18T12:17:59.344Z",
       level: "info",
