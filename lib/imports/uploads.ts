@@ -1,7 +1,8 @@
 /**
- * POST /api/uploads: Vercel Blob client uploads (stack.md §1.3), so that large files
+ * POST /api/uploads: Vercel Blob client uploads, so that large files
  * go from the client straight to Blob storage, never through a function's body. The
- * route serves two callers, each with its own proof (DESIGN.md §5), which is why it is
+ * route serves two callers, each with its own proof (the API bearer for a token
+ * request, Blob's signature for the upload-completed callback), which is why it is
  * `auth: "public"` in route() and checks here:
  *
  * - `blob.generate-client-token`, from our API client (`upload(pathname, file,

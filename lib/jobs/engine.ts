@@ -1,5 +1,5 @@
 /**
- * The chunked job engine (DESIGN.md §3). A job is planned into chunks (Postgres
+ * The chunked job engine (docs/job-engine.md). A job is planned into chunks (Postgres
  * `job_chunks`), each chunk is one queue message, and a worker:
  *   claims the chunk's lease (Redis) -> skips it if done -> does its work and writes
  *   its outcome in one Postgres transaction -> completes it in Redis (one atomic

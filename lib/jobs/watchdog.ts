@@ -1,5 +1,5 @@
 /**
- * Stuck-work recovery (DESIGN.md §3), run by a cron (and by the dev server on a
+ * Stuck-work recovery (docs/job-engine.md, "The watchdog"), run by a cron (and by the dev server on a
  * timer). For every active job it:
  *  - rebuilds the Redis state from `job_chunks` when it is missing or behind
  *    (a crash between a chunk's commit and its Redis completion);

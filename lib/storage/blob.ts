@@ -26,7 +26,7 @@
  *   or to `*.blob.vercel-storage.com`. The url is remembered per key, so a chunk
  *   worker's reads cost one head() per key and process.
  * The alternative, a global undici dispatcher that rewrites *.blob.vercel-storage.com
- * to the stand-in (stand-ins.md §3), would redirect every fetch of the process, and
+ * to the stand-in (docs/stand-ins.md), would redirect every fetch of the process, and
  * it is not a setting of the SDK's; the test suite uses exactly that to run the
  * production path ("sdk-get") against the stand-in too.
  * Either way the answer is checked: a 206 must carry the requested Content-Range; a
@@ -452,7 +452,7 @@ export function createBlobObjectStore(options: BlobObjectStoreOptions): ObjectSt
 // ── errors and retries ──────────────────────────────────────────────────────
 
 function isExistsError(blob: Sdk, error: unknown): boolean {
-  // The API answers bad_request "This blob already exists" (measured, stand-ins.md §3).
+  // The API answers bad_request "This blob already exists" (measured against the SDK; docs/stand-ins.md).
   return error instanceof blob.BlobError && /already exists/i.test(error.message);
 }
 

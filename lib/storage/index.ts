@@ -1,5 +1,5 @@
 /**
- * Object storage (DESIGN.md §1): the ObjectStore port, its one adapter on Vercel Blob
+ * Object storage: the ObjectStore port, its one adapter on Vercel Blob
  * (the real SDK, also against the local stand-in), keys and errors.
  */
 export * from "./types.js";

@@ -1,5 +1,5 @@
 /**
- * The object-storage port (DESIGN.md §1): where uploaded files (buyer data) live. One
+ * The object-storage port: where uploaded files (buyer data) live. One
  * adapter, lib/storage/blob.ts, talks to Vercel Blob through the real SDK, in
  * production and against the local stand-in (dev/blob) alike.
  *
