@@ -71,6 +71,17 @@ export function route<Query extends z.ZodType = z.ZodUndefined, Body extends z.Z
       } catch (error) {
         response = errorResponse(error, correlationId, log);
       }
+      const status = response.status;
+      response = withBodyFailuresLogged(response, (error) =>
+        runWithContext({ correlationId }, () =>
+          log.error("response body failed after the headers were sent", {
+            err: error,
+            method: request.method,
+            path: url.pathname,
+            status,
+          }),
+        ),
+      );
       response = withHeader(response, "x-correlation-id", correlationId);
       const fields = {
         method: request.method,
@@ -134,6 +145,30 @@ function parseJson(text: string): unknown {
     if (!(error instanceof SyntaxError)) throw error;
     throw new AppError("invalid_json", `The body is not valid JSON: ${error.message}`);
   }
+}
+
+/**
+ * A streamed body (a CSV download) can fail after the status and headers went out, when
+ * it can no longer become a problem response. The failure is logged here with the
+ * request's correlation id (the stream may be read outside the request's async context) and
+ * passed on, so the server cuts the connection and the client sees a failed download,
+ * not a short file that looks whole.
+ */
+function withBodyFailuresLogged(response: Response, logFailure: (error: unknown) => void): Response {
+  if (!response.body) return response;
+  const reader = response.body.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const chunk = await reader.read().catch((error: unknown) => {
+        logFailure(error);
+        throw error;
+      });
+      if (chunk.done) controller.close();
+      else controller.enqueue(chunk.value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  return new Response(body, response);
 }
 
 function withHeader(response: Response, name: string, value: string): Response {

@@ -1,6 +1,8 @@
 import { z } from "zod";
+import type { Database } from "../../../lib/db/client.js";
+import { type CsvRow, csvDownload } from "../../../lib/downloads/csv.js";
 import { json, route } from "../../../lib/http/index.js";
-import { listRowErrors, requireImport, type RowErrorView } from "../../../lib/imports/status.js";
+import { listRowErrors, requireImport } from "../../../lib/imports/status.js";
 
 const Query = z.object({
   id: z.string().uuid(),
@@ -11,39 +13,34 @@ const Query = z.object({
   format: z.enum(["json", "csv"]).default("json"),
 });
 
-const csvCell = (value: string | number | null) => {
-  const text = value === null ? "" : String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-};
+const CSV_HEADER: CsvRow = ["file", "line", "column", "code", "message", "raw"];
+/** Rows per query while streaming the CSV: one page is what the download holds in memory. */
+const CSV_PAGE_ROWS = 5000;
 
-/** Row errors of an import, page by page (JSON) or all at once (CSV download). */
+/** Row errors of an import, page by page (JSON) or all of them as one streamed CSV download. */
 export const GET = route({ operation: "listImportErrors", auth: "api", query: Query }, async ({ query, runtime }) => {
   const engine = await runtime.engine();
   const job = await requireImport(engine, query.id);
   const { db } = await runtime.database();
+  const filter = { code: query.code, fileId: query.file };
   if (query.format === "csv") {
-    const lines = ["file,line,column,code,message,raw"];
-    let after: number | undefined;
-    for (;;) {
-      const page = await listRowErrors(db, job.id, { code: query.code, fileId: query.file, afterId: after, limit: 5000 });
-      for (const e of page.errors as RowErrorView[]) {
-        lines.push([e.file, e.line, e.column, e.code, e.message, e.raw].map(csvCell).join(","));
-      }
-      if (page.nextId === null) break;
-      after = page.nextId;
-    }
-    return new Response(`${lines.join("\r\n")}\r\n`, {
-      headers: {
-        "content-type": "text/csv; charset=utf-8",
-        "content-disposition": `attachment; filename="import-${job.id}-errors.csv"`,
-      },
-    });
+    return csvDownload(`import-${job.id}-errors.csv`, CSV_HEADER, rowErrorRecords(db, job.id, filter));
   }
-  const page = await listRowErrors(db, job.id, {
-    code: query.code,
-    fileId: query.file,
-    afterId: query.cursor,
-    limit: query.limit,
-  });
+  const page = await listRowErrors(db, job.id, { ...filter, afterId: query.cursor, limit: query.limit });
   return json({ errors: page.errors, next_cursor: page.nextId === null ? null : String(page.nextId) });
 });
+
+/** Every row error of the import as CSV records, one page queried at a time. */
+async function* rowErrorRecords(
+  db: Database,
+  jobId: string,
+  filter: { code?: string; fileId?: string },
+): AsyncGenerator<CsvRow> {
+  let afterId: number | undefined;
+  for (;;) {
+    const page = await listRowErrors(db, jobId, { ...filter, afterId, limit: CSV_PAGE_ROWS });
+    for (const e of page.errors) yield [e.file, e.line, e.column, e.code, e.message, e.raw];
+    if (page.nextId === null) return;
+    afterId = page.nextId;
+  }
+}
