@@ -1,12 +1,14 @@
 /**
  * Purchase records (already tokenized) -> validated orders and row errors, by the
- * rules of domain.md §1. Pure: no I/O, so a chunk's whole validation is testable
+ * rules of the supplier's order export (codes: docs/imports.md). Pure: no I/O, so a chunk's whole validation is testable
  * with arrays, and the planner and the worker agree on what a record means.
  */
+import { recordErrorMessage } from "./csv/messages.js";
 import { stripTextGuard } from "./csv/records.js";
+import type { RecordError } from "./csv/types.js";
 import type { PurchaseLine, PurchaseOrder } from "./model.js";
 
-/** The fields of the purchase export, in domain.md §1's words. */
+/** The fields of the purchase export, in column order. */
 export const PURCHASE_FIELDS = [
   "ordered_at",
   "status",
@@ -44,6 +46,7 @@ export const ROW_ERROR_CODES = [
   "missing_field",
   "field_count",
   "stray_quote",
+  "field_too_long",
   "conflicting_order",
 ] as const;
 export const WARNING_CODES = ["total_mismatch", "repeated_order"] as const;
@@ -65,7 +68,7 @@ export interface CsvRecord {
   line: number;
   raw: string;
   /** Set by the tokenizer for a record it could not read cleanly. */
-  error?: "stray_quote";
+  error?: RecordError;
 }
 
 export interface PurchaseColumns {
@@ -226,8 +229,8 @@ export function purchaseValidator(columns: PurchaseColumns, options: ValidationO
     if (key !== "") startBlock(key);
     const reject = (problem: Omit<RowProblem, "line" | "raw">) =>
       errors.push({ ...problem, line: record.line, raw: record.raw });
-    if (record.error === "stray_quote") {
-      reject({ column: null, code: "stray_quote", message: "a quote inside an unquoted field, or a quote never closed" });
+    if (record.error) {
+      reject({ column: null, code: record.error, message: recordErrorMessage(record.error, record) });
       return;
     }
     if (record.fields.length !== columns.header.length) {

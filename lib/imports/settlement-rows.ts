@@ -1,12 +1,13 @@
 /**
- * Settlement records (the Shopee income report, domain.md §2) -> validated rows and
+ * Settlement records (the Shopee income report, "Laporan Penghasilan" saved as CSV) -> validated rows and
  * row errors. Pure, like purchase-rows.ts.
  */
 import type { Settlement } from "./model.js";
+import { recordErrorMessage } from "./csv/messages.js";
 import { stripTextGuard } from "./csv/records.js";
 import { type CsvRecord, parseAmount, type RowProblem, type RowValidator } from "./purchase-rows.js";
 
-/** The columns dropflow keeps, in domain.md §2's order. */
+/** The columns dropflow keeps, in the report's order (SETTLEMENT_COLUMNS in csv/headers.ts). */
 export const SETTLEMENT_FIELDS = [
   "order_sn",
   "ordered_on",
@@ -94,8 +95,8 @@ export function settlementValidator(columns: SettlementColumns, source: Settleme
     rows += 1;
     const reject = (column: string | null, code: RowProblem["code"], message: string) =>
       errors.push({ line: record.line, column, code, message, raw: record.raw });
-    if (record.error === "stray_quote") {
-      reject(null, "stray_quote", "a quote inside an unquoted field, or a quote never closed");
+    if (record.error) {
+      reject(null, record.error, recordErrorMessage(record.error, record));
       return;
     }
     if (record.fields.length !== columns.header.length) {

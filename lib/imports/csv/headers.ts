@@ -1,5 +1,5 @@
 /**
- * Header mapping (domain.md §1, §2): columns are found by name, never by position,
+ * Header mapping of the supplier's order export and the marketplace's income report: columns are found by name, never by position,
  * comparing names case-, space- and punctuation-insensitively, with aliases. The
  * alias table below is the one place that knows what a column may be called; it
  * grows with what real files show.
@@ -8,14 +8,14 @@ import type { FileError, FileKind } from "./types.js";
 
 interface ColumnSpec<F extends string> {
   field: F;
-  /** The name in domain.md's table (used in messages). */
+  /** The column's name as the export writes it (used in messages). */
   header: string;
   /** Other names the same column goes by (exports of other versions, locales, hand edits). */
   aliases: readonly string[];
   required: boolean;
 }
 
-/** Jakmall's order export, domain.md §1 (field names as in purchase-rows.ts). */
+/** Jakmall's order export, its columns in order (field names as in purchase-rows.ts). */
 export const PURCHASE_COLUMNS = [
   { field: "row_no", header: "No", aliases: ["Nomor", "No Urut"], required: false },
   {
@@ -57,7 +57,7 @@ export const PURCHASE_COLUMNS = [
 ] as const satisfies readonly ColumnSpec<string>[];
 
 /**
- * Shopee's income report, domain.md §2 (field names as in settlement-rows.ts). Required:
+ * Shopee's income report, "Laporan Penghasilan" saved as CSV (field names as in settlement-rows.ts). Required:
  * the two columns that identify the header row, and what reconcile decides with.
  * Shopee renames columns now and then (PPN went from 11 % to 12 % in 2025), hence the
  * aliases.

@@ -17,6 +17,7 @@ export {
   readRecords,
   readRecordsSync,
 } from "./tokenizer.js";
+export { recordErrorMessage, type UnreadRecord } from "./messages.js";
 export { checkHead, type FileLayout, HEAD_BYTES, MAX_HEAD_BYTES, MAX_PREAMBLE_RECORDS, type SniffResult, sniffFile } from "./sniff.js";
 export {
   type ColumnField,

@@ -1,6 +1,6 @@
 /**
- * What a record is, once the header is known: a data row, or a line to skip (domain.md
- * §1: a blank line, a row of only delimiters, a totals line, a repeated header). The
+ * What a record is, once the header is known: a data row, or a line to skip (a
+ * blank line, a row of only delimiters, a totals line, a repeated header). The
  * planner and the chunk worker classify with these same functions, so the rows the
  * planner counts are the rows the worker reads.
  */
@@ -13,7 +13,8 @@ export type SkipReason = "blank" | "header";
 /**
  * Per kind: the fields that, all empty, make a record skippable, and the field that
  * keys an order (the planner never cuts between two records with the same key).
- * Purchases: domain.md §1. Settlements (domain.md is silent): the order number and
+ * Purchases: the order code, SKU and order date (all empty: skipped; some: missing_field).
+ * Settlements (our own rule): the order number and
  * order date, which every settled order has and the blank and totals lines lack.
  */
 const RULES = {
@@ -86,11 +87,11 @@ export interface RecordClass {
 const ERROR_ROW: RecordClass = { skip: null, key: null };
 
 /**
- * What a record is. A record the tokenizer could not read cleanly (`stray_quote`) is
- * always a row, with no key: it must be reported, not dropped, and its fields cannot
- * be trusted. A repeated header is compared like header names (case, spaces,
- * punctuation and trailing empty columns aside): two exports pasted together, one of
- * them re-saved in Excel.
+ * What a record is. A record the tokenizer could not read cleanly (`stray_quote`,
+ * `field_too_long`) is always a row, with no key: it must be reported, not dropped,
+ * and its fields cannot be trusted. A repeated header is compared like header names
+ * (case, spaces, punctuation and trailing empty columns aside): two exports pasted
+ * together, one of them re-saved in Excel.
  */
 export function classifyRecord(record: CsvRecord, mapping: HeaderMapping): RecordClass {
   if (record.error) return ERROR_ROW;

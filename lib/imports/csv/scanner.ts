@@ -3,8 +3,14 @@
  * finds one record at a time in one contiguous buffer, without decoding anything.
  */
 import type { Buffer } from "node:buffer";
+import type { RecordError } from "./types.js";
 
-/** A quoted field (opening to closing quote) longer than this is taken as never closed. */
+/**
+ * A quoted field whose content (between its quotes, as written: `""` counts two) is
+ * longer than this is refused as `field_too_long`: a quote is only known to be unclosed
+ * at the end of the input, and waiting that long would hold the rest of the file in
+ * memory.
+ */
 export const MAX_QUOTED_FIELD_BYTES = 64 * 1024;
 
 export const QUOTE = 0x22;
@@ -24,7 +30,7 @@ export class Scanner {
   end = 0;
   contentEnd = 0;
   lineEnds = 0;
-  error = false;
+  error: RecordError | undefined = undefined;
   store: Int32Array;
   boundsAt = 0;
   boundsLength = 0;
@@ -118,7 +124,7 @@ export class Scanner {
     let lineEnds = 0;
     let field = 0;
     let i = at;
-    this.error = false;
+    this.error = undefined;
     for (;;) {
       if (i >= len) {
         // A delimiter was the last byte: an empty last field, unless more input follows.
@@ -128,15 +134,19 @@ export class Scanner {
       }
       if (buf[i] === QUOTE) {
         const q = i;
-        const limit = q + MAX_QUOTED_FIELD_BYTES;
+        const limit = q + 1 + MAX_QUOTED_FIELD_BYTES + 1; // the closing quote must come before it
         let j = q + 1;
         let hadEscape = false;
         let close = -1;
+        let failure: RecordError = "stray_quote";
         for (;;) {
           const c = this.nextQuote(j);
           if (c === -1 || c >= limit) {
-            if (c === -1 && limit > len && !eof) return this.more();
-            break; // not closed within the window or before the end of input
+            if (c === -1 && limit > len) {
+              if (!eof) return this.more();
+              // The input ended inside the field: never closed.
+            } else failure = "field_too_long"; // the whole window is read, no closing quote in it
+            break;
           }
           if (c + 1 >= len) {
             if (!eof) return this.more();
@@ -154,7 +164,7 @@ export class Scanner {
         }
         if (close === -1) {
           if (field <= maxField) this.pushBounds(q, -1);
-          return this.resync(escaped, partial, lineEnds, q, eof);
+          return this.resync(escaped, partial, lineEnds, q, eof, failure);
         }
         lineEnds += this.countLineEnds(q + 1, close);
         if (field <= maxField) {
@@ -192,7 +202,7 @@ export class Scanner {
         }
         if (buf[seg] === QUOTE) {
           this.pushBounds(i, -1);
-          return this.resync(escaped, partial, lineEnds, seg, eof);
+          return this.resync(escaped, partial, lineEnds, seg, eof, "stray_quote");
         }
         this.pushBounds(i, seg);
         return this.terminate(escaped, partial, lineEnds, seg, eof);
@@ -209,7 +219,7 @@ export class Scanner {
           i = seg;
           continue;
         }
-        return this.resync(escaped, partial, lineEnds, seg, eof);
+        return this.resync(escaped, partial, lineEnds, seg, eof, "stray_quote");
       }
       return this.terminate(escaped, partial, lineEnds, seg, eof);
     }
@@ -238,15 +248,19 @@ export class Scanner {
     return this.done(escaped, partial, lineEnds + 1, e, end);
   }
 
-  /** A stray or unclosed quote at `from`: the record ends at the first line end after it. */
+  /**
+   * A stray quote, or a quoted field that could not be closed, at `from`: the record
+   * ends at the first line end after it (the quote state can no longer be trusted).
+   */
   private resync(
     escaped: number[] | null,
     partial: boolean,
     lineEnds: number,
     from: number,
     eof: boolean,
+    error: RecordError,
   ): boolean {
-    this.error = true;
+    this.error = error;
     const le = this.nextLineEnd(from + 1);
     if (le === -1) {
       if (!eof) return this.more();
@@ -262,8 +276,9 @@ export class Scanner {
     contentEnd: number,
     end: number,
   ): true {
-    // The field where a stray quote struck runs, as written, to the end of the record
-    // (its end was marked -1): best effort, only `raw` is meant for the error report.
+    // The field where a stray quote or an over-long quoted field struck runs, as written,
+    // to the end of the record (its end was marked -1): best effort, only `raw` is meant
+    // for the error report.
     if (this.top > this.boundsAt && this.store[this.top - 1] === -1) this.store[this.top - 1] = contentEnd;
     this.boundsLength = this.top - this.boundsAt;
     this.escaped = escaped;

@@ -1,7 +1,8 @@
 /**
  * File sniffing: from a file's first bytes, refuse what is not a CSV we can read
- * (domain.md §1: `empty_file`, `not_csv`, `bad_encoding`, `unknown_header`, each with
- * a message that says why), detect the delimiter from the header, and find where the
+ * (docs/imports.md lists them: `empty_file`, `not_csv`, `bad_encoding`, `unknown_header`, and
+ * `line_too_long` when the header does not end within MAX_HEAD_BYTES, each with a
+ * message that says why), detect the delimiter from the header, and find where the
  * data starts. The rest of the file is checked as the planner streams it.
  */
 import { badEncodingMessage, completeUtf8Prefix, firstInvalidUtf8, lineOfOffset } from "./encoding.js";
@@ -13,11 +14,13 @@ import {
   readPreamble,
   type SettlementPreamble,
 } from "./headers.js";
+import { byteSize } from "./messages.js";
 import { type CsvRecord, DELIMITERS, type Delimiter, RecordReader, utf8BomLength } from "./tokenizer.js";
 import type { FileError, FileKind } from "./types.js";
 
 /** How much the planner reads before sniffing; it doubles up to MAX_HEAD_BYTES while sniffing asks for more. */
 export const HEAD_BYTES = 64 * 1024;
+/** The header, and the lines before it, must end within this many bytes of the file's start. */
 export const MAX_HEAD_BYTES = 1024 * 1024;
 /** The settlement header must be among the first this many records. */
 export const MAX_PREAMBLE_RECORDS = 100;
@@ -122,15 +125,45 @@ export function checkHead(head: Uint8Array, complete: boolean): FileError | "nee
   return null;
 }
 
-/** The records of the head under one delimiter: only those the head decides (all of them when complete). */
-function headRecords(head: Uint8Array, delimiter: Delimiter, complete: boolean, limit: number): CsvRecord[] {
+/** Where a line starts that runs past the end of the head. */
+interface CutLine {
+  line: number;
+  byteOffset: number;
+}
+
+interface HeadRecords {
+  /** The first `limit` records the head decides (all of them when complete). */
+  records: CsvRecord[];
+  /** A head of MAX_HEAD_BYTES ends inside this record, before `limit` records: it is too long to sniff. */
+  cut: CutLine | null;
+}
+
+function headRecords(head: Uint8Array, delimiter: Delimiter, complete: boolean, limit: number): HeadRecords {
   const records: CsvRecord[] = [];
   const reader = new RecordReader({ delimiter }, (record) => {
     if (records.length < limit) records.push(record);
   });
   reader.push(head);
   if (complete) reader.end();
-  return records;
+  const cut =
+    !complete && head.length >= MAX_HEAD_BYTES && records.length < limit && reader.nextByte < head.length
+      ? { line: reader.nextLine, byteOffset: reader.nextByte }
+      : null;
+  return { records, cut };
+}
+
+/** The header, or a line before it, runs past MAX_HEAD_BYTES: say so, not that there is no header. */
+function lineTooLong({ line, byteOffset }: CutLine, kind: FileKind): FileError {
+  const limit = byteSize(MAX_HEAD_BYTES);
+  const where =
+    line === 1
+      ? `Line 1 is longer than ${limit}, the limit for the header line: it has no line end in the file's first ${limit}.`
+      : `Line ${line} (from byte ${byteOffset}) does not end within the file's first ${limit}, the limit for the header line and the lines before it.`;
+  const advice =
+    kind === "purchases"
+      ? "The header of the Jakmall order export should be its first line, one record per line."
+      : "The header row (with \"No. Pesanan\" and \"Total Penghasilan\") should follow a few short lines.";
+  return { code: "line_too_long", line, byteOffset, message: `${where} Is this the export saved as CSV? ${advice}` };
 }
 
 const isBlank = (record: CsvRecord) => !record.error && record.fields.every((field) => field.trim() === "");
@@ -147,42 +180,59 @@ function bestCandidate(candidates: Candidate[]): Candidate | undefined {
   return candidates.reduce<Candidate | undefined>((best, c) => (!best || c.mapping.known > best.mapping.known ? c : best), undefined);
 }
 
-function purchaseCandidates(head: Uint8Array, complete: boolean): Candidate[] | "need_more" {
+interface Candidates {
+  candidates: Candidate[];
+  /** Where the head ended inside a line, under the first delimiter that found no header before it. */
+  cut: CutLine | null;
+}
+
+function purchaseCandidates(head: Uint8Array, complete: boolean): Candidates | "need_more" {
   const candidates: Candidate[] = [];
+  let cut: CutLine | null = null;
   for (const delimiter of DELIMITERS) {
     // The header is line 1; leading blank lines are tolerated (and still counted).
-    const header = headRecords(head, delimiter, complete, MAX_PREAMBLE_RECORDS).find((record) => !isBlank(record));
+    const scan = headRecords(head, delimiter, complete, MAX_PREAMBLE_RECORDS);
+    const header = scan.records.find((record) => !isBlank(record));
     if (!header) {
       if (!complete && head.length < MAX_HEAD_BYTES) return "need_more";
+      cut ??= scan.cut;
       continue;
     }
     candidates.push({ delimiter, header, mapping: mapHeader(header.fields, "purchases"), preamble: [] });
   }
-  return candidates;
+  return { candidates, cut };
 }
 
-function settlementCandidates(head: Uint8Array, complete: boolean): Candidate[] | "need_more" {
+function settlementCandidates(head: Uint8Array, complete: boolean): Candidates | "need_more" {
   const candidates: Candidate[] = [];
+  let cut: CutLine | null = null;
   for (const delimiter of DELIMITERS) {
-    const records = headRecords(head, delimiter, complete, MAX_PREAMBLE_RECORDS);
+    const { records, cut: cutHere } = headRecords(head, delimiter, complete, MAX_PREAMBLE_RECORDS);
     const at = records.findIndex((record) => !record.error && isSettlementHeaderRow(record.fields));
     if (at === -1) {
       if (!complete && records.length < MAX_PREAMBLE_RECORDS && head.length < MAX_HEAD_BYTES) return "need_more";
+      cut ??= cutHere;
       continue;
     }
     const header = records[at] as CsvRecord;
     candidates.push({ delimiter, header, mapping: mapHeader(header.fields, "settlements"), preamble: records.slice(0, at) });
   }
-  return candidates;
+  return { candidates, cut };
 }
 
 /**
  * Sniffs a file from its head. `complete`: the head is the whole file. Answers
  * `need_more` while the head does not yet decide (the caller reads on, up to
- * MAX_HEAD_BYTES, then passes complete or a head of that size).
+ * MAX_HEAD_BYTES, then passes complete or a head of at least that size). Only the
+ * first MAX_HEAD_BYTES are looked at.
  */
-export function sniffFile(head: Uint8Array, options: { kind: FileKind; complete: boolean }): SniffResult {
-  const { kind, complete } = options;
+export function sniffFile(bytes: Uint8Array, options: { kind: FileKind; complete: boolean }): SniffResult {
+  const { kind } = options;
+  // However many bytes the caller happened to read (a stream's first chunk may be the
+  // whole file), the same bytes decide: a header that ends past the limit is refused
+  // whatever the chunking.
+  const complete = options.complete && bytes.length <= MAX_HEAD_BYTES;
+  const head = bytes.length > MAX_HEAD_BYTES ? bytes.subarray(0, MAX_HEAD_BYTES) : bytes;
   const bytesProblem = checkHead(head, complete);
   if (bytesProblem === "need_more") {
     if (head.length < MAX_HEAD_BYTES) return { status: "need_more" };
@@ -193,10 +243,14 @@ export function sniffFile(head: Uint8Array, options: { kind: FileKind; complete:
   }
   if (bytesProblem) return { status: "error", error: bytesProblem };
 
-  const candidates = kind === "purchases" ? purchaseCandidates(head, complete) : settlementCandidates(head, complete);
-  if (candidates === "need_more") return { status: "need_more" };
+  const scan = kind === "purchases" ? purchaseCandidates(head, complete) : settlementCandidates(head, complete);
+  if (scan === "need_more") return { status: "need_more" };
+  const { candidates, cut } = scan;
   const best = bestCandidate(candidates);
   if (!best || best.mapping.known === 0) {
+    // No header anywhere, and under some delimiter the head ended inside the line where
+    // it would be (`,,,` is blank under `,` but one unknown column under `;`).
+    if (cut) return { status: "error", error: lineTooLong(cut, kind) };
     if (kind === "settlements") {
       return {
         status: "error",

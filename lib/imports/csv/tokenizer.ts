@@ -1,5 +1,5 @@
 /**
- * The one tokenizer (domain.md §1 "One tokenizer"): the planner and the chunk worker
+ * The one tokenizer: the planner and the chunk worker
  * both read records through it, so they agree on where every record starts, byte for
  * byte and line for line.
  *
@@ -13,35 +13,42 @@
  *   a line end or the end of input; `""` inside it is one quote; it may hold line ends.
  * - A `"` anywhere inside an unquoted field makes the record `stray_quote`; the record
  *   ends at the next line end, read without quote rules (the quote state can no longer
- *   be trusted, domain.md: "resynchronises at the next line").
- * - A quoted field not closed within MAX_QUOTED_FIELD_BYTES or before the end of input
- *   makes its record `stray_quote`, ending at the first line end after the opening
- *   quote; reading resumes on the next physical line. Decision where domain.md is
- *   silent: a lone `"` inside a quoted field that is followed by anything other than
- *   `"`, the delimiter or a line end (`"12" monitor"`) is treated the same way (the
- *   field was not closed properly), instead of silently swallowing the following
- *   lines into one field.
+ *   be trusted, so reading resynchronises at the next line).
+ * - A quoted field not closed before the end of input makes its record `stray_quote`,
+ *   ending at the first line end after the opening quote; reading resumes on the next
+ *   physical line. Our own decision (RFC 4180 does not cover it): a lone `"` inside a quoted field
+ *   that is followed by anything other than `"`, the delimiter or a line end
+ *   (`"12" monitor"`) is treated the same way (the field was not closed properly),
+ *   instead of silently swallowing the following lines into one field.
+ * - A quoted field whose content (between the quotes, as written) runs past
+ *   MAX_QUOTED_FIELD_BYTES without a closing quote makes its record `field_too_long`,
+ *   and resynchronises the same way. Whether the field closes later, or never, is not
+ *   waited for: that could take the rest of the file, held in memory. So a long field
+ *   with line ends inside leaves its later lines to be read as records of their own
+ *   (most of them errors).
  * - Line ends are CRLF, LF, and a lone CR (old Mac exports; editors show it as a line
  *   break, so line numbers match what the user sees). Physical lines count each of
  *   them, inside quoted fields too.
  * - A UTF-8 BOM at file offset 0 is skipped; offsets still count it.
  *
  * Every decision depends only on the bytes of the record itself, one byte of lookahead
- * (CR LF, a quote's next byte), the 64 KiB window, and whether the input has ended.
- * The reader never decides while a deciding byte is still missing, so the records are
- * the same however the input is split into chunks, and a byte range cut at record
- * boundaries parses to exactly the records a whole-file pass gives. The byte-level
- * rules live in scanner.ts; this module feeds it chunks and hands out records.
+ * (CR LF, a quote's next byte), the 64 KiB window of a quoted field, and whether the
+ * input has ended. The reader never decides while a deciding byte is still missing,
+ * so the records are the same however the input is split into chunks, and a byte
+ * range cut at record boundaries parses to exactly the records a whole-file pass
+ * gives. The byte-level rules live in scanner.ts; this module feeds it chunks and
+ * hands out records.
  */
 import { Buffer } from "node:buffer";
 import { CR, LF, Scanner } from "./scanner.js";
+import type { RecordError } from "./types.js";
 
 export type Delimiter = "," | ";" | "\t";
 export const DELIMITERS: readonly Delimiter[] = [",", ";", "\t"];
 
 export { MAX_QUOTED_FIELD_BYTES } from "./scanner.js";
 
-export type RecordError = "stray_quote";
+export type { RecordError } from "./types.js";
 
 const BOM = [0xef, 0xbb, 0xbf] as const;
 
@@ -100,7 +107,7 @@ export class CsvRecord {
     return this.boundsLength >> 1;
   }
 
-  /** The decoded fields (`""` unescaped). For a `stray_quote` record: best effort. */
+  /** The decoded fields (`""` unescaped). For a record with an error: best effort. */
   get fields(): string[] {
     if (this.decoded) return this.decoded;
     this.locateAll();
@@ -284,7 +291,7 @@ export class RecordReader {
         this.line,
         startByte,
         this.base + scanner.end,
-        scanner.error ? "stray_quote" : undefined,
+        scanner.error,
       );
       pos = scanner.end;
       this.onRecord(record);

@@ -3,8 +3,20 @@
 /** What an import file holds: a Jakmall purchase export or a Shopee income report. */
 export type FileKind = "purchases" | "settlements";
 
-/** Why a whole file is refused (domain.md §1; part of the public API). */
-export type FileErrorCode = "not_csv" | "bad_encoding" | "unknown_header" | "empty_file";
+/**
+ * Why a whole file is refused (part of the public API, listed in
+ * docs/imports.md). `line_too_long`: the header line, or a line before it, does not
+ * end within the first MAX_HEAD_BYTES of the file.
+ */
+export type FileErrorCode = "not_csv" | "bad_encoding" | "unknown_header" | "empty_file" | "line_too_long";
+
+/**
+ * Why the tokenizer could not read a record cleanly (row error codes, part of the
+ * public API). `stray_quote`: a quote inside an unquoted field, a quoted field that is
+ * not closed properly, or one the input ends inside. `field_too_long`: a quoted field
+ * whose content runs past MAX_QUOTED_FIELD_BYTES with no closing quote.
+ */
+export type RecordError = "stray_quote" | "field_too_long";
 
 export interface FileError {
   code: FileErrorCode;

@@ -1,10 +1,10 @@
 /**
- * Test support for the CSV layer: a reference tokenizer (the rules of domain.md §1
+ * Test support for the CSV layer: a reference tokenizer (the rules of lib/imports/csv/tokenizer.ts
  * written the plainest way, byte by byte over the whole input, no caches, no
  * incremental state) to check the fast one against, a seeded generator of dirty
  * purchase files, and helpers to feed bytes in awkward pieces.
  */
-import { MAX_QUOTED_FIELD_BYTES } from "../../../lib/imports/csv/index.js";
+import { MAX_QUOTED_FIELD_BYTES, type RecordError } from "../../../lib/imports/csv/index.js";
 import { PURCHASE_COLUMNS } from "../../../lib/imports/csv/headers.js";
 
 const QUOTE = 0x22;
@@ -15,7 +15,7 @@ export interface PlainRecord {
   line: number;
   startByte: number;
   endByte: number;
-  error: "stray_quote" | undefined;
+  error: RecordError | undefined;
   fields: string[];
   raw: string;
 }
@@ -38,13 +38,13 @@ export function referenceRecords(bytes: Uint8Array, delimiter: string, startByte
   let line = firstLine;
   while (pos < n) {
     const fields: string[] = [];
-    let error = false;
+    let error: RecordError | undefined;
     let lines = 0;
     let contentEnd = n;
     let end = n;
     let i = pos;
-    const resync = (fieldStart: number, from: number) => {
-      error = true;
+    const resync = (fieldStart: number, from: number, why: RecordError) => {
+      error = why;
       const k = firstLineEndAfter(from);
       if (k === -1) {
         contentEnd = end = n;
@@ -65,7 +65,9 @@ export function referenceRecords(bytes: Uint8Array, delimiter: string, startByte
         let j = q + 1;
         let close = -1;
         const value: number[] = [];
-        while (j < n && j < q + MAX_QUOTED_FIELD_BYTES) {
+        // The content may be MAX_QUOTED_FIELD_BYTES long; its closing quote comes after it.
+        const window = q + 1 + MAX_QUOTED_FIELD_BYTES + 1;
+        while (j < n && j < window) {
           if (bytes[j] !== QUOTE) {
             value.push(bytes[j] as number);
             j++;
@@ -85,7 +87,8 @@ export function referenceRecords(bytes: Uint8Array, delimiter: string, startByte
           break;
         }
         if (close === -1) {
-          resync(q, q);
+          // Run out of the window (rather than out of input, or stopped at a lone quote): too long.
+          resync(q, q, j >= window ? "field_too_long" : "stray_quote");
           break;
         }
         for (let k = q + 1; k < close; k++) {
@@ -106,7 +109,7 @@ export function referenceRecords(bytes: Uint8Array, delimiter: string, startByte
       let j = i;
       while (j < n && bytes[j] !== d && !isLineEnd(j) && bytes[j] !== QUOTE) j++;
       if (j < n && bytes[j] === QUOTE) {
-        resync(i, j);
+        resync(i, j, "stray_quote");
         break;
       }
       fields.push(text(bytes, i, j));
@@ -124,7 +127,7 @@ export function referenceRecords(bytes: Uint8Array, delimiter: string, startByte
       line,
       startByte: startByte + pos,
       endByte: startByte + end,
-      error: error ? "stray_quote" : undefined,
+      error,
       fields,
       raw: text(bytes, pos, contentEnd),
     });
@@ -222,12 +225,22 @@ const ODD = ["é", "ñ", "ü", "—", "中文", "😀", "Ærø", "ı"];
  * ends, multi-byte text, quoted delimiters, quotes and line ends, stray and unclosed
  * quotes, blank, delimiter-only, totals and repeated-header lines, orders of 1–6 lines
  * (now and then an order repeated later), with or without a final line end.
+ * `longFields`: the share of product names of about MAX_QUOTED_FIELD_BYTES, quoted, a
+ * few bytes either side of it (without it, the file is what the seed always gave).
  */
-export function dirtyPurchaseFile(random: () => number, options: { orders?: number } = {}): DirtyFile {
+export function dirtyPurchaseFile(random: () => number, options: { orders?: number; longFields?: number } = {}): DirtyFile {
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const delimiter = pick([",", ",", ";", "\t"]);
   const lineEnd = () => (random() < 0.05 ? "\r" : random() < 0.5 ? "\r\n" : "\n");
+  const longName = () => {
+    // Quoted, as it holds the delimiter (and no quote: written as is); some hold a line end.
+    const lineEndInside = random() < 0.3 ? pick(["\n", "\r\n", "\r"]) : "";
+    const length = MAX_QUOTED_FIELD_BYTES + pick([-2, -1, 0, 1, 2, 300]);
+    const head = `Deskripsi${delimiter}${lineEndInside}`;
+    return head + "x".repeat(length - head.length);
+  };
   const productName = () => {
+    if (options.longFields && random() < options.longFields) return longName();
     const parts = [pick(WORDS)];
     if (random() < 0.3) parts.push(pick(ODD));
     if (random() < 0.15) parts.push(delimiter);

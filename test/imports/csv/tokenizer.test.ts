@@ -152,27 +152,52 @@ describe("tokenizer: stray and unclosed quotes", () => {
     ]);
   });
 
-  it(`closes a quoted field of up to ${MAX_QUOTED_FIELD_BYTES} bytes, not one byte more`, () => {
-    const inside = (quotedLength: number) => "x".repeat(quotedLength - 2); // quotes included in the length
+  it(`closes a quoted field of up to ${MAX_QUOTED_FIELD_BYTES} bytes between its quotes; one byte more is field_too_long`, () => {
+    const inside = (length: number) => "x".repeat(length);
     const fits = `1,"${inside(MAX_QUOTED_FIELD_BYTES)}",2\n3\n`;
     expect(read(fits).map((r) => [r.line, r.error, r.fields.length])).toEqual([
       [1, undefined, 3],
       [2, undefined, 1],
     ]);
     const tooLong = `1,"${inside(MAX_QUOTED_FIELD_BYTES + 1)}",2\n3\n`;
-    expect(read(tooLong).map((r) => [r.line, r.error])).toEqual([
-      [1, "stray_quote"],
-      [2, undefined],
+    expect(read(tooLong).map((r) => [r.line, r.error, r.endByte])).toEqual([
+      [1, "field_too_long", tooLong.indexOf("\n") + 1],
+      [2, undefined, tooLong.length],
     ]);
   });
 
-  it("gives up on a quote left open across many lines after 64 KiB and resumes on the line after it opened", () => {
+  it("counts an escaped quote as written (two bytes), also right before the closing quote at the limit", () => {
+    const field = (length: number) => `"${"x".repeat(length - 2)}"""`;
+    expect(read(`${field(MAX_QUOTED_FIELD_BYTES)},2\n`)[0]).toMatchObject({ error: undefined });
+    expect(read(`${field(MAX_QUOTED_FIELD_BYTES + 1)},2\n`)[0]).toMatchObject({ error: "field_too_long" });
+  });
+
+  it("tells an over-long quoted field from one the input ends inside", () => {
+    // Not closed, and the input ends before a closing quote could have come: stray_quote, as any unclosed quote.
+    expect(read(`1,"${"x".repeat(MAX_QUOTED_FIELD_BYTES)}`)[0]?.error).toBe("stray_quote");
+    // Not closed, and more than the limit read: field_too_long (it cannot wait for the end).
+    expect(read(`1,"${"x".repeat(MAX_QUOTED_FIELD_BYTES + 1)}`)[0]?.error).toBe("field_too_long");
+  });
+
+  it("resyncs after an over-long quoted field with line ends inside on the line after it opened", () => {
+    const long = `"a\nb${"x".repeat(MAX_QUOTED_FIELD_BYTES)}"`;
+    const records = read(`h\n1,${long},2\n3,ok\n`);
+    expect(records.map((r) => [r.line, r.error])).toEqual([
+      [1, undefined],
+      [2, "field_too_long"],
+      [3, "stray_quote"], // the field's rest: its closing quote is a stray one now
+      [4, undefined],
+    ]);
+    expect(records[1]?.raw).toBe('1,"a');
+  });
+
+  it("gives up on a quote left open across many lines after 64 KiB (field_too_long) and resumes on the line after it opened", () => {
     const many = Array.from({ length: 5000 }, (_, k) => `${k},plain line`).join("\n");
     const input = `h\n1,"open\n${many}\n`;
     const records = read(input);
     expect(records.slice(0, 3).map((r) => [r.line, r.error, r.raw])).toEqual([
       [1, undefined, "h"],
-      [2, "stray_quote", '1,"open'],
+      [2, "field_too_long", '1,"open'],
       [3, undefined, "0,plain line"],
     ]);
     expect(records).toHaveLength(5002);
@@ -253,6 +278,22 @@ describe("tokenizer: against the reference reading of the rules", () => {
       reader.end();
       expect(out.map(plain), `file ${n}`).toEqual(expected);
     }
+  });
+
+  it("agrees on files with quoted fields a few bytes either side of the 64 KiB limit, fed in random pieces", () => {
+    const random = prng(65536);
+    const errors = new Set<string | undefined>();
+    for (let n = 0; n < 40; n++) {
+      const file = dirtyPurchaseFile(random, { orders: 1 + Math.floor(random() * 6), longFields: 0.3 });
+      const expected = referenceRecords(file.bytes, file.delimiter);
+      const out: CsvRecord[] = [];
+      const reader = new RecordReader({ delimiter: file.delimiter as Delimiter }, (record) => out.push(record));
+      for (const piece of pieces(file.bytes, random, 8192)) reader.push(piece);
+      reader.end();
+      expect(out.map(plain), `file ${n}`).toEqual(expected);
+      for (const record of expected) errors.add(record.error);
+    }
+    expect(errors).toEqual(new Set([undefined, "stray_quote", "field_too_long"]));
   });
 
   it("agrees on random bytes drawn from the characters that matter", () => {
