@@ -10,8 +10,11 @@ import { installTestRuntime } from "../support/runtime.js";
 
 describe("GET /api/health", () => {
   it("is public and reports each dependency with its latency", async () => {
-    const { dispose } = installTestRuntime();
+    const { runtime, dispose } = installTestRuntime();
     try {
+      // Opened first, as the dev server does at start: opening and migrating a fresh
+      // PGlite can take longer than the check's 3 s timeout on a loaded machine.
+      await runtime.database();
       const response = await health(new Request("http://localhost/api/health"));
       expect(response.status).toBe(200);
       const body = (await response.json()) as Awaited<ReturnType<typeof checkHealth>>;

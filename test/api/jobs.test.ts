@@ -25,9 +25,10 @@ const TERMINAL = ["completed", "completed_with_errors", "completed_with_gaps", "
 interface Progress {
   percent: number;
   rows: { total: number; done: number; failed: number };
-  chunks: { total: number; done: number; failed: number; running: number };
+  chunks: { total: number; done: number; failed: number; cancelled: number; running: number };
   rate_per_s: number | null;
   eta_s: number | null;
+  stalled_for_s: number | null;
 }
 interface JobView {
   id: string;
@@ -341,9 +342,10 @@ describePostgres("jobs API", () => {
       expect(done.progress).toEqual({
         percent: 100,
         rows: { total: 100, done: 100, failed: 0 },
-        chunks: { total: 10, done: 10, failed: 0, running: 0 },
+        chunks: { total: 10, done: 10, failed: 0, cancelled: 0, running: 0 },
         rate_per_s: expect.any(Number),
         eta_s: 0,
+        stalled_for_s: null,
       });
       expect(done.progress.rate_per_s).toBeGreaterThan(0);
 
