@@ -613,10 +613,11 @@ describe.each(targets)("purchase and settlement upserts ($name)", (target) => {
     }
     // Every final version is the later block's (file 1): file 0 keeps no count.
     const expected = [
-      { id: "file-0", failed: false, counts: { orders_inserted: 0, orders_updated: 0, orders_unchanged: 0 } },
+      { id: "file-0", failed: false, cancelled: false, counts: { orders_inserted: 0, orders_updated: 0, orders_unchanged: 0 } },
       {
         id: "file-1",
         failed: false,
+        cancelled: false,
         counts: { orders_inserted: MIXED_COUNTS.inserted, orders_updated: MIXED_COUNTS.updated, orders_unchanged: MIXED_COUNTS.unchanged },
       },
     ];
