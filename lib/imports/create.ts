@@ -292,7 +292,7 @@ function keyOf(file: z.infer<typeof FileRef>, index: number, keyOfUrl: (url: str
     return validateObjectKey(key);
   } catch (error) {
     if (!(error instanceof Error)) throw error;
-    throw refuse(error.message);
+    throw refuse(error.message.replace(/\.$/, ""));
   }
 }
 

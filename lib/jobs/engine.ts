@@ -514,6 +514,9 @@ export class JobEngine {
   /** Re-runs the chunks that failed as a whole (the old system's "force process"). */
   async retry(jobId: string): Promise<number> {
     const job = await this.requireJob(jobId);
+    if (job.status === "cancelled") {
+      throw new AppError("conflict", `Job ${jobId} was cancelled; a cancelled job is not retried (start it again instead).`);
+    }
     const chunks = await reopenFailedChunks(this.db, jobId);
     if (chunks.length === 0) {
       throw new AppError("conflict", `Job ${jobId} (${job.status}) has no failed chunks to retry.`);

@@ -60,7 +60,8 @@ export function computeProgress(
   if (finished && job.status !== "cancelled") percent = 100;
   else if (rows.total > 0) percent = (100 * processed) / rows.total;
   else if (chunks.total > 0) percent = (100 * settledChunks) / chunks.total;
-  else percent = finished ? 100 : 0;
+  // A job finished with nothing to do is done; one cancelled before its plan got nowhere.
+  else percent = finished && job.status !== "cancelled" ? 100 : 0;
 
   const startedMs = live?.startedAtMs ?? job.startedAt?.getTime() ?? null;
   const endMs = job.finishedAt?.getTime() ?? nowMs;

@@ -490,8 +490,10 @@ describePostgres("jobs API", () => {
       expect(again.status).toBe(200);
       expect(((await again.json()) as JobView).status).toBe("cancelled");
       expect((await getJob(job.id)).status).toBe("cancelled");
-      // Nothing can restart it: it has no failed chunk to retry.
-      expect((await call("POST", `/api/jobs/${job.id}/retry`)).status).toBe(409);
+      // Nothing can restart it, and the refusal says why.
+      const retry = await call("POST", `/api/jobs/${job.id}/retry`);
+      expect(retry.status).toBe(409);
+      expect(((await retry.json()) as Problem).error.message).toMatch(/cancelled job is not retried/);
 
       const finished = await create("noop", { chunks: 1 });
       await untilTerminal(finished.id);

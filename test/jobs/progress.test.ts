@@ -72,6 +72,23 @@ describe("computeProgress", () => {
     });
   });
 
+  it("gives a job cancelled before its plan 0 %", () => {
+    const durable: ChunkTotals = {
+      chunks: 0,
+      done: 0,
+      failed: 0,
+      cancelled: 0,
+      pending: 0,
+      rowsPlanned: 0,
+      rowsDone: 0,
+      rowsFailed: 0,
+      counters: {},
+      firstError: null,
+    };
+    const cancelled = job({ status: "cancelled", startedAt: null, finishedAt: new Date(NOW - 1_000) });
+    expect(computeProgress(cancelled, null, durable, null, NOW)).toMatchObject({ percent: 0, eta_s: null });
+  });
+
   it("gives a finished job 100 % and an ETA of 0, never stalled", () => {
     const done = job({ status: "completed", finishedAt: new Date(NOW - 1_000) });
     const durable: ChunkTotals = {
