@@ -32,7 +32,13 @@ const number = (n: number) => n.toLocaleString("en-US");
 interface ImportStatus {
   id: string;
   status: string;
-  progress: { percent: number; rows: { total: number; done: number; failed: number }; rate_per_s: number | null; eta_s: number | null };
+  progress: {
+    percent: number;
+    rows: { total: number; done: number; failed: number };
+    rate_per_s: number | null;
+    eta_s: number | null;
+    stalled_for_s: number | null;
+  };
   counts: Record<string, number>;
   errors_by_code: Record<string, number>;
   files: Array<{ name: string; status: string; error: { code: string; message: string } | null }>;
@@ -136,11 +142,12 @@ async function main(): Promise<void> {
     let lastLine = 0;
     for (;;) {
       const status = (await (await fetch(`${base}/api/imports/${id}`, { headers })).json()) as ImportStatus;
-      const { percent, rows, rate_per_s, eta_s } = status.progress;
+      const { percent, rows, rate_per_s, eta_s, stalled_for_s } = status.progress;
       const bar = "#".repeat(Math.round(percent / 4)).padEnd(25, ".");
       const line =
         `   ${label} [${bar}] ${percent.toFixed(1).padStart(5)}%  ${number(rows.done + rows.failed)}/${number(rows.total)} rows` +
-        `  ${rate_per_s ? `${number(Math.round(rate_per_s))} rows/s` : ""}  ${eta_s !== null ? `ETA ${eta_s}s` : ""}`;
+        `  ${rate_per_s ? `${number(Math.round(rate_per_s))} rows/s` : ""}  ` +
+        (stalled_for_s !== null ? `stalled for ${stalled_for_s}s` : eta_s !== null ? `ETA ${eta_s}s` : "");
       const done = !["queued", "planning", "running"].includes(status.status);
       if (tty) process.stdout.write(`\r${line.padEnd(110)}`);
       else if (done || (rows.total > 0 && Date.now() - lastLine > 2000)) {
