@@ -28,6 +28,22 @@ function job(overrides: Partial<JobRow> = {}): JobRow {
   };
 }
 
+function totals(overrides: Partial<ChunkTotals>): ChunkTotals {
+  return {
+    chunks: 0,
+    done: 0,
+    failed: 0,
+    cancelled: 0,
+    pending: 0,
+    rowsPlanned: 0,
+    rowsDone: 0,
+    rowsFailed: 0,
+    counters: {},
+    firstError: null,
+    ...overrides,
+  };
+}
+
 const live: JobState = {
   chunkTotal: 10,
   rowTotal: 1000,
@@ -51,18 +67,7 @@ describe("computeProgress", () => {
   });
 
   it("gives a cancelled job the share it reached, no ETA and nothing running", () => {
-    const durable: ChunkTotals = {
-      chunks: 10,
-      done: 3,
-      failed: 0,
-      cancelled: 7,
-      pending: 0,
-      rowsPlanned: 1000,
-      rowsDone: 290,
-      rowsFailed: 10,
-      counters: {},
-      firstError: null,
-    };
+    const durable = totals({ chunks: 10, done: 3, cancelled: 7, rowsPlanned: 1000, rowsDone: 290, rowsFailed: 10 });
     const cancelled = job({ status: "cancelled", finishedAt: new Date(NOW - 1_000) });
     expect(computeProgress(cancelled, null, durable, null, NOW)).toMatchObject({
       percent: 30,
@@ -73,36 +78,14 @@ describe("computeProgress", () => {
   });
 
   it("gives a job cancelled before its plan 0 %", () => {
-    const durable: ChunkTotals = {
-      chunks: 0,
-      done: 0,
-      failed: 0,
-      cancelled: 0,
-      pending: 0,
-      rowsPlanned: 0,
-      rowsDone: 0,
-      rowsFailed: 0,
-      counters: {},
-      firstError: null,
-    };
+    const durable = totals({});
     const cancelled = job({ status: "cancelled", startedAt: null, finishedAt: new Date(NOW - 1_000) });
     expect(computeProgress(cancelled, null, durable, null, NOW)).toMatchObject({ percent: 0, eta_s: null });
   });
 
   it("gives a finished job 100 % and an ETA of 0, never stalled", () => {
     const done = job({ status: "completed", finishedAt: new Date(NOW - 1_000) });
-    const durable: ChunkTotals = {
-      chunks: 10,
-      done: 10,
-      failed: 0,
-      cancelled: 0,
-      pending: 0,
-      rowsPlanned: 1000,
-      rowsDone: 1000,
-      rowsFailed: 0,
-      counters: {},
-      firstError: null,
-    };
+    const durable = totals({ chunks: 10, done: 10, rowsPlanned: 1000, rowsDone: 1000 });
     expect(computeProgress(done, null, durable, null, NOW)).toMatchObject({ percent: 100, eta_s: 0, stalled_for_s: null });
   });
 });
