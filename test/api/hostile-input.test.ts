@@ -5,6 +5,7 @@
  * a clear 4xx naming the field (never a 500), and nothing is stored for a refused
  * request: no object, no upload record, no job.
  */
+import { createHmac } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { upload } from "@vercel/blob/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -117,6 +118,30 @@ describe.skipIf(!postgres)("hostile input", () => {
         }),
       ).rejects.toThrow();
       expect([await objects(), await count("uploads")]).toEqual([objectsBefore, uploadsBefore]);
+    });
+
+    it("a signed upload-completed callback whose token names the file with NUL is still recorded, under its key's name", async () => {
+      // A token of an older deployment could carry such a name: the callback must not fail
+      // (Blob would retry it three times and the upload would never be recorded).
+      const key = newImportKey("legacy.csv");
+      await app.server.runtime.objectStore().put(key, purchasesCsv(2, 74_000), { contentType: "text/csv" });
+      const info = await app.server.runtime.objectStore().head(key);
+      const body = JSON.stringify({
+        type: "blob.upload-completed",
+        payload: {
+          blob: { url: info?.url, downloadUrl: `${info?.url}?download=1`, pathname: key, contentType: "text/csv", etag: info?.etag },
+          tokenPayload: JSON.stringify({ name: "legacy\u0000.csv" }),
+        },
+      });
+      const signature = createHmac("sha256", app.server.blob?.token ?? "").update(body).digest("hex");
+      const response = await fetch(`${app.base}/api/uploads`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-vercel-signature": signature },
+        body,
+      });
+      expect(response.status).toBe(200);
+      const [row] = await queryRows<{ name: string }>(await db(), sql`select name from uploads where key = ${key}`);
+      expect(row?.name).toBe("legacy.csv");
     });
 
     it("a query value: GET /api/imports/:id/errors?code=", async () => {
