@@ -17,7 +17,7 @@ import { createDevApp } from "./app.js";
 import { listenOn } from "./servers/listen.js";
 import { type QstashServer, startQstashServer } from "./qstash/server.js";
 import { type BlobServer, newReadWriteToken, startBlobServer } from "./blob/server.js";
-import { registerTestJobKinds } from "./test-kinds.js";
+import { TEST_JOB_KINDS } from "./test-kinds.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const log = logger("dev");
@@ -79,7 +79,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
         res.end("Internal server error");
       });
     });
-    if (config.testing.jobKinds) registerTestJobKinds();
+    if (config.testing.jobKinds) runtime.jobKinds.add(...TEST_JOB_KINDS);
     if (config.testing.crashAfterCommit !== null) {
       let commits = 0;
       const crashAt = config.testing.crashAfterCommit;

@@ -1,6 +1,6 @@
 /**
- * Job kinds for tests and benchmarks, registered only outside production when
- * DROPFLOW_TEST_JOB_KINDS is on (or directly by a test):
+ * Job kinds for tests and benchmarks, added to a runtime's catalogue only outside
+ * production when DROPFLOW_TEST_JOB_KINDS is on (or directly by a test):
  *  - `test-rows`: each chunk upserts a range of rows into engine_test_rows and
  *    counts inserted / updated / unchanged rows, so duplicate deliveries show up
  *    in the counters if the engine ever lets them through;
@@ -9,7 +9,7 @@
 import { sql } from "drizzle-orm";
 import { z } from "zod";
 import { queryRows } from "../lib/db/client.js";
-import { type JobKind, PermanentChunkError, registerJobKind } from "../lib/jobs/index.js";
+import { defineJobKind, type JobKind, PermanentChunkError } from "../lib/jobs/index.js";
 
 export const TestRowsParams = z.object({
   chunks: z.number().int().min(0).max(100_000),
@@ -30,12 +30,12 @@ export type TestRowsParams = z.infer<typeof TestRowsParams>;
 
 const ChunkPayload = z.object({ from: z.number().int(), count: z.number().int() });
 
-export const testRowsKind: JobKind = {
+export const testRowsKind: JobKind = defineJobKind({
   kind: "test-rows",
   creatableViaApi: true,
   params: TestRowsParams,
-  async plan({ job, db }) {
-    const params = TestRowsParams.parse(job.params);
+  payload: ChunkPayload,
+  async plan({ params, db }) {
     await db.execute(sql`
       create table if not exists engine_test_rows (
         id integer primary key,
@@ -48,8 +48,8 @@ export const testRowsKind: JobKind = {
     }));
   },
   async processChunk(ctx) {
-    const params = TestRowsParams.parse(ctx.job.params);
-    const { from, count } = ChunkPayload.parse(ctx.payload);
+    const { params } = ctx;
+    const { from, count } = ctx.payload;
     if (params.fail_chunks.includes(ctx.chunk)) throw new PermanentChunkError(`chunk ${ctx.chunk} is marked to fail`);
     if (params.flaky_chunks.includes(ctx.chunk) && ctx.attempt <= params.flaky_attempts) {
       throw new Error(`chunk ${ctx.chunk} fails transiently on attempt ${ctx.attempt}`);
@@ -77,24 +77,22 @@ export const testRowsKind: JobKind = {
       };
     });
   },
-};
+});
 
 const NoopParams = z.object({ chunks: z.number().int().min(0).max(1_000_000) });
 
-export const noopKind: JobKind = {
+export const noopKind: JobKind = defineJobKind({
   kind: "noop",
   creatableViaApi: true,
   params: NoopParams,
-  async plan({ job }) {
-    const { chunks } = NoopParams.parse(job.params);
-    return Array.from({ length: chunks }, () => ({ payload: {}, rows: 1 }));
+  payload: z.object({}),
+  async plan({ params }) {
+    return Array.from({ length: params.chunks }, () => ({ payload: {}, rows: 1 }));
   },
   async processChunk(ctx) {
     return ctx.commit(async () => ({ rowsDone: 1, rowsFailed: 0 }));
   },
-};
+});
 
-export function registerTestJobKinds(): void {
-  registerJobKind(testRowsKind);
-  registerJobKind(noopKind);
-}
+/** The kinds a server with DROPFLOW_TEST_JOB_KINDS on adds to its runtime's catalogue. */
+export const TEST_JOB_KINDS: readonly JobKind[] = [testRowsKind, noopKind];

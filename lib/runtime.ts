@@ -10,7 +10,7 @@ import { migrateDatabase } from "./db/migrate.js";
 import { AppError } from "./errors.js";
 import { createImportKind } from "./imports/kind.js";
 import { IMPORT_FINISHED, importFinishedWebhook, queueImportWebhook } from "./imports/webhook.js";
-import { type EngineFaults, JobEngine, registerJobKind } from "./jobs/index.js";
+import { type EngineFaults, JobCatalogue, JobEngine } from "./jobs/index.js";
 import { createJobStateStore } from "./kv/index.js";
 import type { JobStateStore } from "./kv/job-state.js";
 import { configureLogging, logger } from "./log/index.js";
@@ -29,6 +29,8 @@ export interface Runtime {
   readonly apiTokens: readonly string[];
   /** Where the generated dev token is stored, when one is in use. */
   readonly devTokenFile: string | null;
+  /** The job kinds this runtime's engine runs. */
+  readonly jobKinds: JobCatalogue;
   database(): Promise<DatabaseHandle>;
   /** Chunk leases, counters and flags: Upstash Redis, or in memory when embedded. */
   jobStore(): JobStateStore;
@@ -144,15 +146,14 @@ export function createRuntime(config: Config): Runtime {
     objects = undefined;
   };
 
-  // The job kinds of this deployment. The registry is process-wide; the latest
-  // runtime's dependencies win, which is the one the process serves with.
-  registerJobKind(
+  // The job kinds this runtime serves (the dev server adds the test kinds when asked).
+  const jobKinds = new JobCatalogue([
     createImportKind({
       objects: objectStore,
       chunkRows: () => config.jobs.chunkRows,
       onFinished: (job, log) => queueImportWebhook(taskQueue, job, log),
     }),
-  );
+  ]);
   registerWebhookEvent(IMPORT_FINISHED, importFinishedWebhook);
 
   let webhookSecret = config.webhookSecret;
@@ -171,6 +172,7 @@ export function createRuntime(config: Config): Runtime {
     const { db } = await database();
     engine ??= new JobEngine({
       db,
+      kinds: jobKinds,
       store: jobStore(),
       queue: taskQueue(),
       config: config.jobs,
@@ -183,6 +185,7 @@ export function createRuntime(config: Config): Runtime {
     config,
     apiTokens,
     devTokenFile,
+    jobKinds,
     database,
     jobStore,
     taskQueue,

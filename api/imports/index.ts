@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { json, route } from "../../lib/http/index.js";
 import { createImport } from "../../lib/imports/create.js";
-import { IMPORT_KIND } from "../../lib/imports/kind.js";
+import { IMPORT_KIND } from "../../lib/imports/job-params.js";
 import { listJobs } from "../../lib/jobs/index.js";
 
 /**

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { JOB_STATUSES } from "../../lib/db/schema.js";
 import { AppError } from "../../lib/errors.js";
 import { json, route } from "../../lib/http/index.js";
-import { jobKind, listJobs } from "../../lib/jobs/index.js";
+import { listJobs } from "../../lib/jobs/index.js";
 
 const Query = z.object({
   kind: z.string().min(1).max(50).optional(),
@@ -59,7 +59,7 @@ const CreateBody = z.object({ kind: z.string().min(1).max(50), params: z.record(
 export const POST = route(
   { operation: "createJob", auth: "api", body: CreateBody },
   async ({ body, runtime, correlationId }) => {
-    if (!jobKind(body.kind)?.creatableViaApi) {
+    if (!runtime.jobKinds.get(body.kind)?.creatableViaApi) {
       throw new AppError("validation_failed", `Jobs of kind "${body.kind}" cannot be created here.`, {
         fields: [{ field: "kind", location: "body", message: "not a kind this route creates" }],
       });

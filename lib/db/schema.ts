@@ -104,6 +104,8 @@ export const jobChunks = pgTable(
     rowsDone: integer("rows_done").notNull().default(0),
     rowsFailed: integer("rows_failed").notNull().default(0),
     counters: jsonb("counters").$type<Record<string, number>>().notNull().default({}),
+    /** The chunk's counts by the key they belong to (an import's file id); see ChunkWork.countsByKey. */
+    countsByKey: jsonb("counts_by_key").$type<Record<string, Record<string, number>>>().notNull().default({}),
     error: text("error"),
     /** Deliveries that reached a worker (claims). */
     attempts: integer("attempts").notNull().default(0),

@@ -30,7 +30,7 @@ import { newImportKey, validateObjectKey } from "../storage/keys.js";
 import { parseInput } from "../validate.js";
 import { checkCallbackUrl } from "../webhooks/callback-url.js";
 import { contentHashes, duplicateContentError, sha256Hex } from "./content.js";
-import { IMPORT_KIND } from "./kind.js";
+import { IMPORT_KIND } from "./job-params.js";
 
 /** The files of one multipart request, in all. */
 export const MULTIPART_MAX_BYTES = 4 * 1024 * 1024;

@@ -1,76 +1,47 @@
 /**
  * An import's files at its end (run by the import kind's settle(), in the transaction
  * that writes the job's final status): each file's status and counts from its chunks'
- * outcomes, with every counter correction moved to the file it corrects.
+ * outcomes (lib/jobs/outcomes.ts), every correction counted against the file it corrects.
  */
 import { sql } from "drizzle-orm";
 import { type Database, queryRows } from "../db/client.js";
 import type { JobStatus } from "../db/schema.js";
+import { chunkOutcomes, sumCountsByKey } from "../jobs/outcomes.js";
+import { ChunkPayload, type ImportParams } from "./job-params.js";
 import type { TakenBack, UpsertCounts, WriteReport } from "./model.js";
 
 type RowKind = "orders" | "settlements";
 const OUTCOMES: ReadonlyArray<keyof UpsertCounts> = ["inserted", "updated", "unchanged"];
 
 /**
- * A chunk's counters name what it took back from earlier chunks of the import by the
- * file that counted it (`taken_back:orders_unchanged:3`): its own `orders_*` are net
- * already, and these move each correction to the file it corrects, so per-file counts
- * are the same whatever order the chunks committed in, and never negative.
+ * A chunk's counts by the file they belong to (ChunkWork.countsByKey): its own file
+ * gets everything it counted, and when it wrote a higher-ranked version of an order an
+ * earlier chunk of the import had counted, that count is taken from the earlier
+ * chunk's file. So per-file counts are the same whatever order the chunks committed in,
+ * add up to the import's, and are never negative.
  */
-const TAKEN_BACK = "taken_back:";
-
-export function takenBackCounters(prefix: RowKind, takenBack: TakenBack | undefined): Record<string, number> {
-  const counters: Record<string, number> = {};
-  for (const [position, counts] of takenBack ?? []) {
-    for (const [name, value] of Object.entries(counts)) {
-      if (value !== 0) counters[`${TAKEN_BACK}${prefix}_${name}:${position}`] = value;
-    }
-  }
-  return counters;
-}
-
-export function withoutTakenBack(counters: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(counters).filter(([name]) => !name.startsWith(TAKEN_BACK)));
-}
-
-/** Each file's counters summed over its chunks, with every correction moved to the file it corrects. */
-export function fileCounts(
-  chunks: Array<{
-    file_id: string;
-    position: number;
-    failed: boolean;
-    cancelled?: boolean;
-    counters: Record<string, number> | null;
-  }>,
-): Array<{ id: string; failed: boolean; cancelled: boolean; counts: Record<string, number> }> {
-  const files = new Map<string, { id: string; failed: boolean; cancelled: boolean; counts: Record<string, number> }>();
-  const idAt = new Map<number, string>();
-  const corrections: Array<{ position: number; name: string; value: number }> = [];
-  const add = (counts: Record<string, number>, name: string, value: number) => {
+export function chunkCountsByFile(
+  ownFileId: string,
+  counters: Record<string, number>,
+  prefix: RowKind,
+  takenBack: TakenBack | undefined,
+  fileIdAt: (position: number) => string | null,
+): Record<string, Record<string, number>> {
+  const byFile: Record<string, Record<string, number>> = { [ownFileId]: { ...counters } };
+  const add = (fileId: string, name: string, value: number) => {
+    const counts = (byFile[fileId] ??= {});
     counts[name] = (counts[name] ?? 0) + value;
   };
-  for (const chunk of chunks) {
-    idAt.set(chunk.position, chunk.file_id);
-    const file = files.get(chunk.file_id) ?? { id: chunk.file_id, failed: false, cancelled: false, counts: {} };
-    files.set(chunk.file_id, file);
-    file.failed ||= chunk.failed;
-    file.cancelled ||= chunk.cancelled === true;
-    for (const [key, raw] of Object.entries(chunk.counters ?? {})) {
-      const value = Number(raw);
-      if (!key.startsWith(TAKEN_BACK)) {
-        add(file.counts, key, value);
-        continue;
-      }
-      const [name, position] = key.slice(TAKEN_BACK.length).split(":") as [string, string];
-      add(file.counts, name, value); // this chunk's own count, before it took the correction off
-      corrections.push({ position: Number(position), name, value });
+  for (const [position, counts] of takenBack ?? []) {
+    const from = fileIdAt(position);
+    for (const [outcome, value] of Object.entries(counts)) {
+      if (value === 0 || from === null) continue;
+      // `counters` are net: the own file counted its version before taking the correction off.
+      add(ownFileId, `${prefix}_${outcome}`, value);
+      add(from, `${prefix}_${outcome}`, -value);
     }
   }
-  for (const { position, name, value } of corrections) {
-    const target = files.get(idAt.get(position) ?? "");
-    if (target) add(target.counts, name, -value);
-  }
-  return [...files.values()];
+  return byFile;
 }
 
 /** What a chunk's write should report: always what it takes back; in a dry run also each row's outcome. */
@@ -132,27 +103,27 @@ async function dryRunCounts(
 export async function settleImportFiles(
   db: Database,
   jobId: string,
+  params: ImportParams,
   status: JobStatus,
-  options: { dryRun: boolean },
 ): Promise<{ filesFailed: number; dryRunCounts: Record<string, number> }> {
-  const chunks = await queryRows<{
-    file_id: string;
-    position: number;
-    failed: boolean;
-    cancelled: boolean;
-    counters: Record<string, number> | null;
-  }>(
-    db,
-    sql`select payload->>'file_id' as file_id, (payload->>'position')::int as position,
-               status = 'failed' as failed, status = 'cancelled' as cancelled, counters
-        from job_chunks where job_id = ${jobId}`,
-  );
-  const files = fileCounts(chunks);
+  const chunks = await chunkOutcomes(db, jobId, ChunkPayload);
+  const countsByFile = sumCountsByKey(chunks);
+  const files = [...new Set(chunks.map((chunk) => chunk.payload.file_id))].map((id) => {
+    const own = chunks.filter((chunk) => chunk.payload.file_id === id);
+    return {
+      id,
+      failed: own.some((chunk) => chunk.status === "failed"),
+      cancelled: own.some((chunk) => chunk.status === "cancelled"),
+      counts: countsByFile[id] ?? {},
+    };
+  });
   const totals: Record<string, number> = {};
-  if (options.dryRun) {
-    const counted = await dryRunCounts(db, jobId, !chunks.some((chunk) => chunk.failed));
-    const fileAt = new Map(chunks.map((chunk) => [chunk.position, chunk.file_id]));
-    const kinds = new Set<RowKind>(["orders", "settlements"].filter((kind) => chunks.some((c) => `${kind}_inserted` in (c.counters ?? {}))) as RowKind[]);
+  if (params.dry_run) {
+    const counted = await dryRunCounts(db, jobId, !chunks.some((chunk) => chunk.status === "failed"));
+    const fileAt = new Map(params.files.map((file) => [file.position, file.id]));
+    const kinds = new Set<RowKind>(
+      (["orders", "settlements"] as const).filter((kind) => chunks.some((c) => `${kind}_inserted` in c.counters)),
+    );
     for (const kind of kinds) {
       for (const outcome of OUTCOMES) {
         totals[`${kind}_${outcome}`] = 0;
@@ -194,7 +165,7 @@ export async function settleImportFiles(
           error_message = ${unreached.message},
           updated_at = now()
         where job_id = ${jobId} and status in ('queued', 'planning', 'running')
-          and not exists (select 1 from job_chunks c where c.job_id = ${jobId} and c.payload->>'file_id' = import_files.id::text)`,
+          and not (id = any(${sql.param(files.map((file) => file.id))}::uuid[]))`,
   );
   // Rows a dry run kept for a retry that never came go a week after it finished.
   await queryRows(

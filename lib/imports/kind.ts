@@ -6,73 +6,20 @@
  */
 import { createHash } from "node:crypto";
 import { and, eq, ne, sql } from "drizzle-orm";
-import { z } from "zod";
 import { type Database, queryRows } from "../db/client.js";
 import { importFiles, stores } from "../db/schema.js";
-import { type ChunkWork, type JobKind, type JobRecord, PermanentChunkError } from "../jobs/types.js";
+import { defineJobKind, type JobKind } from "../jobs/kind.js";
+import { type ChunkWork, type JobRecord, PermanentChunkError } from "../jobs/types.js";
 import type { Logger } from "../log/index.js";
 import type { ObjectStore } from "../storage/types.js";
 import { type ChunkLayout, forEachChunkRow, mapHeader, planFileChunks } from "./csv/index.js";
-import { recordDryRunRows, settleImportFiles, takenBackCounters, withoutTakenBack, writeReport } from "./file-status.js";
+import { chunkCountsByFile, recordDryRunRows, settleImportFiles, writeReport } from "./file-status.js";
+import { ChunkPayload, IMPORT_KIND, ImportParams } from "./job-params.js";
 import type { UpsertCounts } from "./model.js";
 import { purchaseValidator, type RowProblem } from "./purchase-rows.js";
 import { upsertPurchases } from "./purchases.js";
 import { settlementValidator } from "./settlement-rows.js";
 import { upsertSettlements } from "./settlements.js";
-
-export const IMPORT_KIND = "import";
-
-export const ImportParams = z.object({
-  kind: z.enum(["purchases", "settlements"]),
-  files: z
-    .array(
-      z.object({
-        id: z.string().uuid(),
-        key: z.string(),
-        name: z.string(),
-        size: z.number().int().min(0),
-        position: z.number().int().min(0),
-      }),
-    )
-    .min(1)
-    .max(200),
-  /** Settlements: the store named by the request (already checked to exist). */
-  store_id: z.number().int().nullable().default(null),
-  lenient_amounts: z.boolean().default(false),
-  dry_run: z.boolean().default(false),
-  callback_url: z.string().url().nullable().default(null),
-});
-export type ImportParams = z.infer<typeof ImportParams>;
-
-const ChunkPayload = z.object({
-  file_id: z.string().uuid(),
-  position: z.number().int(),
-  key: z.string(),
-  start: z.number().int().min(0),
-  end: z.number().int().min(0),
-  first_line: z.number().int().min(1),
-  store_id: z.number().int().nullable(),
-  repeated: z.array(z.string()).default([]),
-  layout: z.object({
-    kind: z.enum(["purchases", "settlements"]),
-    delimiter: z.enum([",", ";", "\t"]),
-    header: z.array(z.string()),
-  }),
-});
-
-/** The counters of every import, zero where a kind has none (the status API shows them all). */
-export const IMPORT_COUNTERS = [
-  "rows",
-  "row_errors",
-  "warnings",
-  "orders_inserted",
-  "orders_updated",
-  "orders_unchanged",
-  "lines",
-  "settlements_inserted",
-  "settlements_updated",
-  "settlements_unchanged",
-] as const;
 
 export function createImportKind(deps: {
   objects: () => ObjectStore;
@@ -80,12 +27,12 @@ export function createImportKind(deps: {
   /** After the final status and file statuses are written: queues the completion webhook. */
   onFinished?: (job: JobRecord, log: Logger) => Promise<void>;
 }): JobKind {
-  return {
+  return defineJobKind({
     kind: IMPORT_KIND,
     params: ImportParams,
-    async plan({ job, db, signal, log }) {
-      const params = ImportParams.parse(job.params);
-      const chunks: Array<{ payload: z.infer<typeof ChunkPayload>; rows: number }> = [];
+    payload: ChunkPayload,
+    async plan({ job, params, db, signal, log }) {
+      const chunks: Array<{ payload: ChunkPayload; rows: number }> = [];
       let failed = 0;
       const seenContent = new Map<string, string>();
       // Hashes known at create (recorded at upload, or hashed in the request).
@@ -169,8 +116,8 @@ export function createImportKind(deps: {
     },
 
     async processChunk(ctx) {
-      const params = ImportParams.parse(ctx.job.params);
-      const chunk = ChunkPayload.parse(ctx.payload);
+      const { params, payload: chunk } = ctx;
+      const fileIdAt = (position: number) => params.files.find((file) => file.position === position)?.id ?? null;
       const bytes =
         chunk.end > chunk.start
           ? await deps.objects().readRange(chunk.key, chunk.start, chunk.end - 1, { signal: ctx.signal })
@@ -191,13 +138,13 @@ export function createImportKind(deps: {
           const counts = await maybeDry(tx, params.dry_run, (db) => upsertPurchases(db, result.orders, ctx.job.id, report));
           await recordDryRunRows(tx, ctx.job.id, "orders", report);
           await insertRowProblems(tx, ctx.job.id, chunk.file_id, [...result.errors, ...result.warnings]);
-          return work(result.rows, result.errors, result.warnings.length, {
+          const counters = work(result.rows, result.errors, result.warnings.length, {
             orders_inserted: counts.inserted,
             orders_updated: counts.updated,
             orders_unchanged: counts.unchanged,
             lines: result.orders.reduce((sum, order) => sum + order.lines.length, 0),
-            ...takenBackCounters("orders", report.takenBack),
           });
+          return { ...counters, countsByKey: chunkCountsByFile(chunk.file_id, counters.counters, "orders", report.takenBack, fileIdAt) };
         });
       }
       if (chunk.store_id === null) throw new PermanentChunkError("settlement chunk without a store");
@@ -215,38 +162,44 @@ export function createImportKind(deps: {
         );
         await recordDryRunRows(tx, ctx.job.id, "settlements", report, (key) => `${storeId}:${key}`);
         await insertRowProblems(tx, ctx.job.id, chunk.file_id, result.errors);
-        return work(result.rows, result.errors, 0, {
+        const counters = work(result.rows, result.errors, 0, {
           settlements_inserted: counts.inserted,
           settlements_updated: counts.updated,
           settlements_unchanged: counts.unchanged,
-          ...takenBackCounters("settlements", report.takenBack),
         });
+        return {
+          ...counters,
+          countsByKey: chunkCountsByFile(chunk.file_id, counters.counters, "settlements", report.takenBack, fileIdAt),
+        };
       });
     },
 
-    async settle({ job, db, status, counters }) {
+    async settle({ job, params, db, status, counters }) {
       // Committed with the job's status, so a poller never sees a finished import with
       // files still running.
-      const { filesFailed, dryRunCounts } = await settleImportFiles(db, job.id, status, {
-        dryRun: ImportParams.parse(job.params).dry_run,
-      });
+      const { filesFailed, dryRunCounts } = await settleImportFiles(db, job.id, params, status);
       // A file refused at planning is an error of the import (docs/job-engine.md), even
       // when every chunk of the other files went through.
       return {
         status: status === "completed" && filesFailed > 0 ? "completed_with_errors" : status,
-        counters: { ...withoutTakenBack(counters), ...dryRunCounts, files_failed: filesFailed },
+        counters: { ...counters, ...dryRunCounts, files_failed: filesFailed },
       };
     },
 
     async afterFinalise({ job, log }) {
-      // The one webhook hook (issue 5): kept to this call, after the file statuses, so the
-      // webhook's summary sees them; lib/imports/webhook.ts decides, builds and signs.
+      // After the file statuses, so the webhook's summary sees them; lib/imports/webhook.ts
+      // decides, builds and signs.
       await deps.onFinished?.(job, log);
     },
-  };
+  });
 }
 
-function work(rows: number, errors: RowProblem[], warnings: number, counters: Record<string, number>): ChunkWork {
+function work(
+  rows: number,
+  errors: RowProblem[],
+  warnings: number,
+  counters: Record<string, number>,
+): ChunkWork & { counters: Record<string, number> } {
   const rejectedRows = errors.length;
   return {
     rowsDone: rows - rejectedRows,

@@ -6,8 +6,8 @@ import { asc, eq, sql } from "drizzle-orm";
 import { type Database, queryRows } from "../db/client.js";
 import { importFiles } from "../db/schema.js";
 import { AppError } from "../errors.js";
-import type { JobEngine, JobRow, JobView } from "../jobs/index.js";
-import { IMPORT_COUNTERS, IMPORT_KIND } from "./kind.js";
+import { chunkCounterSums, type JobEngine, type JobRow, type JobView } from "../jobs/index.js";
+import { IMPORT_COUNTERS, IMPORT_KIND } from "./job-params.js";
 
 /** The import `id`, or 404: a job of another kind is no import (every /api/imports/:id route). */
 export async function requireImport(engine: JobEngine, id: string): Promise<JobRow> {
@@ -38,8 +38,8 @@ export async function importStatus(db: Database, view: JobView) {
   const firstErrors = await listRowErrors(db, view.id, { limit: 20 });
   // A finished import's counters are the job's final ones (a dry run's are only
   // known then: lib/imports/file-status.ts); while it runs, its chunks' sums so far.
-  const final = view.finished_at !== null && view.status !== "cancelled"; // a cancelled job is never finalised
-  const summed = final ? view.counters : await chunkSums(db, view.id);
+  const final = view.finished_at !== null;
+  const summed = final ? view.counters : await chunkCounterSums(db, view.id);
   const counts = Object.fromEntries(IMPORT_COUNTERS.map((name) => [name, summed[name] ?? 0]));
   return {
     id: view.id,
@@ -62,15 +62,6 @@ export async function importStatus(db: Database, view: JobView) {
     })),
     first_errors: firstErrors.errors,
   };
-}
-
-async function chunkSums(db: Database, jobId: string): Promise<Record<string, number>> {
-  const live = await queryRows<{ key: string; total: string }>(
-    db,
-    sql`select kv.key, sum(kv.value::bigint)::text as total
-        from job_chunks c, jsonb_each_text(c.counters) kv where c.job_id = ${jobId} group by kv.key`,
-  );
-  return Object.fromEntries(live.map((row) => [row.key, Number(row.total)]));
 }
 
 export async function listRowErrors(

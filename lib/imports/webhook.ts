@@ -9,7 +9,7 @@ import { findJob } from "../jobs/repository.js";
 import type { Logger } from "../log/index.js";
 import type { TaskQueue } from "../queue/types.js";
 import { publishWebhookTask, type WebhookBuilder } from "../webhooks/task.js";
-import { IMPORT_KIND, ImportParams } from "./kind.js";
+import { IMPORT_KIND, ImportParams } from "./job-params.js";
 import { importStatus } from "./status.js";
 
 export const IMPORT_FINISHED = "import.finished";

@@ -12,7 +12,6 @@ import type { JobsConfig } from "../config.js";
 import type { Database } from "../db/client.js";
 import type { JobStatus } from "../db/schema.js";
 import { AppError } from "../errors.js";
-import { parseInput } from "../validate.js";
 import type { ChunkOutcome, JobStateStore } from "../kv/job-state.js";
 import { logger } from "../log/index.js";
 import type { PublishOptions, TaskMessage, TaskQueue } from "../queue/types.js";
@@ -20,7 +19,7 @@ import { startBudget } from "./budget.js";
 import { ChunkSlots } from "./slots.js";
 import { uuidv7 } from "./ids.js";
 import { computeProgress, type Progress } from "./progress.js";
-import { jobKind } from "./registry.js";
+import type { JobCatalogue, JobKind } from "./kind.js";
 import {
   ACTIVE_STATUSES,
   ChunkAlreadyCommitted,
@@ -47,7 +46,7 @@ import {
   TERMINAL_STATUSES,
   touchJob,
 } from "./repository.js";
-import { type ChunkWork, type JobKind, PermanentChunkError, type SettledJob } from "./types.js";
+import { type ChunkWork, PermanentChunkError, type SettledJob } from "./types.js";
 
 /** Queue-side delivery attempts of one publication of a chunk (after the first). */
 export const CHUNK_DELIVERY_RETRIES = 3;
@@ -91,6 +90,8 @@ export interface EngineFaults {
 
 export interface EngineDeps {
   db: Database;
+  /** The job kinds this engine runs. */
+  kinds: JobCatalogue;
   store: JobStateStore;
   queue: TaskQueue;
   config: JobsConfig;
@@ -144,9 +145,7 @@ export class JobEngine {
     correlationId: string,
     options: { id?: string; onCreated?: (db: Database, job: JobRow) => Promise<void> } = {},
   ): Promise<JobRow> {
-    const definition = jobKind(kind);
-    if (!definition) throw new AppError("bad_request", `Unknown job kind "${kind}".`);
-    const checked = definition.params ? parseInput(definition.params, params, "body") : params;
+    const checked = this.deps.kinds.require(kind).checkParams(params);
     // The job and what the caller records with it (e.g. its files) exist before the plan can run.
     const job = await this.db.transaction(async (tx) => {
       const row = await insertJob(tx as unknown as Database, { id: options.id ?? uuidv7(), kind, params: checked, correlationId });
@@ -238,7 +237,7 @@ export class JobEngine {
   }
 
   private kindOf(job: JobRow): JobKind {
-    const kind = jobKind(job.kind);
+    const kind = this.deps.kinds.get(job.kind);
     // A job of a kind this deployment does not know cannot be worked on: a retry will not help.
     if (!kind) throw new PermanentChunkError(`no handler is registered for job kind "${job.kind}"`);
     return kind;
@@ -450,11 +449,8 @@ export class JobEngine {
       const job = await lockJob(tx, jobId);
       if (!job || !ACTIVE_STATUSES.includes(job.status)) return null;
       const result = await decide(tx);
-      const kind = jobKind(job.kind);
-      const settled =
-        kind?.settle
-          ? await kind.settle({ job, db: tx, ...result, log: log.child({ job_id: jobId }) })
-          : result;
+      const kind = this.deps.kinds.get(job.kind);
+      const settled = kind ? await kind.settle({ job, db: tx, ...result, log: log.child({ job_id: jobId }) }) : result;
       return (await finishJob(tx, jobId, { ...settled, lastError })) ? settled : null;
     });
   }
@@ -474,8 +470,8 @@ export class JobEngine {
 
   private async afterFinalise(jobId: string, status: JobStatus, counters: Record<string, number>): Promise<void> {
     const job = await findJob(this.db, jobId);
-    const kind = job ? jobKind(job.kind) : undefined;
-    if (job && kind?.afterFinalise) {
+    const kind = job ? this.deps.kinds.get(job.kind) : undefined;
+    if (job && kind) {
       await kind.afterFinalise({ job, db: this.db, status, counters, log: log.child({ job_id: jobId }) });
     }
   }

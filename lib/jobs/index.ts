@@ -14,8 +14,9 @@ export {
   WorkerCrash,
 } from "./engine.js";
 export { uuidv7 } from "./ids.js";
+export { type ChunkOutcome, chunkCounterSums, chunkOutcomes, sumCountsByKey } from "./outcomes.js";
 export { computeProgress, type Progress } from "./progress.js";
-export { jobKind, registerJobKind } from "./registry.js";
+export { defineJobKind, JobCatalogue, type JobKind } from "./kind.js";
 export { findJob, type JobRow, listJobs } from "./repository.js";
 export * from "./types.js";
 export { recoverActiveJobs, type RecoveryReport, runWatchdog, type WatchdogReport } from "./watchdog.js";

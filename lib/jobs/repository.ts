@@ -287,6 +287,7 @@ export async function commitChunk(
         rowsDone: result.rowsDone,
         rowsFailed: result.rowsFailed,
         counters: result.counters ?? {},
+        countsByKey: result.countsByKey ?? {},
         error: null,
         completedAt: sql`now()`,
       })
@@ -415,7 +416,7 @@ export async function reopenFailedChunks(db: Database, id: string): Promise<numb
     if (reopened.length === 0) return [];
     const chunks = await tx
       .update(jobChunks)
-      .set({ status: "pending", error: null, rowsDone: 0, rowsFailed: 0, counters: {}, completedAt: null })
+      .set({ status: "pending", error: null, rowsDone: 0, rowsFailed: 0, counters: {}, countsByKey: {}, completedAt: null })
       .where(and(eq(jobChunks.jobId, id), eq(jobChunks.status, "failed")))
       .returning({ chunk: jobChunks.chunk });
     return chunks.map((row) => row.chunk).sort((a, b) => a - b);

@@ -1,15 +1,19 @@
 /**
- * What a job kind (import, reconcile, sync, the tests' kinds) gives the engine:
- * how to cut a job into chunks and how to do one chunk. The engine does the rest:
- * delivery, leases, idempotency, counters, finalisation, recovery.
+ * What a job kind (import, reconcile, sync, the tests' kinds) gives the engine: its
+ * schemas, how to cut a job into chunks and how to do one chunk. The engine does the
+ * rest: delivery, leases, idempotency, counters, finalisation, recovery. A kind is
+ * written with defineJobKind (kind.ts), which parses params and payloads with the
+ * kind's zod schemas so that the kind's functions receive typed values.
  */
 import type { z } from "zod";
 import type { JobStatus } from "../db/schema.js";
 import type { Database } from "../db/client.js";
 import type { Logger } from "../log/index.js";
 
+/** The job as a kind sees it; its params come typed beside it. */
 export interface JobRecord {
   id: string;
+  /** Monotonic creation order (an import's source rank: a later import wins). */
   seq: number;
   kind: string;
   status: JobStatus;
@@ -17,22 +21,39 @@ export interface JobRecord {
   correlationId: string | null;
 }
 
-export interface PlannedChunk {
+export interface PlannedChunk<Payload = unknown> {
   /** Small: ids, byte ranges, line numbers; never rows. */
-  payload: unknown;
+  payload: Payload;
   rows: number;
 }
 
+/** What one chunk's work amounted to, written with its data in one transaction. */
 export interface ChunkWork {
   rowsDone: number;
   rowsFailed: number;
+  /** The kind's own counters, summed over the job (e.g. orders_inserted). */
   counters?: Record<string, number>;
+  /**
+   * The same kind of counts broken down by what they belong to (an import's file id):
+   * a chunk may count for another key than its own (a correction of what an earlier
+   * chunk counted). Read back summed per key with chunkCountsByKey().
+   */
+  countsByKey?: Record<string, Record<string, number>>;
 }
 
-export interface ChunkContext {
+export interface PlanContext<Params> {
   job: JobRecord;
+  params: Params;
+  db: Database;
+  log: Logger;
+  signal: AbortSignal;
+}
+
+export interface ChunkContext<Params, Payload> {
+  job: JobRecord;
+  params: Params;
   chunk: number;
-  payload: unknown;
+  payload: Payload;
   /** 1 for the first delivery that reached a worker, more for re-deliveries (durable, in job_chunks). */
   attempt: number;
   log: Logger;
@@ -45,45 +66,42 @@ export interface ChunkContext {
   commit(work: (tx: Database) => Promise<ChunkWork>): Promise<ChunkWork>;
 }
 
-export interface PlanContext {
+export interface FinaliseContext<Params> {
   job: JobRecord;
-  db: Database;
-  log: Logger;
-  signal: AbortSignal;
-}
-
-export interface FinaliseContext {
-  job: JobRecord;
+  params: Params;
   db: Database;
   status: JobStatus;
   counters: Record<string, number>;
   log: Logger;
 }
 
-export interface JobKind {
+/** A kind as its module writes it: typed by its own schemas. */
+export interface JobKindDefinition<Params, Payload> {
   kind: string;
+  /** Validates a new job's params (a 400 naming the field); the kind's functions get the parsed value. */
+  params: z.ZodType<Params>;
+  /** Each chunk's payload, parsed before processChunk (and by chunkOutcomes readers). */
+  payload: z.ZodType<Payload>;
   /**
    * Whether POST /api/jobs may create it directly with raw params. Only the test
    * kinds say yes; real kinds have their own routes that validate their input.
    */
   creatableViaApi?: boolean;
-  /** Validates a new job's params (a 400 naming the field when they are wrong). */
-  params?: z.ZodType;
-  plan(ctx: PlanContext): Promise<PlannedChunk[]>;
-  processChunk(ctx: ChunkContext): Promise<ChunkWork>;
+  plan(ctx: PlanContext<Params>): Promise<Array<PlannedChunk<Payload>>>;
+  processChunk(ctx: ChunkContext<Params, Payload>): Promise<ChunkWork>;
   /**
    * Runs in the transaction that writes the final status, just before it, so what the
    * kind keeps beside the job (an import's file statuses) is never seen out of step
    * with it. It may add to the status and counters it is given (a file that failed at
-   * planning makes a completed import completed_with_errors). Idempotent: a finaliser
-   * that loses the race runs it too.
+   * planning makes a completed import completed_with_errors). Runs once per job end:
+   * the job row is locked and the end is written only for an active job.
    */
-  settle?(ctx: FinaliseContext): Promise<SettledJob>;
+  settle?(ctx: FinaliseContext<Params>): Promise<SettledJob>;
   /**
    * Runs once, after the final status is committed (e.g. an import's completion
-   * webhook): after finalise, and after failJob for a job that never got a plan.
+   * webhook): after finalise, cancel, and failJob for a job that never got a plan.
    */
-  afterFinalise?(ctx: FinaliseContext): Promise<void>;
+  afterFinalise?(ctx: FinaliseContext<Params>): Promise<void>;
 }
 
 /** The final status and counters a kind's settle() leaves for the job row. */

@@ -14,7 +14,7 @@ import { z } from "zod";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevServer, startDevServer } from "../../dev/server.js";
 import { queryRows } from "../../lib/db/client.js";
-import { PermanentChunkError, registerJobKind, uuidv7 } from "../../lib/jobs/index.js";
+import { defineJobKind, PermanentChunkError, uuidv7 } from "../../lib/jobs/index.js";
 import { configureLogging } from "../../lib/log/index.js";
 import { createTestDatabase, describePostgres, type TestDatabase } from "../support/databases.js";
 
@@ -51,25 +51,28 @@ interface JobList {
   next_cursor: string | null;
 }
 
-// Kinds only this suite uses: one POST /api/jobs must refuse, and one whose jobs
-// finish (or fail) at planning, so listing sees exactly the jobs it made.
+// Kinds only this suite uses (added to its own server's catalogue): one POST /api/jobs
+// must refuse, and one whose jobs finish (or fail) at planning, so listing sees exactly
+// the jobs it made.
 const ProbeParams = z.object({ fail: z.boolean().default(false) });
-registerJobKind({
-  kind: "internal-only",
-  params: z.object({}),
-  plan: () => Promise.resolve([]),
-  processChunk: () => Promise.reject(new Error("never runs")),
-});
-registerJobKind({
-  kind: "list-probe",
-  creatableViaApi: true,
-  params: ProbeParams,
-  plan: ({ job }) =>
-    ProbeParams.parse(job.params).fail
-      ? Promise.reject(new PermanentChunkError("list-probe told to fail"))
-      : Promise.resolve([]),
-  processChunk: () => Promise.reject(new Error("never runs")),
-});
+const suiteKinds = [
+  defineJobKind({
+    kind: "internal-only",
+    params: z.object({}),
+    payload: z.object({}),
+    plan: () => Promise.resolve([]),
+    processChunk: () => Promise.reject(new Error("never runs")),
+  }),
+  defineJobKind({
+    kind: "list-probe",
+    creatableViaApi: true,
+    params: ProbeParams,
+    payload: z.object({}),
+    plan: ({ params }) =>
+      params.fail ? Promise.reject(new PermanentChunkError("list-probe told to fail")) : Promise.resolve([]),
+    processChunk: () => Promise.reject(new Error("never runs")),
+  }),
+];
 
 describePostgres("jobs API", () => {
   let server: DevServer;
@@ -94,6 +97,7 @@ describePostgres("jobs API", () => {
       },
       queueTimeScale: 0.0002,
     });
+    server.runtime.jobKinds.add(...suiteKinds);
     configureLogging({ level: "warn", format: "json", stdout: false });
     base = server.url.replace("localhost", "127.0.0.1");
   });

@@ -19,7 +19,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Database, queryRows } from "../../lib/db/client.js";
 import { createImportKind } from "../../lib/imports/kind.js";
 import { queueImportWebhook } from "../../lib/imports/webhook.js";
-import { registerJobKind } from "../../lib/jobs/index.js";
 import { newImportKey } from "../../lib/storage/index.js";
 import { type AppServer, startAppServer } from "../support/app-server.js";
 import { availablePostgres } from "../support/databases.js";
@@ -271,8 +270,8 @@ describe.skipIf(!postgres)("chunk size property: chunked imports equal one whole
     app = await startAppServer(TOKEN);
     const { runtime } = app.server;
     db = (await runtime.database()).db;
-    // The import kind exactly as lib/runtime.ts registers it, with this file's chunk row target.
-    registerJobKind(
+    // The import kind exactly as lib/runtime.ts makes it, with this file's chunk row target.
+    runtime.jobKinds.add(
       createImportKind({
         objects: () => runtime.objectStore(),
         chunkRows: () => chunkRows,

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Database, type DatabaseHandle, openDatabase, queryRows } from "../../lib/db/client.js";
 import { migrateDatabase } from "../../lib/db/migrate.js";
 import { stores } from "../../lib/db/schema.js";
-import { fileCounts, takenBackCounters } from "../../lib/imports/file-status.js";
+import { chunkCountsByFile } from "../../lib/imports/file-status.js";
+import { sumCountsByKey } from "../../lib/jobs/outcomes.js";
 import type { PurchaseOrder, Settlement, SourceRank, TakenBack, UpsertCounts } from "../../lib/imports/model.js";
 import { upsertPurchases } from "../../lib/imports/purchases.js";
 import { upsertSettlements } from "../../lib/imports/settlements.js";
@@ -593,34 +594,25 @@ describe.each(targets)("purchase and settlement upserts ($name)", (target) => {
     const chunkOf = async (orders: PurchaseOrder[], position: number) => {
       const takenBack: TakenBack = new Map();
       const counts = await handle.db.transaction((tx) => upsertPurchases(tx, orders, jobOf(orders), { takenBack }));
-      const counters = {
-        orders_inserted: counts.inserted,
-        orders_updated: counts.updated,
-        orders_unchanged: counts.unchanged,
-        ...takenBackCounters("orders", takenBack),
-      };
-      return { counts, chunk: { file_id: `file-${position}`, position, failed: false, counters } };
+      const counters = { orders_inserted: counts.inserted, orders_updated: counts.updated, orders_unchanged: counts.unchanged };
+      const countsByKey = chunkCountsByFile(`file-${position}`, counters, "orders", takenBack, (at) => `file-${at}`);
+      return { counts, countsByKey };
     };
-    const perFile: Array<ReturnType<typeof fileCounts>> = [];
+    const perFile: Array<ReturnType<typeof sumCountsByKey>> = [];
     for (const [prefix, reverse] of [["H1", false], ["H2", true]] as const) {
       await mixedImport(prefix, async (early, late) => {
         const chunks = reverse
           ? [await chunkOf(late, 1), await chunkOf(early, 0)]
           : [await chunkOf(early, 0), await chunkOf(late, 1)];
-        perFile.push(fileCounts(chunks.map((one) => one.chunk)).sort((a, b) => (a.id < b.id ? -1 : 1)));
+        perFile.push(sumCountsByKey(chunks));
         return chunks.map((one) => one.counts);
       });
     }
     // Every final version is the later block's (file 1): file 0 keeps no count.
-    const expected = [
-      { id: "file-0", failed: false, cancelled: false, counts: { orders_inserted: 0, orders_updated: 0, orders_unchanged: 0 } },
-      {
-        id: "file-1",
-        failed: false,
-        cancelled: false,
-        counts: { orders_inserted: MIXED_COUNTS.inserted, orders_updated: MIXED_COUNTS.updated, orders_unchanged: MIXED_COUNTS.unchanged },
-      },
-    ];
+    const expected = {
+      "file-0": { orders_inserted: 0, orders_updated: 0, orders_unchanged: 0 },
+      "file-1": { orders_inserted: MIXED_COUNTS.inserted, orders_updated: MIXED_COUNTS.updated, orders_unchanged: MIXED_COUNTS.unchanged },
+    };
     expect(perFile[0]).toEqual(expected);
     expect(perFile[1]).toEqual(expected);
   });

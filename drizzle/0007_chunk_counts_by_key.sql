@@ -1,0 +1,1 @@
+ALTER TABLE "job_chunks" ADD COLUMN "counts_by_key" jsonb DEFAULT '{}'::jsonb NOT NULL;

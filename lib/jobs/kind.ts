@@ -1,0 +1,104 @@
+/**
+ * defineJobKind: a kind's definition with its schemas applied, in the one shape the
+ * engine works with. The engine hands it raw params and payloads (JSON from Postgres
+ * and queue messages); each is parsed here, once per call, and the kind's functions
+ * receive typed values. A payload that does not parse is bad data a retry will not
+ * fix: a PermanentChunkError.
+ */
+import { AppError } from "../errors.js";
+import type { Database } from "../db/client.js";
+import type { JobStatus } from "../db/schema.js";
+import type { Logger } from "../log/index.js";
+import { parseInput } from "../validate.js";
+import {
+  type ChunkWork,
+  type JobKindDefinition,
+  type JobRecord,
+  PermanentChunkError,
+  type PlannedChunk,
+  type SettledJob,
+} from "./types.js";
+
+interface JobCall {
+  job: JobRecord;
+  log: Logger;
+}
+
+/** A job kind as the engine holds it: raw values in, the kind's typed functions inside. */
+export interface JobKind {
+  readonly kind: string;
+  readonly creatableViaApi: boolean;
+  /** New params from a request: parsed, or a 400 naming each bad field. */
+  checkParams(input: unknown): unknown;
+  plan(ctx: JobCall & { db: Database; signal: AbortSignal }): Promise<PlannedChunk[]>;
+  processChunk(
+    ctx: JobCall & {
+      chunk: number;
+      payload: unknown;
+      attempt: number;
+      signal: AbortSignal;
+      commit(work: (tx: Database) => Promise<ChunkWork>): Promise<ChunkWork>;
+    },
+  ): Promise<ChunkWork>;
+  settle(ctx: JobCall & { db: Database; status: JobStatus; counters: Record<string, number> }): Promise<SettledJob>;
+  afterFinalise(ctx: JobCall & { db: Database; status: JobStatus; counters: Record<string, number> }): Promise<void>;
+}
+
+export function defineJobKind<Params, Payload>(definition: JobKindDefinition<Params, Payload>): JobKind {
+  const paramsOf = (job: JobRecord): Params => {
+    const parsed = definition.params.safeParse(job.params);
+    // Params were checked when the job was created: failing now means the stored job
+    // and this deployment's schema disagree, which no retry changes.
+    if (!parsed.success) {
+      throw new PermanentChunkError(`job ${job.id}: its params no longer match the ${definition.kind} schema: ${parsed.error.message}`);
+    }
+    return parsed.data;
+  };
+  return {
+    kind: definition.kind,
+    creatableViaApi: definition.creatableViaApi ?? false,
+    checkParams: (input) => parseInput(definition.params, input, "body"),
+    plan: ({ job, db, log, signal }) => definition.plan({ job, params: paramsOf(job), db, log, signal }),
+    processChunk: async ({ payload, ...ctx }) => {
+      const parsed = definition.payload.safeParse(payload);
+      if (!parsed.success) {
+        throw new PermanentChunkError(`chunk ${ctx.chunk}: its payload does not match the ${definition.kind} schema: ${parsed.error.message}`);
+      }
+      return definition.processChunk({ ...ctx, params: paramsOf(ctx.job), payload: parsed.data });
+    },
+    settle: async (ctx) =>
+      definition.settle ? definition.settle({ ...ctx, params: paramsOf(ctx.job) }) : { status: ctx.status, counters: ctx.counters },
+    afterFinalise: async (ctx) => {
+      if (definition.afterFinalise) await definition.afterFinalise({ ...ctx, params: paramsOf(ctx.job) });
+    },
+  };
+}
+
+/**
+ * The job kinds one runtime serves. Each runtime has its own (no process-wide
+ * registry), so a test's kinds never leak into another suite's server.
+ */
+export class JobCatalogue {
+  private readonly kinds = new Map<string, JobKind>();
+
+  constructor(kinds: readonly JobKind[] = []) {
+    this.add(...kinds);
+  }
+
+  /** Adds kinds; a kind of the same name is replaced. */
+  add(...kinds: JobKind[]): this {
+    for (const kind of kinds) this.kinds.set(kind.kind, kind);
+    return this;
+  }
+
+  get(kind: string): JobKind | undefined {
+    return this.kinds.get(kind);
+  }
+
+  /** The kind, or a 400 naming it. */
+  require(kind: string): JobKind {
+    const found = this.kinds.get(kind);
+    if (!found) throw new AppError("bad_request", `Unknown job kind "${kind}".`);
+    return found;
+  }
+}
