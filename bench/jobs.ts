@@ -12,7 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import type { JobStatus } from "../lib/db/schema.js";
-import { JOB_PARALLELISM } from "../lib/jobs/engine.js";
+import { DEFAULT_PARALLELISM as JOB_PARALLELISM } from "../lib/jobs/kind.js";
 import { ACTIVE_STATUSES } from "../lib/jobs/repository.js";
 import { NOOP_PATH } from "../dev/app.js";
 import { peakRssMb, startLocalServices } from "../dev/services.js";

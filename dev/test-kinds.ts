@@ -9,7 +9,7 @@
 import { sql } from "drizzle-orm";
 import { z } from "zod";
 import { queryRows } from "../lib/db/client.js";
-import { defineJobKind, type JobKind, PermanentChunkError } from "../lib/jobs/index.js";
+import { ChunkThrottled, defineJobKind, type JobKind, PermanentChunkError } from "../lib/jobs/index.js";
 
 export const TestRowsParams = z.object({
   chunks: z.number().int().min(0).max(100_000),
@@ -25,6 +25,12 @@ export const TestRowsParams = z.object({
   flaky_attempts: z.number().int().min(0).default(1),
   /** Milliseconds each chunk spends before committing (to test heartbeats and leases). */
   slow_ms: z.number().int().min(0).default(0),
+  /** These chunks answer "throttled, try again in throttle_s" on their first throttle_attempts deliveries. */
+  throttle_chunks: z.array(z.number().int()).default([]),
+  throttle_attempts: z.number().int().min(0).default(1),
+  throttle_s: z.number().min(0).default(1),
+  /** An upstream account: jobs of one account share one flow-control key (their rate limit). */
+  account: z.string().min(1).max(50).optional(),
 });
 export type TestRowsParams = z.infer<typeof TestRowsParams>;
 
@@ -35,6 +41,9 @@ export const testRowsKind: JobKind = defineJobKind({
   creatableViaApi: true,
   params: TestRowsParams,
   payload: ChunkPayload,
+  delivery: {
+    flowKey: ({ jobId, params }) => (params.account ? `upstream-${params.account}` : `job-${jobId}`),
+  },
   async plan({ params, db }) {
     await db.execute(sql`
       create table if not exists engine_test_rows (
@@ -53,6 +62,9 @@ export const testRowsKind: JobKind = defineJobKind({
     if (params.fail_chunks.includes(ctx.chunk)) throw new PermanentChunkError(`chunk ${ctx.chunk} is marked to fail`);
     if (params.flaky_chunks.includes(ctx.chunk) && ctx.attempt <= params.flaky_attempts) {
       throw new Error(`chunk ${ctx.chunk} fails transiently on attempt ${ctx.attempt}`);
+    }
+    if (params.throttle_chunks.includes(ctx.chunk) && ctx.attempt <= params.throttle_attempts) {
+      throw new ChunkThrottled(params.throttle_s);
     }
     if (params.slow_ms > 0) await new Promise((resolve) => setTimeout(resolve, params.slow_ms));
     return ctx.commit(async (tx) => {

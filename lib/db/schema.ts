@@ -109,6 +109,8 @@ export const jobChunks = pgTable(
     error: text("error"),
     /** Deliveries that reached a worker (claims). */
     attempts: integer("attempts").notNull().default(0),
+    /** Times the chunk answered "throttled, try again later" (re-published with a delay; not a failure). */
+    throttles: integer("throttles").notNull().default(0),
     /** Times the chunk was published; part of its deduplication id, so a re-publish is a new message. */
     publications: integer("publications").notNull().default(0),
     publishedAt: timestamp("published_at", { withTimezone: true }),

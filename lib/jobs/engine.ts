@@ -19,7 +19,7 @@ import { startBudget } from "./budget.js";
 import { ChunkSlots } from "./slots.js";
 import { uuidv7 } from "./ids.js";
 import { computeProgress, type Progress } from "./progress.js";
-import type { JobCatalogue, JobKind } from "./kind.js";
+import { DEFAULT_DELIVERY_RETRIES, type JobCatalogue, type JobKind } from "./kind.js";
 import {
   ACTIVE_STATUSES,
   ChunkAlreadyCommitted,
@@ -37,8 +37,10 @@ import {
   jobSnapshot,
   lastActivityMs,
   lockJob,
+  type MarkedChunk,
   markFirstPublications,
   markPublished,
+  markThrottled,
   recordAttempt,
   reopenFailedChunks,
   savePlan,
@@ -46,14 +48,12 @@ import {
   TERMINAL_STATUSES,
   touchJob,
 } from "./repository.js";
-import { type ChunkWork, PermanentChunkError, type SettledJob } from "./types.js";
+import { ChunkThrottled, type ChunkWork, PermanentChunkError, type SettledJob } from "./types.js";
 
-/** Queue-side delivery attempts of one publication of a chunk (after the first). */
-export const CHUNK_DELIVERY_RETRIES = 3;
+/** Queue-side delivery attempts of one publication of a plan task (after the first). */
+export const CHUNK_DELIVERY_RETRIES = DEFAULT_DELIVERY_RETRIES;
 /** Publications of one chunk (the first plus watchdog re-publishes) before it fails. */
 export const MAX_CHUNK_PUBLICATIONS = 5;
-/** Deliveries of one job in flight at once, so one big import cannot starve the others. */
-export const JOB_PARALLELISM = 16;
 
 export const TASK_KINDS = { plan: "plan", chunk: "chunk" } as const;
 
@@ -105,6 +105,7 @@ export type ChunkResult =
   | "recovered"
   | "leased"
   | "cancelled"
+  | "throttled"
   | "job_finished"
   | "unknown_job";
 
@@ -211,24 +212,32 @@ export class JobEngine {
   }
 
   /** Publishes chunks already marked, each under its publication's deduplication generation. */
-  private async publishMarked(job: JobRow, marked: Array<{ chunk: number; publications: number }>): Promise<number> {
+  private async publishMarked(job: JobRow, marked: MarkedChunk[], delaySeconds = 0): Promise<number> {
     if (marked.length === 0) return 0;
+    const kind = this.kindOf(job);
     await this.deps.queue.publishMany(
-      marked.map(({ chunk, publications }) => ({
-        task: this.task(job, TASK_KINDS.chunk, { job_id: job.id, chunk } satisfies ChunkTaskPayload),
-        options: this.chunkPublishOptions(job.id, chunk, publications),
+      marked.map((one) => ({
+        task: this.task(job, TASK_KINDS.chunk, { job_id: job.id, chunk: one.chunk } satisfies ChunkTaskPayload),
+        options: this.chunkPublishOptions(job, kind, one, delaySeconds),
       })),
     );
     return marked.length;
   }
 
-  private chunkPublishOptions(jobId: string, chunk: number, generation: number): PublishOptions {
+  /**
+   * The kind's delivery policy for one chunk. The deduplication id names the
+   * publication and the throttled attempts, so a re-publish or a delayed retry is a
+   * new message while a duplicate of either is dropped.
+   */
+  private chunkPublishOptions(job: JobRow, kind: JobKind, marked: MarkedChunk, delaySeconds: number): PublishOptions {
+    const delivery = kind.deliveryOf(job, marked.payload);
     return {
-      deduplicationId: `chunk:${jobId}:${chunk}:${generation}`,
-      retries: CHUNK_DELIVERY_RETRIES,
+      deduplicationId: `chunk:${job.id}:${marked.chunk}:${marked.publications}:${marked.throttles}`,
+      retries: delivery.retries,
       failureCallback: true,
-      flowControl: { key: `job-${jobId}`, parallelism: JOB_PARALLELISM },
+      flowControl: delivery.flowControl,
       timeoutSeconds: Math.ceil(this.deps.config.maxDurationMs / 1000),
+      ...(delaySeconds > 0 ? { delaySeconds } : {}),
     };
   }
 
@@ -273,7 +282,7 @@ export class JobEngine {
     if (TERMINAL_STATUSES.includes(job.status)) return "job_finished";
 
     const owner = `${delivery.messageId ?? "direct"}:${randomUUID().slice(0, 8)}`;
-    const { leaseMs } = this.deps.config;
+    const leaseMs = this.deps.kinds.get(job.kind)?.leaseMs ?? this.deps.config.leaseMs;
     let claim = await this.store.claimChunk(jobId, chunk, owner, leaseMs);
     if (claim.status === "unknown") {
       // The hot state was lost (e.g. embedded mode restarted): rebuild it from Postgres.
@@ -318,7 +327,7 @@ export class JobEngine {
 
     const heartbeat = setInterval(
       () => {
-        void this.heartbeat(jobId, chunk, owner);
+        void this.heartbeat(jobId, chunk, owner, leaseMs);
       },
       Math.max(50, Math.floor(leaseMs / 3)),
     );
@@ -362,6 +371,14 @@ export class JobEngine {
         return "already_done";
       }
       if (error instanceof WorkerCrash) throw error; // a dead worker releases nothing
+      if (error instanceof ChunkThrottled) {
+        await this.store.releaseLease(jobId, chunk, owner);
+        const delayS = Math.max(1, Math.ceil(error.retryAfterS));
+        const marked = await markThrottled(this.db, jobId, chunk, delayS);
+        if (marked) await this.publishMarked(job, [marked], delayS);
+        timer.finish("chunk throttled; published again with a delay", { event: "chunk_throttled", retry_after_s: delayS });
+        return "throttled";
+      }
       if (error instanceof PermanentChunkError) {
         timer.finishWithError(error, "chunk failed permanently", { event: "chunk_failed" });
         await this.failChunk(jobId, chunk, error.message);
@@ -377,9 +394,9 @@ export class JobEngine {
     }
   }
 
-  private async heartbeat(jobId: string, chunk: number, owner: string): Promise<void> {
+  private async heartbeat(jobId: string, chunk: number, owner: string, leaseMs: number): Promise<void> {
     try {
-      await this.store.renewLease(jobId, chunk, owner, this.deps.config.leaseMs);
+      await this.store.renewLease(jobId, chunk, owner, leaseMs);
       await touchJob(this.db, jobId);
     } catch (error) {
       // A missed heartbeat only risks a duplicate delivery, which the chunk commit guards against.
@@ -585,19 +602,28 @@ function finalCounters(totals: ChunkTotals): Record<string, number> {
     chunks_done: totals.done,
     chunks_failed: totals.failed,
     ...(totals.cancelled > 0 ? { chunks_cancelled: totals.cancelled } : {}),
+    ...(totals.throttles > 0 ? { chunks_throttled: totals.throttles } : {}),
     ...totals.counters,
   };
 }
 
 function totalsFromFinalCounters(job: JobRow): ChunkTotals {
-  const { rows_done = 0, rows_failed = 0, chunks_done = 0, chunks_failed = 0, chunks_cancelled = 0, ...counters } =
-    job.counters;
+  const {
+    rows_done = 0,
+    rows_failed = 0,
+    chunks_done = 0,
+    chunks_failed = 0,
+    chunks_cancelled = 0,
+    chunks_throttled = 0,
+    ...counters
+  } = job.counters;
   return {
     chunks: job.totals.chunks ?? chunks_done + chunks_failed + chunks_cancelled,
     done: chunks_done,
     failed: chunks_failed,
     cancelled: chunks_cancelled,
     pending: 0,
+    throttles: chunks_throttled,
     rowsPlanned: job.totals.rows ?? rows_done + rows_failed,
     rowsDone: rows_done,
     rowsFailed: rows_failed,

@@ -9,6 +9,7 @@ import { AppError } from "../errors.js";
 import type { Database } from "../db/client.js";
 import type { JobStatus } from "../db/schema.js";
 import type { Logger } from "../log/index.js";
+import type { FlowControl } from "../queue/types.js";
 import { parseInput } from "../validate.js";
 import {
   type ChunkWork,
@@ -24,10 +25,25 @@ interface JobCall {
   log: Logger;
 }
 
+/** How one chunk is delivered: its queue flow control and retries. */
+export interface ChunkDelivery {
+  flowControl: FlowControl;
+  retries: number;
+}
+
+/** Deliveries of one job in flight at once by default, so one big import cannot starve the others. */
+export const DEFAULT_PARALLELISM = 16;
+/** Queue-side delivery attempts of one publication of a chunk (after the first), by default. */
+export const DEFAULT_DELIVERY_RETRIES = 3;
+
 /** A job kind as the engine holds it: raw values in, the kind's typed functions inside. */
 export interface JobKind {
   readonly kind: string;
   readonly creatableViaApi: boolean;
+  /** How long a claimed chunk is its worker's (ms); null: the configured lease. */
+  readonly leaseMs: number | null;
+  /** The delivery of one chunk of the job, by the kind's policy. */
+  deliveryOf(job: Pick<JobRecord, "id" | "params">, payload: unknown): ChunkDelivery;
   /** New params from a request: parsed, or a 400 naming each bad field. */
   checkParams(input: unknown): unknown;
   plan(ctx: JobCall & { db: Database; signal: AbortSignal }): Promise<PlannedChunk[]>;
@@ -45,7 +61,7 @@ export interface JobKind {
 }
 
 export function defineJobKind<Params, Payload>(definition: JobKindDefinition<Params, Payload>): JobKind {
-  const paramsOf = (job: JobRecord): Params => {
+  const paramsOf = (job: Pick<JobRecord, "id" | "params">): Params => {
     const parsed = definition.params.safeParse(job.params);
     // Params were checked when the job was created: failing now means the stored job
     // and this deployment's schema disagree, which no retry changes.
@@ -54,18 +70,32 @@ export function defineJobKind<Params, Payload>(definition: JobKindDefinition<Par
     }
     return parsed.data;
   };
+  const payloadOf = (payload: unknown): Payload => {
+    const parsed = definition.payload.safeParse(payload);
+    if (!parsed.success) {
+      throw new PermanentChunkError(`a chunk payload does not match the ${definition.kind} schema: ${parsed.error.message}`);
+    }
+    return parsed.data;
+  };
+  const policy = definition.delivery ?? {};
   return {
     kind: definition.kind,
     creatableViaApi: definition.creatableViaApi ?? false,
+    leaseMs: policy.leaseS === undefined ? null : policy.leaseS * 1000,
+    deliveryOf: (job, payload) => {
+      const key = policy.flowKey
+        ? policy.flowKey({ jobId: job.id, params: paramsOf(job), payload: payloadOf(payload) })
+        : `job-${job.id}`;
+      const limits =
+        policy.rate !== undefined
+          ? { rate: policy.rate, period: policy.periodS ?? 1, ...(policy.parallelism ? { parallelism: policy.parallelism } : {}) }
+          : { parallelism: policy.parallelism ?? DEFAULT_PARALLELISM };
+      return { flowControl: { key, ...limits }, retries: policy.retries ?? DEFAULT_DELIVERY_RETRIES };
+    },
     checkParams: (input) => parseInput(definition.params, input, "body"),
     plan: ({ job, db, log, signal }) => definition.plan({ job, params: paramsOf(job), db, log, signal }),
-    processChunk: async ({ payload, ...ctx }) => {
-      const parsed = definition.payload.safeParse(payload);
-      if (!parsed.success) {
-        throw new PermanentChunkError(`chunk ${ctx.chunk}: its payload does not match the ${definition.kind} schema: ${parsed.error.message}`);
-      }
-      return definition.processChunk({ ...ctx, params: paramsOf(ctx.job), payload: parsed.data });
-    },
+    processChunk: async ({ payload, ...ctx }) =>
+      definition.processChunk({ ...ctx, params: paramsOf(ctx.job), payload: payloadOf(payload) }),
     settle: async (ctx) =>
       definition.settle ? definition.settle({ ...ctx, params: paramsOf(ctx.job) }) : { status: ctx.status, counters: ctx.counters },
     afterFinalise: async (ctx) => {

@@ -157,6 +157,7 @@ export interface ChunkRow {
   counters: Record<string, number>;
   error: string | null;
   attempts: number;
+  throttles: number;
   publications: number;
   publishedAt: Date | null;
 }
@@ -171,6 +172,7 @@ const chunkColumns = {
   counters: jobChunks.counters,
   error: jobChunks.error,
   attempts: jobChunks.attempts,
+  throttles: jobChunks.throttles,
   publications: jobChunks.publications,
   publishedAt: jobChunks.publishedAt,
 };
@@ -196,26 +198,54 @@ export async function listChunks(db: Database, jobId: string, status?: ChunkStat
  * Marks every pending chunk never published yet as published once, and returns them:
  * one conditional update, so two plan deliveries at once publish each chunk once.
  */
-export async function markFirstPublications(db: Database, jobId: string): Promise<Array<{ chunk: number; publications: number }>> {
+export async function markFirstPublications(db: Database, jobId: string): Promise<MarkedChunk[]> {
   return db
     .update(jobChunks)
     .set({ publications: 1, publishedAt: sql`now()` })
     .where(and(eq(jobChunks.jobId, jobId), eq(jobChunks.status, "pending"), eq(jobChunks.publications, 0)))
-    .returning({ chunk: jobChunks.chunk, publications: jobChunks.publications });
+    .returning(markedColumns);
 }
 
+/** A chunk about to be published: its deduplication generation and what its delivery depends on. */
+export interface MarkedChunk {
+  chunk: number;
+  publications: number;
+  throttles: number;
+  payload: unknown;
+}
+
+const markedColumns = {
+  chunk: jobChunks.chunk,
+  publications: jobChunks.publications,
+  throttles: jobChunks.throttles,
+  payload: jobChunks.payload,
+};
+
 /** Bumps `publications` (the next deduplication generation) of these chunks; returns them. */
-export async function markPublished(
-  db: Database,
-  jobId: string,
-  chunks: number[],
-): Promise<Array<{ chunk: number; publications: number }>> {
+export async function markPublished(db: Database, jobId: string, chunks: number[]): Promise<MarkedChunk[]> {
   if (chunks.length === 0) return [];
   return db
     .update(jobChunks)
     .set({ publications: sql`${jobChunks.publications} + 1`, publishedAt: sql`now()` })
     .where(and(eq(jobChunks.jobId, jobId), inArray(jobChunks.chunk, chunks), eq(jobChunks.status, "pending")))
-    .returning({ chunk: jobChunks.chunk, publications: jobChunks.publications });
+    .returning(markedColumns);
+}
+
+/**
+ * Counts a throttled attempt of a pending chunk and marks it published as of when its
+ * delayed message is due (so the watchdog does not take the wait for a lost message);
+ * null when the chunk is no longer pending.
+ */
+export async function markThrottled(db: Database, jobId: string, chunk: number, delayS: number): Promise<MarkedChunk | null> {
+  const [row] = await db
+    .update(jobChunks)
+    .set({
+      throttles: sql`${jobChunks.throttles} + 1`,
+      publishedAt: sql`now() + make_interval(secs => ${delayS})`,
+    })
+    .where(and(eq(jobChunks.jobId, jobId), eq(jobChunks.chunk, chunk), eq(jobChunks.status, "pending")))
+    .returning(markedColumns);
+  return row ?? null;
 }
 
 /**
@@ -230,7 +260,7 @@ export async function recordAttempt(db: Database, jobId: string, chunk: number):
     with chunk as (
       update job_chunks set attempts = attempts + 1 where job_id = ${jobId} and chunk = ${chunk}
       returning chunk, payload, rows_planned as "rowsPlanned", status, rows_done as "rowsDone",
-                rows_failed as "rowsFailed", counters, error, attempts, publications, published_at as "publishedAt"
+                rows_failed as "rowsFailed", counters, error, attempts, throttles, publications, published_at as "publishedAt"
     ), beat as (
       update jobs set heartbeat_at = now()
       where id = ${jobId} and (heartbeat_at is null or heartbeat_at < now() - interval '1 second')
@@ -313,6 +343,8 @@ export interface ChunkTotals {
   /** Chunks a cancel stopped before they committed (their rows were never processed). */
   cancelled: number;
   pending: number;
+  /** Throttled attempts (re-published with a delay; not failures). */
+  throttles: number;
   rowsPlanned: number;
   rowsDone: number;
   rowsFailed: number;
@@ -329,6 +361,7 @@ export async function chunkTotals(db: Database, jobId: string): Promise<ChunkTot
     failed: 0,
     cancelled: 0,
     pending: 0,
+    throttles: 0,
     rowsPlanned: 0,
     rowsDone: 0,
     rowsFailed: 0,
@@ -338,6 +371,7 @@ export async function chunkTotals(db: Database, jobId: string): Promise<ChunkTot
   for (const row of rows) {
     totals.rowsPlanned += row.rowsPlanned;
     totals[row.status] += 1;
+    totals.throttles += row.throttles;
     totals.rowsDone += row.rowsDone;
     totals.rowsFailed += row.rowsFailed;
     for (const [name, value] of Object.entries(row.counters)) totals.counters[name] = (totals.counters[name] ?? 0) + value;

@@ -75,6 +75,45 @@ export interface FinaliseContext<Params> {
   log: Logger;
 }
 
+/**
+ * How a kind's chunks are delivered. Every field is optional: the default is one
+ * flow-control key per job, 16 deliveries of it in flight, 3 queue retries, the
+ * configured lease.
+ */
+export interface DeliveryPolicy<Params, Payload> {
+  /**
+   * Deliveries that share this key are limited together, across jobs (e.g. one key per
+   * upstream account, so two syncs of one account share its rate limit). Default: the job.
+   */
+  flowKey?(chunk: { jobId: string; params: Params; payload: Payload }): string;
+  /** Deliveries of one key in flight at once. */
+  parallelism?: number;
+  /** At most `rate` deliveries of one key started per `periodS` seconds. */
+  rate?: number;
+  periodS?: number;
+  /** Queue-side retries of one publication after a failed delivery. */
+  retries?: number;
+  /** How long a claimed chunk is its worker's before another may take it (seconds). */
+  leaseS?: number;
+}
+
+/**
+ * Thrown by processChunk when the upstream said "too many requests, try again in N
+ * seconds": the engine publishes the chunk again with that delay. Not a failure: it
+ * does not use up the chunk's publications or the queue's retries, and the job's
+ * `chunks_throttled` counter counts it.
+ */
+export class ChunkThrottled extends Error {
+  readonly code = "chunk_throttled";
+  constructor(
+    readonly retryAfterS: number,
+    message = `throttled; try again in ${retryAfterS} s`,
+  ) {
+    super(message);
+    this.name = "ChunkThrottled";
+  }
+}
+
 /** A kind as its module writes it: typed by its own schemas. */
 export interface JobKindDefinition<Params, Payload> {
   kind: string;
@@ -87,6 +126,7 @@ export interface JobKindDefinition<Params, Payload> {
    * kinds say yes; real kinds have their own routes that validate their input.
    */
   creatableViaApi?: boolean;
+  delivery?: DeliveryPolicy<Params, Payload>;
   plan(ctx: PlanContext<Params>): Promise<Array<PlannedChunk<Payload>>>;
   processChunk(ctx: ChunkContext<Params, Payload>): Promise<ChunkWork>;
   /**

@@ -325,6 +325,35 @@ describe.each(adapters)("job engine ($name)", (adapter) => {
     expect(cancelled.counters.chunks_done ?? 0).toBeGreaterThanOrEqual(1);
   });
 
+  it("re-publishes a throttled chunk after its retry-after, not as a failure, and counts it", async () => {
+    const job = await create({
+      chunks: 6,
+      rows_per_chunk: 2,
+      throttle_chunks: [1, 4],
+      throttle_attempts: 2,
+      throttle_s: 5,
+      account: "acme",
+      offset: offsetFor(6, 2),
+    });
+    const done = await waitForJob(job.id);
+    expect(done.status).toBe("completed");
+    // The counters of a clean run, plus the throttled attempts (2 chunks x 2).
+    expect(done.counters).toMatchObject({ rows_done: 12, rows_inserted: 12, chunks_done: 6, chunks_failed: 0, chunks_throttled: 4 });
+    expect(await rowsOf(done)).toBe(12);
+    const [throttled] = await queryRows<{ publications: number; throttles: number; attempts: number }>(
+      await db(),
+      sql`select publications, throttles, attempts from job_chunks where job_id = ${job.id} and chunk = 1`,
+    );
+    // Throttles use up no publication: the watchdog's limit is for lost work only.
+    expect(throttled).toMatchObject({ publications: 1, throttles: 2, attempts: 3 });
+    // Every delivery of the job went under the account's flow-control key; the retries waited.
+    const messages = server.queue?.messages().filter((m) => m.flowControlKey === "upstream-acme") ?? [];
+    expect(messages.length).toBe(6 + 4);
+    expect(messages.filter((m) => m.notBefore > m.createdAt).length).toBe(4);
+    // A duplicate delivery of a throttled chunk after it completed is a no-op.
+    expect(await engine.handleChunk(job.id, 1, { messageId: "late-duplicate", retried: 0 })).toBe("job_finished");
+  });
+
   it("leaves a slow chunk that heartbeats alone", async () => {
     // Each chunk takes longer than the stall threshold (1 s) but renews its lease.
     const job = await create({ chunks: 2, rows_per_chunk: 1, slow_ms: 1500, offset: offsetFor(2, 1) });

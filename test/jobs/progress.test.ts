@@ -35,6 +35,7 @@ function totals(overrides: Partial<ChunkTotals>): ChunkTotals {
     failed: 0,
     cancelled: 0,
     pending: 0,
+    throttles: 0,
     rowsPlanned: 0,
     rowsDone: 0,
     rowsFailed: 0,

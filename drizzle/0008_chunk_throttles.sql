@@ -1,0 +1,1 @@
+ALTER TABLE "job_chunks" ADD COLUMN "throttles" integer DEFAULT 0 NOT NULL;
