@@ -288,7 +288,8 @@ export const settlements = pgTable(
     contentHash: text("content_hash").notNull(),
     /**
      * Source rank (job seq, file position, line), as for purchases: an upsert replaces
-     * only a lower rank. Rows from before ranks existed have (0, 0, 0): any import wins.
+     * only a lower rank. A rank of (0, 0, 0), what migration 0004 gave the rows it found,
+     * loses to any import.
      */
     rankJob: bigint("rank_job", { mode: "number" }).notNull(),
     rankFile: integer("rank_file").notNull(),

@@ -1,6 +1,6 @@
 /**
- * The one CSV writer of every download (import row errors today; reconcile results and
- * reports next). The import reader is lib/imports/csv/; this is its opposite number
+ * The one CSV writer of every download (import row errors; reconcile results and
+ * reports, when built, too). The import reader is lib/imports/csv/; this is its opposite number
  * for files we hand out, which people open in Excel, LibreOffice or Google Sheets.
  *
  * - Spreadsheet-safe text: a text cell that a spreadsheet would read as a formula

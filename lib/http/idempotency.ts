@@ -1,6 +1,6 @@
 /**
  * `Idempotency-Key` for write routes that create work: POST
- * /api/imports today, reconcile and sync next.
+ * /api/imports, and the reconcile and sync routes when they are built.
  *
  * - A key is scoped to the API token that sent it (stored as its SHA-256, never the
  *   token) and to the route (`scope`), and lives 24 hours.

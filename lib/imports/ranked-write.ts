@@ -109,8 +109,9 @@ export function decide(incoming: { rank: SourceRank; contentHash: string }, stor
   }
   // An earlier chunk of this import wrote the row and counted it: a lower block is superseded.
   if (!higher) return { write: "none", jobPriorHash: stored.jobPriorHash, count: null, retract: null, retractFile: null };
-  // A row this import wrote with no prior recorded was written before job_prior_hash
-  // existed (an import running across that migration): its earlier count is taken as unchanged.
+  // A row this import wrote, but did not insert, with no prior recorded: only an import
+  // running across migration 0004 (which added job_prior_hash) leaves one. Its earlier
+  // count is taken as unchanged.
   const prior = stored.insertedByJob ? null : (stored.jobPriorHash ?? stored.contentHash);
   return {
     write: sameContent ? "rank" : "full",

@@ -1,5 +1,5 @@
 /**
- * The completion webhook of an import (issue 5): when an import that named a
+ * The completion webhook of an import: when an import that named a
  * `callback_url` ends, its summary is POSTed there, signed (lib/webhooks). The body
  * is what GET /api/imports/:id answers, with `event: "import.finished"` added, and
  * without `first_errors` when they would make it large (the errors route has them).
