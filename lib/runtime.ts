@@ -87,7 +87,6 @@ export function createRuntime(config: Config): Runtime {
       }
       return handle;
     })();
-    // A failed open (e.g. the data directory is locked) is retried on the next call.
     // A failed open (the data directory is locked, Postgres is down) is reported to
     // the caller; forgetting it here lets the next request try again.
     opening.catch(() => {

@@ -524,7 +524,7 @@ export class JobEngine {
     return this.requireJob(jobId);
   }
 
-  /** Re-runs the chunks that failed as a whole (the old system's "force process"). */
+  /** Re-runs the chunks that failed as a whole; rows rejected for bad data stay rejected, and a cancelled job is not retried. */
   async retry(jobId: string): Promise<number> {
     const job = await this.requireJob(jobId);
     if (job.status === "cancelled") {

@@ -93,6 +93,12 @@ export interface JobStateStore {
    * Rejects with `JobStateMissingError` when the store does not know the job (restore it first).
    */
   completeChunk(jobId: string, chunk: number, outcome: ChunkOutcome): Promise<CompleteResult>;
+  /**
+   * Raises the job's chunk and row totals to at least these (chunks added while it
+   * runs). Idempotent and monotonic: a repeat, or a late caller with smaller totals,
+   * changes nothing. No-op for an unknown job (its state is rebuilt from Postgres).
+   */
+  growJob(jobId: string, totals: { chunkTotal: number; rowTotal: number }): Promise<void>;
   /** True for exactly one caller per job: the one that may finalise it. */
   tryFinalise(jobId: string): Promise<boolean>;
   /** Sets the cancel flag: later claims answer `cancelled` (chunks already done: `done`). No-op for an unknown job. */

@@ -203,6 +203,14 @@ export function createMemoryJobStateStore(options: MemoryJobStateStoreOptions = 
       };
     },
 
+    async growJob(jobId: string, totals: { chunkTotal: number; rowTotal: number }): Promise<void> {
+      checkJobId(jobId);
+      const job = live(jobId);
+      if (!job) return;
+      job.chunkTotal = Math.max(job.chunkTotal, totals.chunkTotal);
+      job.rowTotal = Math.max(job.rowTotal, totals.rowTotal);
+    },
+
     async tryFinalise(jobId: string): Promise<boolean> {
       checkJobId(jobId);
       const job = live(jobId);

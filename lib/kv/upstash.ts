@@ -224,6 +224,14 @@ local c = redis.call('HMGET', counters, 'chunks_done', 'chunks_failed')
 return {'ok', newly, tonumber(c[1] or '0'), tonumber(c[2] or '0'), total}
 `;
 
+/** ARGV: chunk_total, row_total. Raises both to at least these for an existing job; returns 1 if it exists. */
+const GROW_JOB = `${PRELUDE}
+if redis.call('EXISTS', meta) == 0 then return 0 end
+if tonumber(redis.call('HGET', meta, 'chunk_total')) < tonumber(ARGV[1]) then redis.call('HSET', meta, 'chunk_total', ARGV[1]) end
+if tonumber(redis.call('HGET', meta, 'row_total')) < tonumber(ARGV[2]) then redis.call('HSET', meta, 'row_total', ARGV[2]) end
+return 1
+`;
+
 /** No ARGV. Sets the finalised flag; returns 1 only to the caller that set it. */
 const TRY_FINALISE = `${PRELUDE}
 if redis.call('EXISTS', meta) == 0 then return 0 end
@@ -316,6 +324,7 @@ export function createUpstashJobStateStore(options: UpstashJobStateStoreOptions)
     renew: redis.createScript<Reply>(RENEW_LEASE),
     release: redis.createScript<Reply>(RELEASE_LEASE),
     complete: redis.createScript<Reply>(COMPLETE_CHUNK),
+    grow: redis.createScript<Reply>(GROW_JOB),
     finalise: redis.createScript<Reply>(TRY_FINALISE),
     cancel: redis.createScript<Reply>(CANCEL_JOB),
     state: redis.createScript<Reply>(GET_JOB_STATE),
@@ -432,6 +441,10 @@ export function createUpstashJobStateStore(options: UpstashJobStateStoreOptions)
 
     async tryFinalise(jobId: string): Promise<boolean> {
       return toNumber("finalise", await scripts.finalise.exec(keys(jobId), [])) === 1;
+    },
+
+    async growJob(jobId: string, totals: { chunkTotal: number; rowTotal: number }): Promise<void> {
+      await scripts.grow.exec(keys(jobId), [String(totals.chunkTotal), String(totals.rowTotal)]);
     },
 
     async cancelJob(jobId: string): Promise<void> {

@@ -170,6 +170,19 @@ function jobStateContract(current: () => Harness): void {
     expect(await store().completeChunk(jobId, 1, ok(5))).toMatchObject({ newlyCompleted: true, chunksDone: 2 });
   });
 
+  test("growJob raises the totals, never lowers them, and a chunk added is claimable and counted before all complete", async () => {
+    const jobId = await newJob(2, 20);
+    await store().completeChunk(jobId, 0, ok(10));
+    await store().growJob(jobId, { chunkTotal: 3, rowTotal: 25 });
+    await store().growJob(jobId, { chunkTotal: 3, rowTotal: 25 }); // a repeat changes nothing
+    await store().growJob(jobId, { chunkTotal: 2, rowTotal: 20 }); // a late, smaller one neither
+    expect(await store().getJobState(jobId)).toMatchObject({ chunkTotal: 3, rowTotal: 25 });
+    expect(await store().claimChunk(jobId, 2, "w1", LONG_LEASE)).toMatchObject({ status: "claimed" });
+    expect(await store().completeChunk(jobId, 1, ok(10))).toMatchObject({ allComplete: false, chunkTotal: 3 });
+    expect(await store().completeChunk(jobId, 2, ok(5))).toMatchObject({ allComplete: true });
+    await store().growJob(newJobId(), { chunkTotal: 9, rowTotal: 9 }); // unknown job: no-op
+  });
+
   test("completeChunk counts a chunk once, however often it is reported", async () => {
     const jobId = await newJob(3, 300);
     await store().claimChunk(jobId, 0, "w1", LONG_LEASE);
