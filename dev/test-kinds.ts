@@ -4,11 +4,12 @@
  *  - `test-rows`: each chunk upserts a range of rows into engine_test_rows and
  *    counts inserted / updated / unchanged rows, so duplicate deliveries show up
  *    in the counters if the engine ever lets them through;
- *  - `noop`: each chunk commits nothing but its outcome (the engine's own cost).
+ *  - `noop`: each chunk commits nothing but its outcome (the engine's own cost);
+ *  - `paged`: a paged upstream whose chunks hand on continuations and add branches.
  */
 import { sql } from "drizzle-orm";
 import { z } from "zod";
-import { queryRows } from "../lib/db/client.js";
+import { type Database, queryRows } from "../lib/db/client.js";
 import { ChunkThrottled, defineJobKind, type JobKind, PermanentChunkError } from "../lib/jobs/index.js";
 
 export const TestRowsParams = z.object({
@@ -45,12 +46,7 @@ export const testRowsKind: JobKind = defineJobKind({
     flowKey: ({ jobId, params }) => (params.account ? `upstream-${params.account}` : `job-${jobId}`),
   },
   async plan({ params, db }) {
-    await db.execute(sql`
-      create table if not exists engine_test_rows (
-        id integer primary key,
-        value integer not null,
-        job_seq bigint not null
-      )`);
+    await createTestRowsTable(db);
     return Array.from({ length: params.chunks }, (_, chunk) => ({
       payload: { from: params.offset + chunk * params.rows_per_chunk, count: params.rows_per_chunk },
       rows: params.rows_per_chunk,
@@ -67,27 +63,98 @@ export const testRowsKind: JobKind = defineJobKind({
       throw new ChunkThrottled(params.throttle_s);
     }
     if (params.slow_ms > 0) await new Promise((resolve) => setTimeout(resolve, params.slow_ms));
-    return ctx.commit(async (tx) => {
-      const ids = Array.from({ length: count }, (_, i) => from + i);
-      const values = ids.map((id) => id + params.version);
-      // One set-based upsert; xmax = 0 tells an inserted row from an updated one,
-      // and rows whose value did not change are not returned at all.
-      const written = await queryRows<{ inserted: boolean }>(
-        tx,
-        sql`insert into engine_test_rows (id, value, job_seq)
-            select * from unnest(${sql.param(ids)}::int[], ${sql.param(values)}::int[], array_fill(${ctx.job.seq}::bigint, array[${count}::int]))
-            on conflict (id) do update set value = excluded.value, job_seq = excluded.job_seq
-              where engine_test_rows.value is distinct from excluded.value
-            returning (xmax = 0) as inserted`,
-      );
-      const inserted = written.filter((row) => row.inserted).length;
-      const updated = written.length - inserted;
-      return {
-        rowsDone: count,
-        rowsFailed: 0,
-        counters: { rows_inserted: inserted, rows_updated: updated, rows_unchanged: count - written.length },
-      };
-    });
+    return ctx.commit(async (tx) => writeTestRows(tx, from, count, params.version, ctx.job.seq));
+  },
+});
+
+/**
+ * One set-based upsert of rows from..from+count-1 into engine_test_rows, counted as
+ * inserted / updated / unchanged: a duplicate delivery the engine let through would
+ * show in the counters. xmax = 0 tells an inserted row from an updated one, and rows
+ * whose value did not change are not returned at all.
+ */
+async function writeTestRows(tx: Database, from: number, count: number, version: number, jobSeq: number) {
+  const ids = Array.from({ length: count }, (_, i) => from + i);
+  const values = ids.map((id) => id + version);
+  const written = await queryRows<{ inserted: boolean }>(
+    tx,
+    sql`insert into engine_test_rows (id, value, job_seq)
+        select * from unnest(${sql.param(ids)}::int[], ${sql.param(values)}::int[], array_fill(${jobSeq}::bigint, array[${count}::int]))
+        on conflict (id) do update set value = excluded.value, job_seq = excluded.job_seq
+          where engine_test_rows.value is distinct from excluded.value
+        returning (xmax = 0) as inserted`,
+  );
+  const inserted = written.filter((row) => row.inserted).length;
+  return {
+    rowsDone: count,
+    rowsFailed: 0,
+    counters: { rows_inserted: inserted, rows_updated: written.length - inserted, rows_unchanged: count - written.length },
+  };
+}
+
+async function createTestRowsTable(db: Database): Promise<void> {
+  await db.execute(sql`
+    create table if not exists engine_test_rows (
+      id integer primary key,
+      value integer not null,
+      job_seq bigint not null
+    )`);
+}
+
+const PagedParams = z.object({
+  /** Pages in each branch of the paged upstream. */
+  pages: z.number().int().min(1).max(10_000),
+  rows_per_page: z.number().int().min(1).max(1_000).default(2),
+  /** Pages one chunk reads at most before it hands the rest on. */
+  pages_per_chunk: z.number().int().min(1).default(1_000),
+  /** Milliseconds one page takes to read; with the time budget, makes chunks hand on at their deadline. */
+  page_ms: z.number().int().min(0).default(0),
+  /** Branches the first chunk finds while reading (each added as a chunk of its own). */
+  fan_out: z.number().int().min(0).max(100).default(0),
+  offset: z.number().int().min(0).default(0),
+  /** Every chunk answers "throttled" on its first delivery (a shared upstream rate limit). */
+  throttle_first: z.boolean().default(false),
+  account: z.string().min(1).max(50).default("paged"),
+});
+const PagedPayload = z.object({ branch: z.number().int().min(0), cursor: z.number().int().min(0) });
+
+/**
+ * `paged`: a paged upstream read page by page. A chunk reads pages from its cursor
+ * until pages_per_chunk or its time budget says stop, then hands the rest on as a
+ * continuation; the first chunk also finds fan_out more branches. Jobs of one account
+ * share a flow-control key. Rows are written like test-rows, so a page written twice
+ * or lost shows in the counters.
+ */
+export const pagedKind: JobKind = defineJobKind({
+  kind: "paged",
+  creatableViaApi: true,
+  openEnded: true,
+  params: PagedParams,
+  payload: PagedPayload,
+  delivery: { flowKey: ({ params }) => `upstream-${params.account}`, parallelism: 4 },
+  async plan({ db }) {
+    await createTestRowsTable(db);
+    return [{ payload: { branch: 0, cursor: 0 }, rows: 0 }];
+  },
+  async processChunk(ctx) {
+    const { params, payload } = ctx;
+    if (params.throttle_first && ctx.attempt === 1) throw new ChunkThrottled(1);
+    let cursor = payload.cursor;
+    const stop = Math.min(params.pages, cursor + params.pages_per_chunk);
+    // Keep two pages' time in hand for the commit.
+    while (cursor < stop && (cursor === payload.cursor || ctx.timeLeftMs() > 2 * params.page_ms + 200)) {
+      if (params.page_ms > 0) await new Promise((resolve) => setTimeout(resolve, params.page_ms));
+      cursor += 1;
+    }
+    const rowsPerBranch = params.pages * params.rows_per_page;
+    const from = params.offset + payload.branch * rowsPerBranch + payload.cursor * params.rows_per_page;
+    const count = (cursor - payload.cursor) * params.rows_per_page;
+    const next: Array<{ payload: z.infer<typeof PagedPayload>; rows: number }> = [];
+    if (cursor < params.pages) next.push({ payload: { branch: payload.branch, cursor }, rows: 0 });
+    if (payload.branch === 0 && payload.cursor === 0) {
+      for (let branch = 1; branch <= params.fan_out; branch++) next.push({ payload: { branch, cursor: 0 }, rows: 0 });
+    }
+    return ctx.commit(async (tx) => ({ ...(await writeTestRows(tx, from, count, 1, ctx.job.seq)), next }));
   },
 });
 
@@ -107,4 +174,4 @@ export const noopKind: JobKind = defineJobKind({
 });
 
 /** The kinds a server with DROPFLOW_TEST_JOB_KINDS on adds to its runtime's catalogue. */
-export const TEST_JOB_KINDS: readonly JobKind[] = [testRowsKind, noopKind];
+export const TEST_JOB_KINDS: readonly JobKind[] = [testRowsKind, noopKind, pagedKind];

@@ -9,7 +9,7 @@ import { and, eq, ne, sql } from "drizzle-orm";
 import { type Database, queryRows } from "../db/client.js";
 import { importFiles, stores } from "../db/schema.js";
 import { defineJobKind, type JobKind } from "../jobs/kind.js";
-import { type ChunkWork, type JobRecord, PermanentChunkError } from "../jobs/types.js";
+import { type JobRecord, PermanentChunkError } from "../jobs/types.js";
 import type { Logger } from "../log/index.js";
 import type { ObjectStore } from "../storage/types.js";
 import { type ChunkLayout, forEachChunkRow, mapHeader, planFileChunks } from "./csv/index.js";
@@ -199,7 +199,7 @@ function work(
   errors: RowProblem[],
   warnings: number,
   counters: Record<string, number>,
-): ChunkWork & { counters: Record<string, number> } {
+): { rowsDone: number; rowsFailed: number; counters: Record<string, number> } {
   const rejectedRows = errors.length;
   return {
     rowsDone: rows - rejectedRows,

@@ -25,6 +25,7 @@ import {
   ChunkAlreadyCommitted,
   type ChunkRow,
   type ChunkTotals,
+  type CommittedChunk,
   cancelPendingChunks,
   chunkTotals,
   commitChunk,
@@ -48,7 +49,7 @@ import {
   TERMINAL_STATUSES,
   touchJob,
 } from "./repository.js";
-import { ChunkThrottled, type ChunkWork, PermanentChunkError, type SettledJob } from "./types.js";
+import { ChunkThrottled, PermanentChunkError, type SettledJob } from "./types.js";
 
 /** Queue-side delivery attempts of one publication of a plan task (after the first). */
 export const CHUNK_DELIVERY_RETRIES = DEFAULT_DELIVERY_RETRIES;
@@ -338,7 +339,7 @@ export class JobEngine {
     });
     const timer = chunkLog.start("processChunk");
     try {
-      let committed: ChunkWork | null = null;
+      let committed: CommittedChunk | null = null;
       const kind = this.kindOf(job);
       await kind.processChunk({
         job,
@@ -347,17 +348,31 @@ export class JobEngine {
         attempt,
         log: chunkLog,
         signal: budget.signal,
+        timeLeftMs: () => budget.remainingMs(),
         commit: async (work) => {
           if (committed) throw new Error("commit() called twice for one chunk");
           committed = await commitChunk(this.db, jobId, chunk, work);
-          return committed;
+          return committed.work;
         },
       });
-      const work = committed as ChunkWork | null;
-      if (!work) throw new PermanentChunkError("the chunk handler returned without committing its work");
+      const done = committed as CommittedChunk | null;
+      if (!done) throw new PermanentChunkError("the chunk handler returned without committing its work");
       await this.deps.faults?.afterCommit?.(jobId, chunk);
+      // Work handed on: the totals grow before this chunk completes, so the job cannot
+      // look complete without it; then the new chunks go out. A worker dying in between
+      // leaves them in Postgres, where the watchdog finds them.
+      if (done.grown) {
+        await this.store.growJob(jobId, done.grown);
+        await this.publishMarked(job, await markFirstPublications(this.db, jobId));
+      }
+      const { work } = done;
       await this.complete(jobId, chunk, { ...work, failed: false });
-      timer.finish("chunk completed", { event: "chunk_completed", rows_done: work.rowsDone, rows_failed: work.rowsFailed });
+      timer.finish("chunk completed", {
+        event: "chunk_completed",
+        rows_done: work.rowsDone,
+        rows_failed: work.rowsFailed,
+        handed_on: work.next?.length ?? 0,
+      });
       return "completed";
     } catch (error) {
       if (error instanceof ChunkAlreadyCommitted) {
@@ -569,7 +584,8 @@ export class JobEngine {
     const activity = finished
       ? null
       : { lastActivityMs: await lastActivityMs(this.db, job.id), stalledAfterMs: stalledAfterMs(this.deps.config) };
-    const progress = computeProgress(job, state, durable, activity);
+    const openEnded = this.deps.kinds.get(job.kind)?.openEnded ?? false;
+    const progress = computeProgress(job, state, durable, activity, Date.now(), openEnded);
     return {
       id: job.id,
       kind: job.kind,

@@ -47,12 +47,15 @@ export interface JobKind {
   /** New params from a request: parsed, or a 400 naming each bad field. */
   checkParams(input: unknown): unknown;
   plan(ctx: JobCall & { db: Database; signal: AbortSignal }): Promise<PlannedChunk[]>;
+  /** The plan is not the whole job (JobKindDefinition.openEnded). */
+  readonly openEnded: boolean;
   processChunk(
     ctx: JobCall & {
       chunk: number;
       payload: unknown;
       attempt: number;
       signal: AbortSignal;
+      timeLeftMs(): number;
       commit(work: (tx: Database) => Promise<ChunkWork>): Promise<ChunkWork>;
     },
   ): Promise<ChunkWork>;
@@ -94,8 +97,20 @@ export function defineJobKind<Params, Payload>(definition: JobKindDefinition<Par
     },
     checkParams: (input) => parseInput(definition.params, input, "body"),
     plan: ({ job, db, log, signal }) => definition.plan({ job, params: paramsOf(job), db, log, signal }),
-    processChunk: async ({ payload, ...ctx }) =>
-      definition.processChunk({ ...ctx, params: paramsOf(ctx.job), payload: payloadOf(payload) }),
+    openEnded: definition.openEnded ?? false,
+    processChunk: async ({ payload, commit, ...ctx }) =>
+      definition.processChunk({
+        ...ctx,
+        params: paramsOf(ctx.job),
+        payload: payloadOf(payload),
+        // The engine commits what the kind's work returns; the kind gets it back typed.
+        commit: async (work) => {
+          let done: ChunkWork<Payload> | undefined;
+          await commit(async (tx) => (done = await work(tx)));
+          if (!done) throw new Error("commit() finished without the chunk's work");
+          return done;
+        },
+      }),
     settle: async (ctx) =>
       definition.settle ? definition.settle({ ...ctx, params: paramsOf(ctx.job) }) : { status: ctx.status, counters: ctx.counters },
     afterFinalise: async (ctx) => {

@@ -2,7 +2,10 @@ import type { JobState } from "../kv/job-state.js";
 import type { ChunkTotals, JobRow } from "./repository.js";
 
 export interface Progress {
-  percent: number;
+  /** Null while the total is not known (a job that adds chunks as it goes). */
+  percent: number | null;
+  /** False while chunks may still add more work: rows.total and chunks.total are so far. */
+  total_known: boolean;
   rows: { total: number; done: number; failed: number };
   chunks: { total: number; done: number; failed: number; cancelled: number; running: number };
   rate_per_s: number | null;
@@ -33,6 +36,7 @@ export function computeProgress(
   durable: ChunkTotals | null,
   activity: Activity | null = null,
   nowMs: number = Date.now(),
+  openEnded = false,
 ): Progress {
   const rows = live
     ? { total: live.rowTotal, done: live.counters.rows_done ?? 0, failed: live.counters.rows_failed ?? 0 }
@@ -71,9 +75,11 @@ export function computeProgress(
   const quietMs = !finished && activity && activity.lastActivityMs !== null ? nowMs - activity.lastActivityMs : 0;
   const stalled = activity !== null && quietMs >= activity.stalledAfterMs;
   // A cancelled job will not end later: no ETA, not 0.
-  const eta = finished ? (job.status === "cancelled" ? null : 0) : stalled ? null : rate ? remaining / rate : null;
+  const totalKnown = finished || !openEnded;
+  const eta = finished ? (job.status === "cancelled" ? null : 0) : stalled || !totalKnown ? null : rate ? remaining / rate : null;
   return {
-    percent: Math.min(100, Math.round(percent * 10) / 10),
+    percent: totalKnown ? Math.min(100, Math.round(percent * 10) / 10) : null,
+    total_known: totalKnown,
     rows,
     chunks,
     rate_per_s: rate === null ? null : Math.round(rate * 10) / 10,

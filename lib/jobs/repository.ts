@@ -302,7 +302,7 @@ export async function commitChunk(
   jobId: string,
   chunk: number,
   work: (tx: Database) => Promise<ChunkWork>,
-): Promise<ChunkWork> {
+): Promise<CommittedChunk> {
   return db.transaction(async (tx) => {
     const [locked] = await queryRows<{ status: ChunkStatus }>(
       tx as unknown as Database,
@@ -322,8 +322,43 @@ export async function commitChunk(
         completedAt: sql`now()`,
       })
       .where(and(eq(jobChunks.jobId, jobId), eq(jobChunks.chunk, chunk)));
-    return result;
+    const grown = result.next && result.next.length > 0 ? await addChunks(tx as unknown as Database, jobId, result.next) : null;
+    return { work: result, grown };
   });
+}
+
+/** A committed chunk's work and, when it handed work on, the job's totals after it. */
+export interface CommittedChunk {
+  work: ChunkWork;
+  grown: { chunkTotal: number; rowTotal: number } | null;
+}
+
+/**
+ * Appends chunks to a running job, numbered after its last one, in the caller's
+ * transaction (a chunk's commit). Committers of one job take turns on a transaction
+ * advisory lock for the numbering; the job row itself is not locked, so a cancel
+ * (which holds it while it waits for chunk commits) never deadlocks with them.
+ */
+async function addChunks(tx: Database, jobId: string, chunks: PlannedChunk[]): Promise<{ chunkTotal: number; rowTotal: number }> {
+  await queryRows(tx, sql`select pg_advisory_xact_lock(hashtextextended(${`job-chunks:${jobId}`}, 0))`);
+  const [last] = await queryRows<{ next: number }>(
+    tx,
+    sql`select coalesce(max(chunk), -1)::int + 1 as next from job_chunks where job_id = ${jobId}`,
+  );
+  const first = last?.next ?? 0;
+  await tx
+    .insert(jobChunks)
+    .values(chunks.map((chunk, i) => ({ jobId, chunk: first + i, payload: chunk.payload, rowsPlanned: chunk.rows })));
+  return chunkCount(tx, jobId);
+}
+
+/** How many chunks the job has and the rows they plan: its totals, grown or not. */
+export async function chunkCount(db: Database, jobId: string): Promise<{ chunkTotal: number; rowTotal: number }> {
+  const [row] = await queryRows<{ chunks: number; rows: number }>(
+    db,
+    sql`select count(*)::int as chunks, coalesce(sum(rows_planned), 0)::int as rows from job_chunks where job_id = ${jobId}`,
+  );
+  return { chunkTotal: row?.chunks ?? 0, rowTotal: row?.rows ?? 0 };
 }
 
 /** Marks a pending chunk failed as a whole; false if it had already completed. */
@@ -409,9 +444,17 @@ export async function finishJob(
   id: string,
   result: { status: JobStatus; counters: Record<string, number>; lastError: string | null },
 ): Promise<boolean> {
+  // The totals as the job ended: chunks added while it ran count too.
+  const { chunkTotal, rowTotal } = await chunkCount(db, id);
   const rows = await db
     .update(jobs)
-    .set({ status: result.status, counters: result.counters, lastError: result.lastError, finishedAt: sql`now()` })
+    .set({
+      status: result.status,
+      counters: result.counters,
+      lastError: result.lastError,
+      finishedAt: sql`now()`,
+      totals: sql`${jobs.totals} || ${JSON.stringify({ chunks: chunkTotal, rows: rowTotal })}::jsonb`,
+    })
     .where(and(eq(jobs.id, id), inArray(jobs.status, ACTIVE_STATUSES)))
     .returning({ id: jobs.id });
   return rows.length > 0;
@@ -424,12 +467,17 @@ export async function finishJob(
  * committed before the cancel counts, nothing commits after it.
  */
 export async function cancelPendingChunks(db: Database, jobId: string): Promise<number> {
-  const rows = await db
-    .update(jobChunks)
-    .set({ status: "cancelled", error: "cancelled on request", completedAt: sql`now()` })
-    .where(and(eq(jobChunks.jobId, jobId), eq(jobChunks.status, "pending")))
-    .returning({ chunk: jobChunks.chunk });
-  return rows.length;
+  // Until none is left: a chunk that committed while the previous pass waited for it may
+  // have handed on new chunks, which only the next statement's snapshot sees.
+  for (let cancelled = 0; ; ) {
+    const rows = await db
+      .update(jobChunks)
+      .set({ status: "cancelled", error: "cancelled on request", completedAt: sql`now()` })
+      .where(and(eq(jobChunks.jobId, jobId), eq(jobChunks.status, "pending")))
+      .returning({ chunk: jobChunks.chunk });
+    if (rows.length === 0) return cancelled;
+    cancelled += rows.length;
+  }
 }
 
 /** Puts failed chunks back to pending and the job back to running; returns the chunk numbers. */

@@ -28,7 +28,14 @@ export interface PlannedChunk<Payload = unknown> {
 }
 
 /** What one chunk's work amounted to, written with its data in one transaction. */
-export interface ChunkWork {
+export interface ChunkWork<Payload = unknown> {
+  /**
+   * Work this chunk hands on, added to the job in the chunk's own commit (so exactly
+   * once, whatever the deliveries): the rest of its own work as a continuation with a
+   * cursor (its time budget ran short), or work it found (pages found while reading).
+   * The job ends only when these have ended too.
+   */
+  next?: Array<PlannedChunk<Payload>>;
   rowsDone: number;
   rowsFailed: number;
   /** The kind's own counters, summed over the job (e.g. orders_inserted). */
@@ -59,11 +66,13 @@ export interface ChunkContext<Params, Payload> {
   log: Logger;
   /** Aborted when the function's time budget runs out. */
   signal: AbortSignal;
+  /** Milliseconds left of the time budget: hand the rest on (ChunkWork.next) before it runs out. */
+  timeLeftMs(): number;
   /**
    * Runs `work` in one transaction together with the chunk's outcome row: the data
    * and the "done" mark commit or roll back together. Call it once.
    */
-  commit(work: (tx: Database) => Promise<ChunkWork>): Promise<ChunkWork>;
+  commit(work: (tx: Database) => Promise<ChunkWork<Payload>>): Promise<ChunkWork<Payload>>;
 }
 
 export interface FinaliseContext<Params> {
@@ -126,9 +135,14 @@ export interface JobKindDefinition<Params, Payload> {
    * kinds say yes; real kinds have their own routes that validate their input.
    */
   creatableViaApi?: boolean;
+  /**
+   * The plan is not the whole job: chunks add more as they go (ChunkWork.next), so
+   * until the job ends its progress says the total is not known rather than a percent.
+   */
+  openEnded?: boolean;
   delivery?: DeliveryPolicy<Params, Payload>;
   plan(ctx: PlanContext<Params>): Promise<Array<PlannedChunk<Payload>>>;
-  processChunk(ctx: ChunkContext<Params, Payload>): Promise<ChunkWork>;
+  processChunk(ctx: ChunkContext<Params, Payload>): Promise<ChunkWork<Payload>>;
   /**
    * Runs in the transaction that writes the final status, just before it, so what the
    * kind keeps beside the job (an import's file statuses) is never seen out of step

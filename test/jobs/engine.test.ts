@@ -354,6 +354,74 @@ describe.each(adapters)("job engine ($name)", (adapter) => {
     expect(await engine.handleChunk(job.id, 1, { messageId: "late-duplicate", retried: 0 })).toBe("job_finished");
   });
 
+  describe("work that grows and continues (the paged kind)", () => {
+    const paged = (params: Record<string, unknown>) =>
+      engine.createJob("paged", params, `test-${randomBytes(4).toString("hex")}`);
+    const chunkRows = async (jobId: string) =>
+      queryRows<{ chunk: number; status: string; payload: { branch: number; cursor: number } }>(
+        await db(),
+        sql`select chunk, status, payload from job_chunks where job_id = ${jobId} order by chunk`,
+      );
+
+    it("hands on continuations and adds the branches it finds: every page once, exact counters", async () => {
+      // 3 branches x 10 pages x 2 rows; 3 pages per chunk: 4 chunks per branch.
+      const job = await paged({ pages: 10, pages_per_chunk: 3, fan_out: 2, rows_per_page: 2, offset: offsetFor(60, 1) });
+      const done = await waitForJob(job.id);
+      expect(done.status).toBe("completed");
+      expect(done.counters).toMatchObject({ rows_done: 60, rows_inserted: 60, rows_updated: 0, rows_unchanged: 0, chunks_done: 12 });
+      expect(await rowsOf(done)).toBe(60);
+      const chunks = await chunkRows(job.id);
+      expect(chunks).toHaveLength(12);
+      expect(chunks.every((chunk) => chunk.status === "done")).toBe(true);
+      const view = await engine.view(done);
+      expect(view.progress).toMatchObject({ percent: 100, total_known: true, chunks: { total: 12, done: 12 } });
+      // Duplicate deliveries of a continuation and of a found branch change nothing, add nothing.
+      const [continuation, branch] = [chunks.find((c) => c.payload.cursor > 0), chunks.find((c) => c.payload.branch > 0)];
+      for (const again of [continuation, branch]) {
+        expect(await engine.handleChunk(job.id, again?.chunk ?? -1, { messageId: "dup", retried: 0 })).toBe("job_finished");
+      }
+      expect(await chunkRows(job.id)).toHaveLength(12);
+    });
+
+    it("hands on at its deadline, says its total is unknown while running, and a duplicate delivery mid-run adds nothing", async () => {
+      // Each page takes 150 ms and a chunk has under 2 s: chunks hand on before their deadline.
+      const job = await paged({ pages: 24, page_ms: 150, rows_per_page: 1, offset: offsetFor(24, 1) });
+      await waitForStatus(job.id, "running");
+      const running = await engine.view(await engine.requireJob(job.id));
+      expect(running.progress).toMatchObject({ total_known: false, percent: null, eta_s: null });
+      // Deliver the first chunk again while it runs or after: it is leased or done, never added twice.
+      await engine.handleChunk(job.id, 0, { messageId: "dup-first", retried: 0 }).catch(() => undefined);
+      const done = await waitForJob(job.id);
+      expect(done.status).toBe("completed");
+      expect(done.counters).toMatchObject({ rows_done: 24, rows_inserted: 24, rows_unchanged: 0 });
+      const chunks = await chunkRows(job.id);
+      expect(chunks.length).toBeGreaterThan(1);
+      // One continuation per chunk but the last, each from where its predecessor stopped.
+      for (let k = 1; k < chunks.length; k++) expect(chunks[k]?.payload.cursor).toBeGreaterThan(chunks[k - 1]?.payload.cursor ?? 0);
+    });
+
+    it("throttles, cancels and retries like planned chunks", async () => {
+      const throttled = await paged({ pages: 4, pages_per_chunk: 1, throttle_first: true, offset: offsetFor(8, 1) });
+      const done = await waitForJob(throttled.id);
+      expect(done.counters).toMatchObject({ rows_done: 8, rows_inserted: 8, chunks_done: 4, chunks_throttled: 4 });
+
+      const slow = await paged({ pages: 40, pages_per_chunk: 1, page_ms: 100, fan_out: 3, offset: offsetFor(160, 1) });
+      const until = Date.now() + 10_000;
+      while ((await rowsOf(await engine.requireJob(slow.id))) < 4 && Date.now() < until) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const cancelled = await engine.cancel(slow.id);
+      const atCancel = await rowsOf(cancelled);
+      await server.queue?.idle();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await rowsOf(cancelled)).toBe(atCancel);
+      expect(cancelled.counters.rows_inserted).toBe(atCancel);
+      const left = await chunkRows(slow.id);
+      expect(left.filter((chunk) => chunk.status === "pending")).toEqual([]);
+      expect(left.some((chunk) => chunk.status === "cancelled")).toBe(true);
+    });
+  });
+
   it("leaves a slow chunk that heartbeats alone", async () => {
     // Each chunk takes longer than the stall threshold (1 s) but renews its lease.
     const job = await create({ chunks: 2, rows_per_chunk: 1, slow_ms: 1500, offset: offsetFor(2, 1) });
