@@ -6,17 +6,16 @@
  * at each attempt, retried after a 500.
  * The dev server runs in process with its Blob and QStash stand-ins on a fresh Postgres.
  */
-import { mkdtempSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DevServer, startDevServer } from "../../dev/server.js";
+import type { DevServer } from "../../dev/server.js";
 import { queryRows } from "../../lib/db/client.js";
 import { newImportKey } from "../../lib/storage/index.js";
 import { verifyWebhookSignature } from "../../lib/webhooks/verify.js";
-import { availablePostgres, createTestDatabase, type TestDatabase } from "../support/databases.js";
+import { type AppServer, startAppServer } from "../support/app-server.js";
+import { availablePostgres } from "../support/databases.js";
 import { type Destination, startDestination } from "../support/destination.js";
+import { waitForImport } from "../support/job-status.js";
 import { purchasesCsv } from "../support/purchases-csv.js";
 
 const TOKEN = "imports-create-token-0123456789";
@@ -41,42 +40,33 @@ interface ImportStatus {
 }
 
 describe.skipIf(!postgres)("POST /api/imports: multipart, Idempotency-Key, completion webhook", () => {
+  let app: AppServer;
   let server: DevServer;
-  let database: TestDatabase;
   let receiver: Destination;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
     receiver = await startDestination();
-    server = await startDevServer({
-      env: {
-        DATABASE_URL: database.url,
-        DROPFLOW_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), "dropflow-imports-create-")),
-        DROPFLOW_API_TOKENS: `${TOKEN},${OTHER_TOKEN}`,
-        DROPFLOW_CHUNK_ROWS: "50",
-        DROPFLOW_MAX_DURATION_S: "20",
-        DROPFLOW_DEADLINE_MARGIN_S: "1",
-        LOG_LEVEL: "error",
-        PORT: "0",
-      },
-      queueTimeScale: 0.001,
+    app = await startAppServer([TOKEN, OTHER_TOKEN], {
+      DROPFLOW_CHUNK_ROWS: "50",
+      DROPFLOW_MAX_DURATION_S: "20",
+      DROPFLOW_DEADLINE_MARGIN_S: "1",
+      LOG_LEVEL: "error",
     });
+    server = app.server;
   });
   afterAll(async () => {
-    await server?.close();
+    await app?.close();
     await receiver?.close();
-    await database?.drop();
   });
 
-  const base = () => `http://127.0.0.1:${server.port}`;
   const post = (body: string | FormData, headers: Record<string, string> = {}) =>
-    fetch(`${base()}/api/imports`, {
+    fetch(`${app.base}/api/imports`, {
       method: "POST",
       headers: { authorization: `Bearer ${TOKEN}`, ...(typeof body === "string" ? { "content-type": "application/json" } : {}), ...headers },
       body,
     });
   const get = async <T>(p: string) =>
-    (await (await fetch(`${base()}${p}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as T;
+    (await (await fetch(`${app.base}${p}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as T;
   const db = async () => (await server.runtime.database()).db;
   const count = async (table: "jobs" | "uploads" | "idempotency_keys") =>
     Number((await queryRows<{ n: number }>(await db(), sql`select count(*)::int as n from ${sql.raw(table)}`))[0]?.n);
@@ -87,15 +77,6 @@ describe.skipIf(!postgres)("POST /api/imports: multipart, Idempotency-Key, compl
     return key;
   }
 
-  async function waitForImport(id: string): Promise<ImportStatus> {
-    const until = Date.now() + 60_000;
-    for (;;) {
-      const status = await get<ImportStatus>(`/api/imports/${id}`);
-      if (!["queued", "planning", "running"].includes(status.status)) return status;
-      if (Date.now() > until) throw new Error(`import still ${status.status}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
 
   function form(fields: Record<string, string>, files: Array<{ name: string; text: string | Buffer; type?: string }>): FormData {
     const data = new FormData();
@@ -131,7 +112,7 @@ describe.skipIf(!postgres)("POST /api/imports: multipart, Idempotency-Key, compl
         ["März orders.csv", "form", "text/csv"],
         ["second.csv", "form", "application/vnd.ms-excel"],
       ]);
-      const status = await waitForImport(created.job_id);
+      const status = await waitForImport<ImportStatus>(app, created.job_id);
       expect(status.status).toBe("completed");
       expect(status.counts).toMatchObject({ rows: 150, row_errors: 0, orders_inserted: 150 });
     });
@@ -321,7 +302,7 @@ describe.skipIf(!postgres)("POST /api/imports: multipart, Idempotency-Key, compl
       );
       expect(response.status).toBe(202);
       const { job_id } = (await response.json()) as Created;
-      const status = await waitForImport(job_id);
+      const status = await waitForImport<ImportStatus>(app, job_id);
       expect(status.status).toBe("completed");
 
       const [first, second] = await receiver.waitFor(2, (r) => r.path === "/hooks/dropflow?source=test", 20_000);
@@ -365,7 +346,7 @@ describe.skipIf(!postgres)("POST /api/imports: multipart, Idempotency-Key, compl
         );
       const until = Date.now() + 20_000;
       while ((await written()) === 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 5));
-      const cancel = await fetch(`${base()}/api/jobs/${job_id}/cancel`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` } });
+      const cancel = await fetch(`${app.base}/api/jobs/${job_id}/cancel`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` } });
       expect(cancel.status).toBe(200);
       const view = (await cancel.json()) as { status: string; progress: { percent: number; chunks: { running: number } } };
       expect(view.status).toBe("cancelled");
@@ -402,7 +383,7 @@ describe.skipIf(!postgres)("POST /api/imports: multipart, Idempotency-Key, compl
       const failed = (await (
         await post(JSON.stringify({ kind: "purchases", files: [{ key: binary, name: "sheet.xlsx" }], callback_url: `${receiver.url}/failed` }))
       ).json()) as Created;
-      expect((await waitForImport(failed.job_id)).status).toBe("failed");
+      expect((await waitForImport<ImportStatus>(app, failed.job_id)).status).toBe("failed");
       const [hook] = await receiver.waitFor(1, (r) => r.path === "/failed", 20_000);
       expect(JSON.parse(hook?.text ?? "{}")).toMatchObject({ event: "import.finished", id: failed.job_id, status: "failed" });
 
@@ -416,7 +397,7 @@ describe.skipIf(!postgres)("POST /api/imports: multipart, Idempotency-Key, compl
       const created = (await (
         await post(JSON.stringify({ kind: "purchases", files: [{ key, name: "bad-rows.csv" }], callback_url: `${receiver.url}/large` }))
       ).json()) as Created;
-      const status = await waitForImport(created.job_id);
+      const status = await waitForImport<ImportStatus>(app, created.job_id);
       expect(status.first_errors.length).toBeGreaterThan(10);
       const [large] = await receiver.waitFor(1, (r) => r.path === "/large", 20_000);
       const body = JSON.parse(large?.text ?? "{}") as Record<string, unknown>;

@@ -17,6 +17,7 @@ import { queryRows } from "../../lib/db/client.js";
 import { newImportKey } from "../../lib/storage/index.js";
 import { type AppServer, startAppServer } from "../support/app-server.js";
 import { availablePostgres } from "../support/databases.js";
+import { importSettled, waitForImport } from "../support/job-status.js";
 import { purchasesCsv, purchasesCsvOfSize } from "../support/purchases-csv.js";
 
 const TOKEN = "imports-duplicates-token-0123456789";
@@ -101,21 +102,23 @@ describe.skipIf(!postgres)("POST /api/imports: the same content twice in one imp
     return key;
   }
 
+  /** One JSON import of files put into storage directly. */
+  async function importUnrecorded(files: Array<{ name: string; text: string }>): Promise<Response> {
+    const refs = [];
+    for (const file of files) refs.push({ key: await putDirectly(file.name, file.text), name: file.name });
+    return createJson(refs);
+  }
+
   const recordedHash = async (key: string) =>
     (await queryRows<{ sha256: string | null }>(await db(), sql`select sha256 from uploads where key = ${key}`))[0]?.sha256;
 
-  async function waitForImport(id: string): Promise<ImportStatus> {
-    const until = Date.now() + 60_000;
-    for (;;) {
-      const response = await fetch(`${app.base}/api/imports/${id}`, { headers: { authorization: `Bearer ${TOKEN}` } });
-      const status = (await response.json()) as ImportStatus;
-      // The engine writes the job's final status, then (afterFinalise) each file's: wait for both.
-      const busy = (state: string) => ["queued", "planning", "running"].includes(state);
-      if (!busy(status.status) && !status.files.some((file) => busy(file.status))) return status;
-      if (Date.now() > until) throw new Error(`import still ${status.status}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
+  // The tests read file statuses, which are written after the job's: wait for both.
+  const settled = (id: string) => waitForImport<ImportStatus>(app, id, { until: importSettled });
+  const fileHashes = async (jobId: string) =>
+    queryRows<{ name: string; sha256: string }>(
+      await db(),
+      sql`select name, sha256 from import_files where job_id = ${jobId} order by position`,
+    );
 
   function form(files: Array<{ name: string; text: string }>): FormData {
     const data = new FormData();
@@ -161,15 +164,11 @@ describe.skipIf(!postgres)("POST /api/imports: the same content twice in one imp
       { key: created.files[0]?.key, sha256: sha256(a) },
       { key: created.files[1]?.key, sha256: sha256(b) },
     ]);
-    const files = await queryRows<{ name: string; sha256: string }>(
-      await db(),
-      sql`select name, sha256 from import_files where job_id = ${created.job_id} order by position`,
-    );
-    expect(files).toEqual([
+    expect(await fileHashes(created.job_id)).toEqual([
       { name: "a.csv", sha256: sha256(a) },
       { name: "b.csv", sha256: sha256(b) },
     ]);
-    const status = await waitForImport(created.job_id);
+    const status = await settled(created.job_id);
     expect(status.status).toBe("completed");
     expect(status.counts).toMatchObject({ rows: 8, orders_inserted: 8 });
   });
@@ -254,23 +253,17 @@ describe.skipIf(!postgres)("POST /api/imports: the same content twice in one imp
     const b = a.replaceAll(",7030", ",7040"); // other order codes, the same length
     expect(b).not.toBe(a);
     expect(b.length).toBe(a.length);
-    const keyA = await putDirectly("same size a.csv", a);
-    const keyB = await putDirectly("same size b.csv", b);
-    const response = await createJson([
-      { key: keyA, name: "same size a.csv" },
-      { key: keyB, name: "same size b.csv" },
+    const response = await importUnrecorded([
+      { name: "same size a.csv", text: a },
+      { name: "same size b.csv", text: b },
     ]);
     expect(response.status).toBe(202);
     const created = (await response.json()) as Created;
-    const files = await queryRows<{ name: string; sha256: string }>(
-      await db(),
-      sql`select name, sha256 from import_files where job_id = ${created.job_id} order by position`,
-    );
-    expect(files).toEqual([
+    expect(await fileHashes(created.job_id)).toEqual([
       { name: "same size a.csv", sha256: sha256(a) },
       { name: "same size b.csv", sha256: sha256(b) },
     ]);
-    const status = await waitForImport(created.job_id);
+    const status = await settled(created.job_id);
     expect(status.status).toBe("completed");
     expect(status.counts).toMatchObject({ rows: 40, row_errors: 0, orders_inserted: 40 });
     expect(status.files.map((f) => [f.name, f.status])).toEqual([
@@ -284,33 +277,31 @@ describe.skipIf(!postgres)("POST /api/imports: the same content twice in one imp
     const key = await clientUpload("again.csv", text);
     const first = await createJson([{ key, name: "again.csv" }]);
     expect(first.status).toBe(202);
-    const firstStatus = await waitForImport(((await first.json()) as Created).job_id);
+    const firstStatus = await settled(((await first.json()) as Created).job_id);
     expect(firstStatus.counts).toMatchObject({ rows: 12, orders_inserted: 12 });
 
     const second = await createJson([{ key, name: "again.csv" }]);
     expect(second.status).toBe(202);
-    const secondStatus = await waitForImport(((await second.json()) as Created).job_id);
+    const secondStatus = await settled(((await second.json()) as Created).job_id);
     expect(secondStatus.status).toBe("completed");
     expect(secondStatus.counts).toMatchObject({ rows: 12, orders_inserted: 0, orders_updated: 0, orders_unchanged: 12 });
 
     // The same bytes sent again as a multipart part, in a third import: also fine.
     const third = await post(form([{ name: "again.csv", text }]));
     expect(third.status).toBe(202);
-    const thirdStatus = await waitForImport(((await third.json()) as Created).job_id);
+    const thirdStatus = await settled(((await third.json()) as Created).job_id);
     expect(thirdStatus.counts).toMatchObject({ rows: 12, orders_unchanged: 12 });
   });
 
   it("past the budget leaves unrecorded twins to the planner, which fails the second as duplicate_file", async () => {
     // Two unrecorded files of 0.6 MiB: 1.2 MiB to read, over the 1 MiB budget.
     const { text, rows } = purchasesCsvOfSize(0.6 * MiB);
-    const keyA = await putDirectly("big.csv", text);
-    const keyB = await putDirectly("big copy.csv", text);
-    const response = await createJson([
-      { key: keyA, name: "big.csv" },
-      { key: keyB, name: "big copy.csv" },
+    const response = await importUnrecorded([
+      { name: "big.csv", text },
+      { name: "big copy.csv", text },
     ]);
     expect(response.status).toBe(202);
-    const status = await waitForImport(((await response.json()) as Created).job_id);
+    const status = await settled(((await response.json()) as Created).job_id);
     expect(status.files.map((f) => [f.name, f.status, f.error?.code ?? null])).toEqual([
       ["big.csv", "completed", null],
       ["big copy.csv", "failed", "duplicate_file"],

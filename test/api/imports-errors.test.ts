@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newImportKey } from "../../lib/storage/index.js";
 import { type AppServer, startAppServer } from "../support/app-server.js";
 import { availablePostgres } from "../support/databases.js";
+import { waitForImport } from "../support/job-status.js";
 import { PURCHASE_HEADER, purchaseRow } from "../support/purchases-csv.js";
 
 const TOKEN = "imports-errors-token-0123456789";
@@ -38,16 +39,11 @@ describe.skipIf(!postgres)("GET /api/imports/:id/errors", () => {
   let app: AppServer;
   let importId: string;
 
-  const api = (p: string, init: RequestInit = {}) =>
-    fetch(`${app.base}${p}`, {
-      ...init,
-      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", ...init.headers },
-    });
 
   async function allJsonErrors(): Promise<RowError[]> {
     const errors: RowError[] = [];
     for (let cursor: string | null = ""; cursor !== null; ) {
-      const response = await api(`/api/imports/${importId}/errors?limit=1000${cursor ? `&cursor=${cursor}` : ""}`);
+      const response = await app.api(`/api/imports/${importId}/errors?limit=1000${cursor ? `&cursor=${cursor}` : ""}`);
       const page = (await response.json()) as { errors: RowError[]; next_cursor: string | null };
       errors.push(...page.errors);
       cursor = page.next_cursor;
@@ -69,23 +65,15 @@ describe.skipIf(!postgres)("GET /api/imports/:id/errors", () => {
     ];
     const key = newImportKey("formula.csv");
     await app.server.runtime.objectStore().put(key, Buffer.from(rows.join("\r\n")), { contentType: "text/csv" });
-    const created = await api("/api/imports", {
+    const created = await app.api("/api/imports", {
       method: "POST",
       body: JSON.stringify({ kind: "purchases", files: [{ key, name: FILE_NAME }] }),
     });
     expect(created.status).toBe(202);
     importId = ((await created.json()) as { job_id: string }).job_id;
-    const until = Date.now() + 60_000;
-    for (;;) {
-      const status = (await (await api(`/api/imports/${importId}`)).json()) as { status: string; counts: Record<string, number> };
-      if (!["queued", "planning", "running"].includes(status.status)) {
-        expect(status.status).toBe("completed_with_errors");
-        expect(status.counts.row_errors).toBe(FORMULA_CELLS.length + BULK_ERRORS);
-        break;
-      }
-      if (Date.now() > until) throw new Error(`import still ${status.status}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const status = await waitForImport<{ status: string; counts: Record<string, number> }>(app, importId);
+    expect(status.status).toBe("completed_with_errors");
+    expect(status.counts.row_errors).toBe(FORMULA_CELLS.length + BULK_ERRORS);
   });
   afterAll(() => app?.close());
 
@@ -102,7 +90,7 @@ describe.skipIf(!postgres)("GET /api/imports/:id/errors", () => {
   });
 
   it("downloads every error as CSV (BOM, CRLF) with no cell a spreadsheet would run as a formula", async () => {
-    const response = await api(`/api/imports/${importId}/errors?format=csv`);
+    const response = await app.api(`/api/imports/${importId}/errors?format=csv`);
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toBe("text/csv; charset=utf-8");
     expect(response.headers.get("content-disposition")).toBe(`attachment; filename="import-${importId}-errors.csv"`);
@@ -133,7 +121,7 @@ describe.skipIf(!postgres)("GET /api/imports/:id/errors", () => {
   });
 
   it("applies the code filter to the download too", async () => {
-    const none = await api(`/api/imports/${importId}/errors?format=csv&code=bad_date`);
+    const none = await app.api(`/api/imports/${importId}/errors?format=csv&code=bad_date`);
     expect(await none.text()).toBe("file,line,column,code,message,raw\r\n");
   });
 });

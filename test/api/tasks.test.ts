@@ -7,17 +7,16 @@
  * a fresh real Postgres, its queue held so that only this suite's requests arrive.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bodyHash, signClaims, signDelivery } from "../../dev/qstash/signature.js";
-import { type DevServer, startDevServer } from "../../dev/server.js";
+import type { DevServer } from "../../dev/server.js";
 import { queryRows } from "../../lib/db/client.js";
 import type { JobEngine, JobRow } from "../../lib/jobs/index.js";
 import { configureLogging } from "../../lib/log/index.js";
-import { createTestDatabase, describePostgres, type TestDatabase } from "../support/databases.js";
+import { type AppServer, startAppServer } from "../support/app-server.js";
+import { describePostgres } from "../support/databases.js";
+import { waitForStatus } from "../support/job-status.js";
 
 const ROWS_PER_CHUNK = 5;
 const CHUNKS = 4;
@@ -30,30 +29,23 @@ type ChunkState = {
 };
 
 describePostgres("queue routes", () => {
+  let app: AppServer;
   let server: DevServer;
-  let database: TestDatabase;
   let engine: JobEngine;
   let base: string;
   let signingKey: string;
   let job: JobRow;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    server = await startDevServer({
-      env: {
-        DATABASE_URL: database.url,
-        DROPFLOW_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), "dropflow-tasks-")),
-        DROPFLOW_API_TOKENS: "tasks-test-token-0123456789",
-        DROPFLOW_TEST_JOB_KINDS: "1",
-        LOG_LEVEL: "warn",
-        PORT: "0",
-      },
-      queueTimeScale: 0.0002,
+    app = await startAppServer(
+      "tasks-test-token-0123456789",
+      { DROPFLOW_TEST_JOB_KINDS: "1" },
       // Nothing may re-publish or fail the held chunks behind the suite's back.
-      watchdog: false,
-    });
+      { queueTimeScale: 0.0002, watchdog: false },
+    );
+    server = app.server;
     configureLogging({ level: "warn", format: "json", stdout: false });
-    base = server.url.replace("localhost", "127.0.0.1");
+    base = app.base;
     if (!server.queue) throw new Error("the dev server embeds no queue");
     signingKey = server.queue.currentSigningKey;
     engine = await server.runtime.engine();
@@ -65,10 +57,7 @@ describePostgres("queue routes", () => {
     expect(await engine.handlePlan(job.id)).toBe("planned");
   });
 
-  afterAll(async () => {
-    await server?.close();
-    await database?.drop();
-  });
+  afterAll(() => app?.close());
 
   const db = async () => (await server.runtime.database()).db;
 
@@ -150,25 +139,25 @@ describePostgres("queue routes", () => {
     expect((await engine.requireJob(job.id)).status).toBe("running");
   }
 
+  async function expectAllRefused(route: string, body: string, otherRoute: string): Promise<void> {
+    for (const [name, forgedBody, signature] of forgeries(route, body, otherRoute)) {
+      const response = await deliver(route, forgedBody, signature);
+      expect(response.status, name).toBe(401);
+      expect(((await response.json()) as { error: { code: string } }).error.code, name).toBe("unauthorized");
+    }
+  }
+
   describe("POST /api/tasks/chunk", () => {
     it("answers 401 to every forged delivery and processes nothing", async () => {
       await expectUntouched();
-      for (const [name, body, signature] of forgeries("/api/tasks/chunk", chunkTask(0), "/api/tasks/plan")) {
-        const response = await deliver("/api/tasks/chunk", body, signature);
-        expect(response.status, name).toBe(401);
-        expect(((await response.json()) as { error: { code: string } }).error.code, name).toBe("unauthorized");
-      }
+      await expectAllRefused("/api/tasks/chunk", chunkTask(0), "/api/tasks/plan");
       await expectUntouched();
     });
   });
 
   describe("POST /api/tasks/failure", () => {
     it("answers 401 to every forged failure callback and fails nothing", async () => {
-      for (const [name, body, signature] of forgeries("/api/tasks/failure", failureCallback(0), "/api/tasks/chunk")) {
-        const response = await deliver("/api/tasks/failure", body, signature);
-        expect(response.status, name).toBe(401);
-        expect(((await response.json()) as { error: { code: string } }).error.code, name).toBe("unauthorized");
-      }
+      await expectAllRefused("/api/tasks/failure", failureCallback(0), "/api/tasks/chunk");
       await expectUntouched();
     });
   });
@@ -217,13 +206,7 @@ describePostgres("queue routes", () => {
 
     it("accepts the queue's own deliveries: released, they finish the job with exact counts", async () => {
       server.queue?.resume();
-      const until = Date.now() + 20_000;
-      let current = await engine.requireJob(job.id);
-      while (current.status === "running") {
-        if (Date.now() > until) throw new Error(`job still ${current.status}`);
-        await new Promise((resolve) => setTimeout(resolve, 25));
-        current = await engine.requireJob(job.id);
-      }
+      const current = await waitForStatus(() => engine.requireJob(job.id), { timeoutMs: 20_000, intervalMs: 25 });
       expect(current.status).toBe("completed_with_errors");
       expect(current.counters).toMatchObject({
         chunks_done: CHUNKS - 1,

@@ -15,6 +15,7 @@ import { queryRows } from "../../lib/db/client.js";
 import { newImportKey } from "../../lib/storage/index.js";
 import { type AppServer, startAppServer } from "../support/app-server.js";
 import { availablePostgres } from "../support/databases.js";
+import { waitForImport } from "../support/job-status.js";
 import { purchasesCsvOfSize } from "../support/purchases-csv.js";
 
 const TOKEN = "uploads-test-token-0123456789";
@@ -41,13 +42,7 @@ describe.skipIf(!postgres)("POST /api/uploads (Vercel Blob client uploads)", () 
   });
   afterAll(() => app?.close());
 
-  const base = () => `http://127.0.0.1:${server.port}`;
-  const handleUploadUrl = () => `${base()}/api/uploads`;
-  const api = (p: string, init: RequestInit = {}) =>
-    fetch(`${base()}${p}`, {
-      ...init,
-      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", ...init.headers },
-    });
+  const handleUploadUrl = () => `${app.base}/api/uploads`;
   const recorded = async () => {
     const { db } = await server.runtime.database();
     return queryRows<{ key: string; name: string; size: number; content_type: string; source: string }>(
@@ -57,20 +52,6 @@ describe.skipIf(!postgres)("POST /api/uploads (Vercel Blob client uploads)", () 
   };
   const tokenRequest = (pathname: string) =>
     JSON.stringify({ type: "blob.generate-client-token", payload: { pathname, clientPayload: null, multipart: false } });
-
-  async function waitForImport(id: string) {
-    const until = Date.now() + 90_000;
-    for (;;) {
-      const status = (await (await api(`/api/imports/${id}`)).json()) as {
-        status: string;
-        counts: Record<string, number>;
-        files: Array<{ name: string; status: string; size: number }>;
-      };
-      if (!["queued", "planning", "running"].includes(status.status)) return status;
-      if (Date.now() > until) throw new Error(`import still ${status.status}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
 
   it("uploads a file of a few MB with the real upload(), records it from the signed callback, then imports it by key", async () => {
     const csv = purchasesCsvOfSize(3 * MiB);
@@ -96,13 +77,15 @@ describe.skipIf(!postgres)("POST /api/uploads (Vercel Blob client uploads)", () 
       { key, name: "Orders March.csv", size: bytes.length, content_type: "text/csv", source: "client" },
     ]);
 
-    const created = await api("/api/imports", {
+    const created = await app.api("/api/imports", {
       method: "POST",
       body: JSON.stringify({ kind: "purchases", files: [{ key, name: "Orders March.csv" }] }),
     });
     expect(created.status).toBe(202);
     const { job_id } = (await created.json()) as { job_id: string };
-    const status = await waitForImport(job_id);
+    const status = await waitForImport<{ status: string; counts: Record<string, number>; files: unknown[] }>(app, job_id, {
+      timeoutMs: 90_000,
+    });
     expect(status.status).toBe("completed");
     expect(status.counts).toMatchObject({ rows: csv.rows, row_errors: 0, orders_inserted: csv.rows });
     expect(status.files).toEqual([expect.objectContaining({ name: "Orders March.csv", size: bytes.length, status: "completed" })]);
@@ -176,12 +159,12 @@ describe.skipIf(!postgres)("POST /api/uploads (Vercel Blob client uploads)", () 
       `imports/${randomUUID().toUpperCase()}/orders.csv`,
       `other/${randomUUID()}/orders.csv`,
     ]) {
-      const response = await api("/api/uploads", { method: "POST", body: tokenRequest(pathname) });
+      const response = await app.api("/api/uploads", { method: "POST", body: tokenRequest(pathname) });
       expect(response.status, pathname).toBe(400);
       const problem = (await response.json()) as { error: { fields: Array<{ field: string }> } };
       expect(problem.error.fields.map((f) => f.field)).toEqual(["payload.pathname"]);
     }
-    const malformed = await api("/api/uploads", { method: "POST", body: JSON.stringify({ type: "blob.other" }) });
+    const malformed = await app.api("/api/uploads", { method: "POST", body: JSON.stringify({ type: "blob.other" }) });
     expect(malformed.status).toBe(400);
   });
 

@@ -12,11 +12,11 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { type DevProcess, startDevProcess } from "../support/dev-process.js";
+import { waitForStatus } from "../support/job-status.js";
 
 const CHUNKS = 30;
 const ROWS_PER_CHUNK = 10;
 const ROWS = CHUNKS * ROWS_PER_CHUNK;
-const TERMINAL = ["completed", "completed_with_errors", "completed_with_gaps", "failed", "cancelled"];
 
 interface JobView {
   id: string;
@@ -58,16 +58,6 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function until<T>(what: string, ms: number, probe: () => Promise<T | null>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 describe("npm run dev, killed mid-job and started again", () => {
   it("finishes the job on the same data directory with every row written exactly once", { timeout: 120_000 }, async () => {
     const first: DevProcess = startDevProcess(env);
@@ -87,9 +77,12 @@ describe("npm run dev, killed mid-job and started again", () => {
     const { id } = (await created.json()) as JobView;
 
     // Some chunks done, not all: then the process dies on the spot.
-    const midway = await until("some chunks done", 30_000, async () => {
-      const view = (await (await call(base1, `/api/jobs/${id}`)).json()) as JobView;
-      return view.progress.chunks.done > 0 ? view : null;
+    const view = (base: string) => async () => (await (await call(base, `/api/jobs/${id}`)).json()) as JobView;
+    const midway = await waitForStatus(view(base1), {
+      until: (job) => job.progress.chunks.done > 0,
+      timeoutMs: 30_000,
+      intervalMs: 20,
+      what: "some chunks done",
     });
     // tsx runs the server in a child node process: the lock names it.
     const serverPid = lockHolder();
@@ -100,7 +93,12 @@ describe("npm run dev, killed mid-job and started again", () => {
     await first.stop("SIGKILL");
     expect(midway.status).toBe("running");
     expect(midway.progress.chunks.done).toBeLessThan(CHUNKS);
-    await until("the server process to be gone", 10_000, () => Promise.resolve(isAlive(serverPid) ? null : true));
+    await waitForStatus(() => Promise.resolve(isAlive(serverPid)), {
+      until: (alive) => !alive,
+      timeoutMs: 10_000,
+      intervalMs: 20,
+      what: "the server process to be gone",
+    });
     // SIGKILL runs no exit handler: the lock of the dead process is still there.
     expect(existsSync(lockFile)).toBe(true);
     expect(lockHolder()).toBe(serverPid);
@@ -109,10 +107,7 @@ describe("npm run dev, killed mid-job and started again", () => {
     const second = startDevProcess(env);
     const base2 = await second.ready;
     expect(lockHolder()).not.toBe(serverPid);
-    const done = await until("the job to finish after the restart", 30_000, async () => {
-      const view = (await (await call(base2, `/api/jobs/${id}`)).json()) as JobView;
-      return TERMINAL.includes(view.status) ? view : null;
-    });
+    const done = await waitForStatus(view(base2), { timeoutMs: 30_000, intervalMs: 20, what: "the job to finish after the restart" });
 
     expect(done.status).toBe("completed");
     // Finished by the second process, which recovered the job at start.

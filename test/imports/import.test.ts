@@ -12,6 +12,7 @@ import { stores } from "../../lib/db/schema.js";
 import { newImportKey } from "../../lib/storage/index.js";
 import { type AppServer, startAppServer } from "../support/app-server.js";
 import { availablePostgres } from "../support/databases.js";
+import { waitForImport } from "../support/job-status.js";
 import { NEEDS_SHARED_FIXTURES, sharedFixture } from "../support/shared-fixtures.js";
 
 const fixturePath = sharedFixture("shopee-income-2025-05.csv");
@@ -36,12 +37,6 @@ describe.skipIf(!postgres)("imports end to end", () => {
   });
   afterAll(() => app?.close());
 
-  const base = () => app.base;
-  const api = (p: string, init: RequestInit = {}) =>
-    fetch(`${base()}${p}`, {
-      ...init,
-      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", ...init.headers },
-    });
 
   async function upload(name: string, bytes: Buffer): Promise<string> {
     const key = newImportKey(name);
@@ -49,33 +44,27 @@ describe.skipIf(!postgres)("imports end to end", () => {
     return key;
   }
 
-  async function waitForImport(id: string) {
-    const until = Date.now() + 60_000;
-    for (;;) {
-      const status = (await (await api(`/api/imports/${id}`)).json()) as {
-        status: string;
-        counts: Record<string, number>;
-        errors_by_code: Record<string, number>;
-        files: Array<{ name: string; status: string; error: { code: string; message: string } | null }>;
-      };
-      if (!["queued", "planning", "running"].includes(status.status)) return status;
-      if (Date.now() > until) throw new Error(`import still ${status.status}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
+  // Stops at the first answer with the job terminal: a test checks that its files are final by then.
+  const finished = (id: string) =>
+    waitForImport<{
+      status: string;
+      counts: Record<string, number>;
+      errors_by_code: Record<string, number>;
+      files: Array<{ name: string; status: string; error: { code: string; message: string } | null }>;
+    }>(app, id);
 
   it.skipIf(!fixturePath)("imports the real Shopee income report: every order, no row error, totals equal total(Rp)", NEEDS_SHARED_FIXTURES, async () => {
     const bytes = readFileSync(fixturePath as string);
     const { db } = await server.runtime.database();
     await db.insert(stores).values({ name: "MR eStore Shopee", channel: "Shopee" });
     const key = await upload("Income.sudah dilepas.csv", bytes);
-    const created = await api("/api/imports", {
+    const created = await app.api("/api/imports", {
       method: "POST",
       body: JSON.stringify({ kind: "settlements", store: "mr estore shopee", files: [{ key, name: "income.csv" }] }),
     });
     expect(created.status).toBe(202);
     const { job_id } = (await created.json()) as { job_id: string };
-    const status = await waitForImport(job_id);
+    const status = await finished(job_id);
     expect(status.status).toBe("completed");
     expect(status.errors_by_code).toEqual({});
     expect(status.counts).toMatchObject({ rows: 705, row_errors: 0, settlements_inserted: 705 });
@@ -102,11 +91,11 @@ describe.skipIf(!postgres)("imports end to end", () => {
     expect(store?.marketplaceUsernames).toEqual(["mrest0re"]);
 
     // The same report again changes nothing, and later reports of the linked seller need no store.
-    const again = await api("/api/imports", {
+    const again = await app.api("/api/imports", {
       method: "POST",
       body: JSON.stringify({ kind: "settlements", files: [{ key, name: "income.csv" }] }),
     });
-    const second = await waitForImport(((await again.json()) as { job_id: string }).job_id);
+    const second = await finished(((await again.json()) as { job_id: string }).job_id);
     expect(second.status).toBe("completed");
     expect(second.counts).toMatchObject({ settlements_inserted: 0, settlements_updated: 0, settlements_unchanged: 705 });
   });
@@ -115,11 +104,11 @@ describe.skipIf(!postgres)("imports end to end", () => {
     const { db } = await server.runtime.database();
     await db.insert(stores).values({ name: "Dry Store", channel: "Shopee" });
     const key = await upload("dry income.csv", readFileSync(fixturePath as string));
-    const created = await api("/api/imports", {
+    const created = await app.api("/api/imports", {
       method: "POST",
       body: JSON.stringify({ kind: "settlements", store: "Dry Store", dry_run: true, files: [{ key, name: "income.csv" }] }),
     });
-    const status = await waitForImport(((await created.json()) as { job_id: string }).job_id);
+    const status = await finished(((await created.json()) as { job_id: string }).job_id);
     expect(status.status).toBe("completed");
     expect(status.counts).toMatchObject({ rows: 705, row_errors: 0, settlements_inserted: 705 });
     const [store] = await queryRows<{ usernames: string[]; settled: number }>(
@@ -141,9 +130,9 @@ describe.skipIf(!postgres)("imports end to end", () => {
       { name: "sheet.xlsx", key: await upload("sheet.xlsx", Buffer.from("PK\u0003\u0004binary-workbook")) },
       { name: "other.csv", key: await upload("other.csv", Buffer.from("a,b,c\r\n1,2,3\r\n")) },
     ];
-    const created = await api("/api/imports", { method: "POST", body: JSON.stringify({ kind: "purchases", files }) });
+    const created = await app.api("/api/imports", { method: "POST", body: JSON.stringify({ kind: "purchases", files }) });
     expect(created.status).toBe(202);
-    const status = await waitForImport(((await created.json()) as { job_id: string }).job_id);
+    const status = await finished(((await created.json()) as { job_id: string }).job_id);
     expect(status.status).toBe("completed_with_errors");
     expect(status.files.map((f) => [f.name, f.status, f.error?.code ?? null])).toEqual([
       ["good.csv", "completed_with_errors", null],
@@ -153,7 +142,7 @@ describe.skipIf(!postgres)("imports end to end", () => {
     expect(status.files[1]?.error?.message).toMatch(/CSV UTF-8/);
     expect(status.counts).toMatchObject({ rows: 2, row_errors: 1, orders_inserted: 1 });
     expect(status.errors_by_code).toEqual({ bad_qty: 1 });
-    const errors = (await (await api(`/api/imports/${(status as unknown as { id: string }).id}/errors`)).json()) as {
+    const errors = (await (await app.api(`/api/imports/${(status as unknown as { id: string }).id}/errors`)).json()) as {
       errors: Array<{ file: string; line: number; column: string; code: string }>;
     };
     expect(errors.errors).toEqual([expect.objectContaining({ file: "good.csv", line: 3, column: "Qty", code: "bad_qty" })]);
@@ -171,10 +160,10 @@ describe.skipIf(!postgres)("imports end to end", () => {
       { name: "header-only.csv", key: await upload("header-only.csv", Buffer.from(`${header}\r\n`)) },
       { name: "other.csv", key: await upload("other.csv", Buffer.from("x,y\r\n1,2\r\n")) },
     ];
-    const created = await api("/api/imports", { method: "POST", body: JSON.stringify({ kind: "purchases", files }) });
+    const created = await app.api("/api/imports", { method: "POST", body: JSON.stringify({ kind: "purchases", files }) });
     expect(created.status).toBe(202);
     // The first answer that shows the import finished must show every file finished too.
-    const status = await waitForImport(((await created.json()) as { job_id: string }).job_id);
+    const status = await finished(((await created.json()) as { job_id: string }).job_id);
     expect(status.status).toBe("completed_with_errors");
     expect(status.files.map((f) => [f.name, f.status, f.error?.code ?? null])).toEqual([
       ["good.csv", "completed", null],
@@ -204,23 +193,23 @@ describe.skipIf(!postgres)("imports end to end", () => {
       );
     }
     const bytes = purchaseFile(["7501"]);
-    const created = await api("/api/imports", {
+    const created = await app.api("/api/imports", {
       method: "POST",
       body: JSON.stringify({ kind: "purchases", files: [{ name: "sweep.csv", key: await upload("sweep.csv", bytes) }] }),
     });
-    await waitForImport(((await created.json()) as { job_id: string }).job_id);
+    await finished(((await created.json()) as { job_id: string }).job_id);
     const left = await queryRows<{ job_id: string }>(db, sql`select job_id from import_dry_run_rows`);
     expect(left).toEqual([{ job_id: recent?.id }]);
   });
 
   it("refuses an unknown store and a missing file with 400 naming the field", async () => {
-    const unknown = await api("/api/imports", {
+    const unknown = await app.api("/api/imports", {
       method: "POST",
       body: JSON.stringify({ kind: "settlements", store: "Nope", files: [{ key: "imports/x/a.csv", name: "a.csv" }] }),
     });
     expect(unknown.status).toBe(400);
     expect(((await unknown.json()) as { error: { message: string } }).error.message).toMatch(/Unknown store "Nope"/);
-    const missing = await api("/api/imports", {
+    const missing = await app.api("/api/imports", {
       method: "POST",
       body: JSON.stringify({ kind: "purchases", files: [{ key: "imports/none/missing.csv", name: "m.csv" }] }),
     });
@@ -228,7 +217,7 @@ describe.skipIf(!postgres)("imports end to end", () => {
     expect(((await missing.json()) as { error: { fields: Array<{ field: string }> } }).error.fields[0]?.field).toBe(
       "files.0",
     );
-    const traversal = await api("/api/imports", {
+    const traversal = await app.api("/api/imports", {
       method: "POST",
       body: JSON.stringify({ kind: "purchases", files: [{ key: "../etc/passwd", name: "p.csv" }] }),
     });
@@ -236,7 +225,7 @@ describe.skipIf(!postgres)("imports end to end", () => {
   });
 
   it("recommends a chunk size and a duration from the imports measured so far", async () => {
-    const response = await api("/api/imports/recommendations?file_count=100&avg_file_size=3430000");
+    const response = await app.api("/api/imports/recommendations?file_count=100&avg_file_size=3430000");
     expect(response.status).toBe(200);
     const body = (await response.json()) as {
       chunk_rows: number;
@@ -249,7 +238,7 @@ describe.skipIf(!postgres)("imports end to end", () => {
     // bytes_per_row is shown rounded; the estimate uses the exact figure.
     expect(body.expected_rows / (343_000_000 / body.basis.bytes_per_row)).toBeCloseTo(1, 1);
     expect(body.expected_seconds).toBeGreaterThan(0);
-    const bad = await api("/api/imports/recommendations?file_count=0&avg_file_size=1");
+    const bad = await app.api("/api/imports/recommendations?file_count=0&avg_file_size=1");
     expect(bad.status).toBe(400);
   });
 
@@ -272,9 +261,9 @@ describe.skipIf(!postgres)("imports end to end", () => {
     return row;
   };
   const importOf = async (files: Array<{ key: string; name: string }>, extra: Record<string, unknown> = {}) => {
-    const created = await api("/api/imports", { method: "POST", body: JSON.stringify({ kind: "purchases", files, ...extra }) });
+    const created = await app.api("/api/imports", { method: "POST", body: JSON.stringify({ kind: "purchases", files, ...extra }) });
     expect(created.status).toBe(202);
-    return waitForImport(((await created.json()) as { job_id: string }).job_id);
+    return finished(((await created.json()) as { job_id: string }).job_id);
   };
 
   it("reports in a dry run what the import would do, and writes nothing", async () => {
@@ -342,7 +331,7 @@ describe.skipIf(!postgres)("imports end to end", () => {
       ["GET", `/api/imports/${other?.id}/errors`],
       ["POST", `/api/imports/${other?.id}/retry`],
     ] as const) {
-      expect((await api(p, { method })).status, `${method} ${p}`).toBe(404);
+      expect((await app.api(p, { method })).status, `${method} ${p}`).toBe(404);
     }
   });
 
@@ -358,7 +347,7 @@ describe.skipIf(!postgres)("imports end to end", () => {
       ["POST", "/api/uploads"],
     ] as const) {
       for (const authorization of [undefined, "Bearer wrong-token-0123456789", `Basic ${Buffer.from(`x:${TOKEN}`).toString("base64")}`]) {
-        const response = await fetch(`${base()}${p}`, {
+        const response = await fetch(`${app.base}${p}`, {
           method,
           headers: { "content-type": "application/json", ...(authorization ? { authorization } : {}) },
           body: method === "POST" ? JSON.stringify({ type: "blob.generate-client-token", payload: {} }) : undefined,

@@ -17,6 +17,7 @@ import { queryRows } from "../../lib/db/client.js";
 import { newImportKey } from "../../lib/storage/index.js";
 import { type AppServer, startAppServer } from "../support/app-server.js";
 import { availablePostgres } from "../support/databases.js";
+import { waitForImport } from "../support/job-status.js";
 
 const TOKEN = "manifest-test-token-0123456789";
 const postgres = availablePostgres();
@@ -55,23 +56,16 @@ describe.skipIf(!postgres)("import against the generator's manifests", () => {
       await server.runtime.objectStore().put(key, readFileSync(path.join(dir, "gen", file.name)), { contentType: "text/csv" });
       files.push({ key, name: path.basename(file.name) });
     }
-    const base = app.base;
-    const headers = { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" };
-    const created = await fetch(`${base}/api/imports`, {
+    const created = await fetch(`${app.base}/api/imports`, {
       method: "POST",
-      headers,
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
       body: JSON.stringify({ kind: "purchases", files }),
     });
     expect(created.status).toBe(202);
     const { job_id } = (await created.json()) as { job_id: string };
-    let status: { status: string; counts: Record<string, number> };
-    const until = Date.now() + 90_000;
-    for (;;) {
-      status = (await (await fetch(`${base}/api/imports/${job_id}`, { headers })).json()) as typeof status;
-      if (!["queued", "planning", "running"].includes(status.status)) break;
-      if (Date.now() > until) throw new Error(`import still ${status.status}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    const status = await waitForImport<{ status: string; counts: Record<string, number> }>(app, job_id, {
+      timeoutMs: 90_000,
+    });
     expect(status.status).toBe("completed_with_errors");
 
     const expected = readFileSync(path.join(dir, "gen", "bad-rows.jsonl"), "utf8")

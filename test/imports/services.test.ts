@@ -16,6 +16,7 @@ import { type LocalServices, startLocalServices } from "../../dev/services.js";
 import { applyBlobSdkSettings } from "../../lib/config.js";
 import { newImportKey } from "../../lib/storage/index.js";
 import { availablePostgres } from "../support/databases.js";
+import { waitForStatus } from "../support/job-status.js";
 
 const postgres = availablePostgres();
 
@@ -92,13 +93,10 @@ describe.skipIf(!postgres)("import in local services mode with workers dying aft
     });
     expect(created.status).toBe(202);
     const { job_id } = (await created.json()) as { job_id: string };
-    let status: { status: string; counts: Record<string, number> };
-    for (const until = Date.now() + 90_000; ; ) {
-      status = (await (await request(`/api/imports/${job_id}`, { headers })).json()) as typeof status;
-      if (!["queued", "planning", "running"].includes(status.status)) break;
-      if (Date.now() > until) throw new Error(`import still ${status.status}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    const status = await waitForStatus(
+      async () => (await (await request(`/api/imports/${job_id}`, { headers })).json()) as { status: string; counts: Record<string, number> },
+      { timeoutMs: 90_000, intervalMs: 200, what: `import ${job_id} to end` },
+    );
     // Both original workers died at their second commit and were replaced.
     expect(services.workerPids().filter((pid) => before.includes(pid))).toEqual([]);
     expect(status.status).toBe("completed_with_errors");
