@@ -114,6 +114,10 @@ const PagedParams = z.object({
   offset: z.number().int().min(0).default(0),
   /** Every chunk answers "throttled" on its first delivery (a shared upstream rate limit). */
   throttle_first: z.boolean().default(false),
+  /** A job-wide step (the retire sweep of a sync) that hands on once, then is done. */
+  final_step: z.boolean().default(false),
+  /** These branches fail permanently on their first chunk until the job is retried. */
+  fail_branches: z.array(z.number().int()).default([]),
   account: z.string().min(1).max(50).default("paged"),
 });
 const PagedPayload = z.object({ branch: z.number().int().min(0), cursor: z.number().int().min(0) });
@@ -134,11 +138,25 @@ export const pagedKind: JobKind = defineJobKind({
   delivery: { flowKey: ({ params }) => `upstream-${params.account}`, parallelism: 4 },
   async plan({ db }) {
     await createTestRowsTable(db);
+    await db.execute(sql`create table if not exists engine_test_steps (job_id uuid primary key, runs integer not null)`);
     return [{ payload: { branch: 0, cursor: 0 }, rows: 0 }];
+  },
+  async finalStep({ job, params, db }) {
+    if (!params.final_step) return "done";
+    const [row] = await queryRows<{ runs: number }>(
+      db,
+      sql`insert into engine_test_steps (job_id, runs) values (${job.id}, 1)
+          on conflict (job_id) do update set runs = engine_test_steps.runs + 1 returning runs`,
+    );
+    return (row?.runs ?? 0) < 2 ? "again" : "done";
   },
   async processChunk(ctx) {
     const { params, payload } = ctx;
     if (params.throttle_first && ctx.attempt === 1) throw new ChunkThrottled(1);
+    // Fails until a retry: the retry re-runs this chunk with a later attempt number.
+    if (params.fail_branches.includes(payload.branch) && payload.cursor === 0 && ctx.attempt === 1) {
+      throw new PermanentChunkError(`branch ${payload.branch} is marked to fail`);
+    }
     let cursor = payload.cursor;
     const stop = Math.min(params.pages, cursor + params.pages_per_chunk);
     // Keep two pages' time in hand for the commit.

@@ -6,6 +6,7 @@ import { TaskMessageSchema } from "../../lib/queue/types.js";
 import { runWebhookTask, WEBHOOK_TASK, WebhookTaskPayload } from "../../lib/webhooks/task.js";
 
 const ChunkPayload = z.object({ job_id: z.string().uuid(), chunk: z.number().int().min(0) });
+/** A plan or a job-wide step task: the job it is for. */
 const PlanPayload = z.object({ job_id: z.string().uuid() });
 const log = logger("tasks");
 
@@ -26,6 +27,10 @@ export const POST = route(
       case TASK_KINDS.plan: {
         const { job_id } = PlanPayload.parse(body.payload);
         return json({ outcome: await engine.handlePlan(job_id) });
+      }
+      case TASK_KINDS.step: {
+        const { job_id } = PlanPayload.parse(body.payload);
+        return json({ outcome: await engine.handleStep(job_id) });
       }
       case TASK_KINDS.chunk: {
         const { job_id, chunk } = ChunkPayload.parse(body.payload);

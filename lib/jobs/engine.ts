@@ -41,6 +41,8 @@ import {
   type MarkedChunk,
   markFirstPublications,
   markPublished,
+  markStepDone,
+  markStepPublished,
   markThrottled,
   recordAttempt,
   reopenFailedChunks,
@@ -49,20 +51,23 @@ import {
   TERMINAL_STATUSES,
   touchJob,
 } from "./repository.js";
-import { ChunkThrottled, PermanentChunkError, type SettledJob } from "./types.js";
+import { ChunkThrottled, PermanentChunkError, type SettledJob, type StepResult } from "./types.js";
 
 /** Queue-side delivery attempts of one publication of a plan task (after the first). */
 export const CHUNK_DELIVERY_RETRIES = DEFAULT_DELIVERY_RETRIES;
 /** Publications of one chunk (the first plus watchdog re-publishes) before it fails. */
 export const MAX_CHUNK_PUBLICATIONS = 5;
 
-export const TASK_KINDS = { plan: "plan", chunk: "chunk" } as const;
+export const TASK_KINDS = { plan: "plan", chunk: "chunk", step: "step" } as const;
 
 export interface ChunkTaskPayload {
   job_id: string;
   chunk: number;
 }
 export interface PlanTaskPayload {
+  job_id: string;
+}
+export interface StepTaskPayload {
   job_id: string;
 }
 
@@ -200,7 +205,7 @@ export class JobEngine {
     await this.store.initJob(jobId, { chunkTotal: chunks.length, rowTotal, startedAtMs: Date.now() });
     timer.finish("planned chunks", { event: "job_planned", chunks: chunks.length, rows: rowTotal });
     if (chunks.length === 0) {
-      await this.finalise(jobId);
+      await this.chunksSettled(jobId);
       return "planned";
     }
     await this.publishMarked(job, await markFirstPublications(this.db, jobId));
@@ -431,7 +436,7 @@ export class JobEngine {
   private async complete(jobId: string, chunk: number, outcome: ChunkOutcome): Promise<void> {
     const result = await this.store.completeChunk(jobId, chunk, outcome);
     // allComplete is the very test finaliseIfComplete makes: no need to read the state again.
-    if (result.allComplete && (await this.store.tryFinalise(jobId))) await this.finalise(jobId);
+    if (result.allComplete && (await this.store.tryFinalise(jobId))) await this.chunksSettled(jobId);
   }
 
   private async finaliseIfComplete(jobId: string): Promise<void> {
@@ -439,7 +444,74 @@ export class JobEngine {
     if (!state || (state.counters.chunks_done ?? 0) + (state.counters.chunks_failed ?? 0) < state.chunkTotal) return;
     // One winner per job; finalise() is also guarded in Postgres, for the watchdog's sake.
     if (!(await this.store.tryFinalise(jobId))) return;
+    await this.chunksSettled(jobId);
+  }
+
+  /**
+   * Every chunk is settled: a kind with a job-wide step gets it run as its own task
+   * (which finalises when it is done); any other job is finalised now. Also called by
+   * the watchdog and at start-up recovery, so a lost step task is published again.
+   */
+  async chunksSettled(jobId: string): Promise<"finalised" | "step_published" | "nothing"> {
+    const job = await findJob(this.db, jobId);
+    if (!job || job.status !== "running") return "nothing";
+    const kind = this.deps.kinds.get(job.kind);
+    if (kind?.hasFinalStep && !job.totals.step_done) {
+      return (await this.publishStep(job)) ? "step_published" : "nothing";
+    }
+    return (await this.finalise(jobId)) ? "finalised" : "nothing";
+  }
+
+  private async publishStep(job: JobRow): Promise<boolean> {
+    const generation = await markStepPublished(this.db, job.id);
+    if (generation === null) return false;
+    await this.deps.queue.publish(this.task(job, TASK_KINDS.step, { job_id: job.id } satisfies StepTaskPayload), {
+      deduplicationId: `step:${job.id}:${generation}`,
+      retries: CHUNK_DELIVERY_RETRIES,
+      failureCallback: true,
+      timeoutSeconds: Math.ceil(this.deps.config.maxDurationMs / 1000),
+    });
+    log.info("job-wide step queued", { event: "step_published", job_id: job.id, generation });
+    return true;
+  }
+
+  /**
+   * The step task: runs the kind's job-wide step within the time budget, once more if
+   * it handed work on, then finalises. A job no longer running (cancelled, finished)
+   * skips it; a step already done only finalises.
+   */
+  async handleStep(jobId: string): Promise<"done" | "handed_on" | "skipped"> {
+    const job = await findJob(this.db, jobId);
+    if (!job || job.status !== "running") return "skipped";
+    if (!job.totals.step_done) {
+      const kind = this.kindOf(job);
+      const budget = startBudget({ maxDurationMs: this.deps.config.maxDurationMs, marginMs: this.deps.config.deadlineMarginMs });
+      const timer = log.start("finalStep", { job_id: jobId, kind: job.kind });
+      let result: StepResult;
+      try {
+        result = await kind.finalStep({
+          job,
+          db: this.db,
+          log: log.child({ job_id: jobId, operation: "finalStep" }),
+          signal: budget.signal,
+          timeLeftMs: () => budget.remainingMs(),
+        });
+      } catch (error) {
+        timer.finishWithError(error, "job-wide step failed; the queue will retry it");
+        throw error;
+      } finally {
+        budget.dispose();
+      }
+      if (result === "again") {
+        await this.publishStep(job);
+        timer.finish("job-wide step handed on", { event: "step_handed_on" });
+        return "handed_on";
+      }
+      await markStepDone(this.db, jobId);
+      timer.finish("job-wide step done", { event: "step_done" });
+    }
     await this.finalise(jobId);
+    return "done";
   }
 
   /**
@@ -565,6 +637,9 @@ export class JobEngine {
     } else if (task.kind === TASK_KINDS.plan) {
       const { job_id } = task.payload as PlanTaskPayload;
       await this.failJob(job_id, `planning failed: ${reason}`);
+    } else if (task.kind === TASK_KINDS.step) {
+      const { job_id } = task.payload as StepTaskPayload;
+      await this.failJob(job_id, `the job-wide step failed: ${reason}`);
     }
   }
 

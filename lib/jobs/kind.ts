@@ -18,6 +18,7 @@ import {
   PermanentChunkError,
   type PlannedChunk,
   type SettledJob,
+  type StepResult,
 } from "./types.js";
 
 interface JobCall {
@@ -59,6 +60,9 @@ export interface JobKind {
       commit(work: (tx: Database) => Promise<ChunkWork>): Promise<ChunkWork>;
     },
   ): Promise<ChunkWork>;
+  /** The kind declared a job-wide step (JobKindDefinition.finalStep). */
+  readonly hasFinalStep: boolean;
+  finalStep(ctx: JobCall & { db: Database; signal: AbortSignal; timeLeftMs(): number }): Promise<StepResult>;
   settle(ctx: JobCall & { db: Database; status: JobStatus; counters: Record<string, number> }): Promise<SettledJob>;
   afterFinalise(ctx: JobCall & { db: Database; status: JobStatus; counters: Record<string, number> }): Promise<void>;
 }
@@ -111,6 +115,8 @@ export function defineJobKind<Params, Payload>(definition: JobKindDefinition<Par
           return done;
         },
       }),
+    hasFinalStep: definition.finalStep !== undefined,
+    finalStep: async (ctx) => (definition.finalStep ? definition.finalStep({ ...ctx, params: paramsOf(ctx.job) }) : "done"),
     settle: async (ctx) =>
       definition.settle ? definition.settle({ ...ctx, params: paramsOf(ctx.job) }) : { status: ctx.status, counters: ctx.counters },
     afterFinalise: async (ctx) => {

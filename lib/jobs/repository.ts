@@ -19,7 +19,7 @@ export const TERMINAL_STATUSES: JobStatus[] = [
 ];
 
 export interface JobRow extends JobRecord {
-  totals: { rows?: number; chunks?: number };
+  totals: { rows?: number; chunks?: number; plan_publications?: number; step_publications?: number; step_done?: boolean };
   counters: Record<string, number>;
   lastError: string | null;
   createdAt: Date;
@@ -485,7 +485,8 @@ export async function reopenFailedChunks(db: Database, id: string): Promise<numb
   return db.transaction(async (tx) => {
     const reopened = await tx
       .update(jobs)
-      .set({ status: "running", finishedAt: null, heartbeatAt: sql`now()` })
+      // The job-wide step runs again after the re-run chunks.
+      .set({ status: "running", finishedAt: null, heartbeatAt: sql`now()`, totals: sql`${jobs.totals} - 'step_done'` })
       .where(
         and(
           eq(jobs.id, id),
@@ -514,6 +515,26 @@ export async function activeJobs(db: Database, limit: number): Promise<JobRow[]>
     .orderBy(asc(jobs.heartbeatAt))
     .limit(limit);
   return rows as JobRow[];
+}
+
+/**
+ * Counts a publication of the job-wide step task (its deduplication generation) and
+ * beats the heartbeat; null when the job is no longer running or its step is done.
+ */
+export async function markStepPublished(db: Database, id: string): Promise<number | null> {
+  const [row] = await queryRows<{ publications: number }>(
+    db,
+    sql`update jobs set
+          totals = totals || jsonb_build_object('step_publications', coalesce((totals->>'step_publications')::int, 0) + 1),
+          heartbeat_at = now()
+        where id = ${id} and status = 'running' and coalesce((totals->>'step_done')::boolean, false) = false
+        returning (totals->>'step_publications')::int as publications`,
+  );
+  return row?.publications ?? null;
+}
+
+export async function markStepDone(db: Database, id: string): Promise<void> {
+  await queryRows(db, sql`update jobs set totals = totals || '{"step_done": true}'::jsonb, heartbeat_at = now() where id = ${id}`);
 }
 
 /** Counts a re-publication of the plan task (the watchdog gives up after a few). */

@@ -123,6 +123,19 @@ export class ChunkThrottled extends Error {
   }
 }
 
+export interface StepContext<Params> {
+  job: JobRecord;
+  params: Params;
+  db: Database;
+  log: Logger;
+  /** Aborted when the function's time budget runs out. */
+  signal: AbortSignal;
+  timeLeftMs(): number;
+}
+
+/** `again`: the step handed the rest of its work on (its budget ran short); run it once more. */
+export type StepResult = "done" | "again";
+
 /** A kind as its module writes it: typed by its own schemas. */
 export interface JobKindDefinition<Params, Payload> {
   kind: string;
@@ -142,6 +155,13 @@ export interface JobKindDefinition<Params, Payload> {
   openEnded?: boolean;
   delivery?: DeliveryPolicy<Params, Payload>;
   plan(ctx: PlanContext<Params>): Promise<Array<PlannedChunk<Payload>>>;
+  /**
+   * Work that runs once every chunk is settled and before the final status (a sync's
+   * retire sweep, promoting a run's results), as its own task, not inside whichever
+   * worker finished last. Idempotent: a lost or repeated step task runs it again.
+   * Within its time budget: return "again" to be run once more.
+   */
+  finalStep?(ctx: StepContext<Params>): Promise<StepResult>;
   processChunk(ctx: ChunkContext<Params, Payload>): Promise<ChunkWork<Payload>>;
   /**
    * Runs in the transaction that writes the final status, just before it, so what the

@@ -33,6 +33,7 @@ export interface WatchdogReport {
   plans_republished: number;
   jobs_failed: number;
   jobs_finalised: number;
+  steps_published: number;
 }
 
 const log = logger("watchdog");
@@ -49,6 +50,7 @@ export async function runWatchdog(
     plans_republished: 0,
     jobs_failed: 0,
     jobs_finalised: 0,
+    steps_published: 0,
   };
   const timer = log.start("runWatchdog");
   for (const job of await activeJobs(deps.db, JOBS_PER_RUN)) {
@@ -101,7 +103,7 @@ export async function recoverActiveJobs(deps: {
         await deps.store.restoreJob(job.id, await jobSnapshot(deps.db, job));
         const pending = (await listChunks(deps.db, job.id, "pending")).map((chunk) => chunk.chunk);
         if (pending.length === 0) {
-          if (await deps.engine.finalise(job.id)) report.jobs_finalised += 1;
+          if ((await deps.engine.chunksSettled(job.id)) === "finalised") report.jobs_finalised += 1;
         } else {
           report.chunks_republished += await deps.engine.publishChunks(job, pending);
         }
@@ -155,16 +157,21 @@ async function checkRunningJob(
   }
 
   const pending = chunks.filter((chunk) => chunk.status === "pending");
-  if (pending.length === 0) {
-    if (await deps.engine.finalise(job.id)) report.jobs_finalised += 1;
-    return;
-  }
-
-  const live = new Set((await deps.store.getLeases(job.id)).map((lease) => lease.chunk));
   // A chunk never claimed may just be waiting its turn in the queue (flow control):
   // only when the whole job has made no progress for the stall threshold is its
   // message presumed lost. A chunk that was claimed and has no live lease lost its worker.
   const jobStalled = nowMs - (job.heartbeatAt ?? job.createdAt).getTime() >= deps.config.stallMs;
+  if (pending.length === 0) {
+    // A job-wide step already queued is given the stall window before it is queued again.
+    const stepQueued = (job.totals.step_publications ?? 0) > 0 && !job.totals.step_done;
+    if (stepQueued && !jobStalled) return;
+    const outcome = await deps.engine.chunksSettled(job.id);
+    if (outcome === "finalised") report.jobs_finalised += 1;
+    if (outcome === "step_published") report.steps_published += 1;
+    return;
+  }
+
+  const live = new Set((await deps.store.getLeases(job.id)).map((lease) => lease.chunk));
   const stalled = pending.filter(
     (chunk) =>
       !live.has(chunk.chunk) &&
@@ -182,6 +189,6 @@ async function checkRunningJob(
     log.warn("re-published stalled chunks", { event: "chunks_republished", job_id: job.id, chunks: republish.length });
   }
   if (exhausted.length > 0 && (await chunkTotals(deps.db, job.id)).pending === 0) {
-    if (await deps.engine.finalise(job.id)) report.jobs_finalised += 1;
+    if ((await deps.engine.chunksSettled(job.id)) === "finalised") report.jobs_finalised += 1;
   }
 }

@@ -236,6 +236,7 @@ describePostgres("jobs API", () => {
           "jobs_checked",
           "jobs_failed",
           "jobs_finalised",
+          "steps_published",
           "plans_republished",
           "states_restored",
         ].sort(),

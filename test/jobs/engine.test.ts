@@ -400,6 +400,29 @@ describe.each(adapters)("job engine ($name)", (adapter) => {
       for (let k = 1; k < chunks.length; k++) expect(chunks[k]?.payload.cursor).toBeGreaterThan(chunks[k - 1]?.payload.cursor ?? 0);
     });
 
+    it("runs the job-wide step once every chunk is settled, as its own task that may hand on; retry re-runs chunks and step", async () => {
+      // Branch 1 fails on its first chunk: the job ends with errors, its step having run.
+      const job = await paged({ pages: 4, pages_per_chunk: 2, fan_out: 2, final_step: true, fail_branches: [1], offset: offsetFor(24, 1) });
+      const first = await waitForJob(job.id);
+      expect(first.status).toBe("completed_with_errors");
+      expect(first.counters).toMatchObject({ rows_inserted: 16, chunks_done: 4, chunks_failed: 1 });
+      const runs = async () =>
+        Number(
+          (await queryRows<{ runs: number }>(await db(), sql`select runs from engine_test_steps where job_id = ${job.id}`))[0]?.runs ?? 0,
+        );
+      // Run twice: once handing on, once done; never by a chunk's worker.
+      expect(await runs()).toBe(2);
+      expect(await engine.handleStep(job.id)).toBe("skipped"); // a duplicate after the end
+
+      // Retry: the failed chunk runs, hands on its continuation, and the step runs again.
+      expect(await engine.retry(job.id)).toBe(1);
+      const retried = await waitForJob(job.id);
+      expect(retried.status).toBe("completed");
+      expect(retried.counters).toMatchObject({ rows_done: 24, rows_inserted: 24, chunks_done: 6, chunks_failed: 0 });
+      expect(await rowsOf(retried)).toBe(24);
+      expect(await runs()).toBe(3);
+    });
+
     it("throttles, cancels and retries like planned chunks", async () => {
       const throttled = await paged({ pages: 4, pages_per_chunk: 1, throttle_first: true, offset: offsetFor(8, 1) });
       const done = await waitForJob(throttled.id);
