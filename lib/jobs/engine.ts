@@ -12,7 +12,7 @@ import type { JobsConfig } from "../config.js";
 import type { Database } from "../db/client.js";
 import type { JobStatus } from "../db/schema.js";
 import { AppError } from "../errors.js";
-import type { ChunkOutcome, JobStateStore } from "../kv/job-state.js";
+import type { ChunkTally, JobStateStore } from "../kv/job-state.js";
 import { logger } from "../log/index.js";
 import type { PublishOptions, TaskMessage, TaskQueue } from "../queue/types.js";
 import { startBudget } from "./budget.js";
@@ -104,7 +104,7 @@ export interface EngineDeps {
   faults?: EngineFaults;
 }
 
-export type ChunkResult =
+export type ChunkDeliveryResult =
   | "completed"
   | "failed"
   | "already_done"
@@ -263,7 +263,7 @@ export class JobEngine {
    * for one of the process's chunk slots first (at most half the time budget, so the
    * chunk keeps the other half), and claims the chunk only once it has one.
    */
-  async handleChunk(jobId: string, chunk: number, delivery: Delivery): Promise<ChunkResult> {
+  async handleChunk(jobId: string, chunk: number, delivery: Delivery): Promise<ChunkDeliveryResult> {
     const startedAtMs = Date.now();
     const { maxDurationMs, deadlineMarginMs } = this.deps.config;
     const job = await findJob(this.db, jobId);
@@ -282,7 +282,7 @@ export class JobEngine {
     chunk: number,
     delivery: Delivery,
     startedAtMs: number,
-  ): Promise<ChunkResult> {
+  ): Promise<ChunkDeliveryResult> {
     if (!job) return "unknown_job";
     if (job.status === "cancelled") return "cancelled";
     if (TERMINAL_STATUSES.includes(job.status)) return "job_finished";
@@ -433,7 +433,7 @@ export class JobEngine {
     return true;
   }
 
-  private async complete(jobId: string, chunk: number, outcome: ChunkOutcome): Promise<void> {
+  private async complete(jobId: string, chunk: number, outcome: ChunkTally): Promise<void> {
     const result = await this.store.completeChunk(jobId, chunk, outcome);
     // allComplete is the very test finaliseIfComplete makes: no need to read the state again.
     if (result.allComplete && (await this.store.tryFinalise(jobId))) await this.chunksSettled(jobId);
@@ -723,6 +723,6 @@ function totalsFromFinalCounters(job: JobRow): ChunkTotals {
   };
 }
 
-function outcomeOf(row: ChunkRow): ChunkOutcome {
+function outcomeOf(row: ChunkRow): ChunkTally {
   return { rowsDone: row.rowsDone, rowsFailed: row.rowsFailed, failed: row.status === "failed", counters: row.counters };
 }

@@ -1,7 +1,7 @@
 export { handOn, type TimeBudget, startBudget } from "./budget.js";
 export {
   CHUNK_DELIVERY_RETRIES,
-  type ChunkResult,
+  type ChunkDeliveryResult,
   type ChunkTaskPayload,
   type Delivery,
   type EngineDeps,
@@ -14,7 +14,7 @@ export {
   WorkerCrash,
 } from "./engine.js";
 export { uuidv7 } from "./ids.js";
-export { type ChunkOutcome, chunkCounterSums, chunkOutcomes, sumCountsByKey } from "./outcomes.js";
+export { type ChunkReport, chunkCounterSums, chunkOutcomes, sumCountsByKey } from "./outcomes.js";
 export { computeProgress, type Progress } from "./progress.js";
 export { defineJobKind, JobCatalogue, type JobKind } from "./kind.js";
 export { findJob, type JobRow, listJobs } from "./repository.js";

@@ -8,7 +8,7 @@ import type { z } from "zod";
 import { type Database, queryRows } from "../db/client.js";
 import type { ChunkStatus } from "../db/schema.js";
 
-export interface ChunkOutcome<Payload> {
+export interface ChunkReport<Payload> {
   chunk: number;
   status: ChunkStatus;
   /** As the kind planned it, parsed with the schema the reader gives. */
@@ -24,8 +24,8 @@ export async function chunkOutcomes<Payload>(
   db: Database,
   jobId: string,
   payload: z.ZodType<Payload>,
-): Promise<Array<ChunkOutcome<Payload>>> {
-  const rows = await queryRows<Omit<ChunkOutcome<unknown>, "payload"> & { payload: unknown }>(
+): Promise<Array<ChunkReport<Payload>>> {
+  const rows = await queryRows<Omit<ChunkReport<unknown>, "payload"> & { payload: unknown }>(
     db,
     sql`select chunk, status, payload, rows_done as "rowsDone", rows_failed as "rowsFailed",
                counters, counts_by_key as "countsByKey"
@@ -46,7 +46,7 @@ export async function chunkCounterSums(db: Database, jobId: string): Promise<Rec
 
 /** ChunkWork.countsByKey summed over the job's chunks: key -> counter -> total. */
 export function sumCountsByKey(
-  outcomes: ReadonlyArray<Pick<ChunkOutcome<unknown>, "countsByKey">>,
+  outcomes: ReadonlyArray<Pick<ChunkReport<unknown>, "countsByKey">>,
 ): Record<string, Record<string, number>> {
   const sums: Record<string, Record<string, number>> = {};
   for (const { countsByKey } of outcomes) {

@@ -1,4 +1,4 @@
-import type { JobState } from "../kv/job-state.js";
+import type { LiveJobState } from "../kv/job-state.js";
 import type { ChunkTotals, JobRow } from "./repository.js";
 
 export interface Progress {
@@ -32,7 +32,7 @@ export interface Activity {
  */
 export function computeProgress(
   job: JobRow,
-  live: JobState | null,
+  live: LiveJobState | null,
   durable: ChunkTotals | null,
   activity: Activity | null = null,
   nowMs: number = Date.now(),

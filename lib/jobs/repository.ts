@@ -6,7 +6,7 @@
 import { and, asc, desc, eq, inArray, lt, or, type SQL, sql } from "drizzle-orm";
 import { type Database, queryRows } from "../db/client.js";
 import { type ChunkStatus, type JobStatus, jobChunks, jobs } from "../db/schema.js";
-import type { JobSnapshot } from "../kv/job-state.js";
+import type { JobStateSnapshot } from "../kv/job-state.js";
 import type { ChunkWork, JobRecord, PlannedChunk } from "./types.js";
 
 export const ACTIVE_STATUSES: JobStatus[] = ["queued", "planning", "running"];
@@ -416,7 +416,7 @@ export async function chunkTotals(db: Database, jobId: string): Promise<ChunkTot
 }
 
 /** What Redis needs to rebuild the job's hot state. */
-export async function jobSnapshot(db: Database, job: JobRow): Promise<JobSnapshot> {
+export async function jobSnapshot(db: Database, job: JobRow): Promise<JobStateSnapshot> {
   const rows = await listChunks(db, job.id);
   return {
     chunkTotal: rows.length,

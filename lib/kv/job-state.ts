@@ -15,7 +15,7 @@
  */
 
 /** What a chunk's work amounted to. `counters` are job-specific (e.g. orders_inserted). */
-export interface ChunkOutcome {
+export interface ChunkTally {
   rowsDone: number;
   rowsFailed: number;
   /** The chunk failed as a whole (a permanent error, or the queue gave up on it). */
@@ -50,7 +50,7 @@ export interface Lease {
   expiresAtMs: number;
 }
 
-export interface JobState {
+export interface LiveJobState {
   chunkTotal: number;
   rowTotal: number;
   startedAtMs: number;
@@ -71,17 +71,17 @@ export interface JobInit {
 }
 
 /** Everything `job_chunks` knows, to rebuild the hot state after it was lost. */
-export interface JobSnapshot extends JobInit {
+export interface JobStateSnapshot extends JobInit {
   cancelled: boolean;
   finalised: boolean;
-  completed: Array<{ chunk: number; outcome: ChunkOutcome }>;
+  completed: Array<{ chunk: number; outcome: ChunkTally }>;
 }
 
 export interface JobStateStore {
   /** Creates the job's state; does nothing if it exists (safe to repeat). */
   initJob(jobId: string, init: JobInit): Promise<void>;
   /** Replaces the job's whole state with the snapshot; leases and attempts are dropped. */
-  restoreJob(jobId: string, snapshot: JobSnapshot): Promise<void>;
+  restoreJob(jobId: string, snapshot: JobStateSnapshot): Promise<void>;
   /** Takes (or, for the same owner, renews) the chunk's lease unless done, cancelled or leased to another. */
   claimChunk(jobId: string, chunk: number, owner: string, leaseMs: number): Promise<ClaimResult>;
   /** Extends the owner's lease; false if the owner no longer holds it (also: expired, or unknown job). */
@@ -92,7 +92,7 @@ export interface JobStateStore {
    * Marks the chunk complete and adds its outcome to the counters, once; drops its lease.
    * Rejects with `JobStateMissingError` when the store does not know the job (restore it first).
    */
-  completeChunk(jobId: string, chunk: number, outcome: ChunkOutcome): Promise<CompleteResult>;
+  completeChunk(jobId: string, chunk: number, outcome: ChunkTally): Promise<CompleteResult>;
   /**
    * Raises the job's chunk and row totals to at least these (chunks added while it
    * runs). Idempotent and monotonic: a repeat, or a late caller with smaller totals,
@@ -103,7 +103,7 @@ export interface JobStateStore {
   tryFinalise(jobId: string): Promise<boolean>;
   /** Sets the cancel flag: later claims answer `cancelled` (chunks already done: `done`). No-op for an unknown job. */
   cancelJob(jobId: string): Promise<void>;
-  getJobState(jobId: string): Promise<JobState | null>;
+  getJobState(jobId: string): Promise<LiveJobState | null>;
   /** Live leases only. */
   getLeases(jobId: string): Promise<Lease[]>;
   deleteJob(jobId: string): Promise<void>;

@@ -7,12 +7,12 @@
  * it restores the job from Postgres.
  */
 import type {
-  ChunkOutcome,
+  ChunkTally,
   ClaimResult,
   CompleteResult,
   JobInit,
-  JobSnapshot,
-  JobState,
+  JobStateSnapshot,
+  LiveJobState,
   JobStateStore,
   Lease,
 } from "./job-state.js";
@@ -112,7 +112,7 @@ export function createMemoryJobStateStore(options: MemoryJobStateStoreOptions = 
       else jobs.set(jobId, newJob(checked));
     },
 
-    async restoreJob(jobId: string, snapshot: JobSnapshot): Promise<void> {
+    async restoreJob(jobId: string, snapshot: JobStateSnapshot): Promise<void> {
       checkJobId(jobId);
       const summary = summariseSnapshot(jobId, snapshot);
       sweep();
@@ -170,7 +170,7 @@ export function createMemoryJobStateStore(options: MemoryJobStateStoreOptions = 
       if (job?.leases.get(chunk)?.owner === owner) job.leases.delete(chunk);
     },
 
-    async completeChunk(jobId: string, chunk: number, outcome: ChunkOutcome): Promise<CompleteResult> {
+    async completeChunk(jobId: string, chunk: number, outcome: ChunkTally): Promise<CompleteResult> {
       checkJobId(jobId);
       checkChunk(chunk);
       const checked = checkOutcome(outcome);
@@ -225,7 +225,7 @@ export function createMemoryJobStateStore(options: MemoryJobStateStoreOptions = 
       if (job) job.cancelled = true;
     },
 
-    async getJobState(jobId: string): Promise<JobState | null> {
+    async getJobState(jobId: string): Promise<LiveJobState | null> {
       checkJobId(jobId);
       const job = live(jobId);
       if (!job) return null;

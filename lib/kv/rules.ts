@@ -3,7 +3,7 @@
  * so their answers cannot drift apart: argument validation, the standard counters,
  * and how a snapshot folds into counters when a job's state is rebuilt.
  */
-import type { ChunkOutcome, JobInit, JobSnapshot } from "./job-state.js";
+import type { ChunkTally, JobInit, JobStateSnapshot } from "./job-state.js";
 
 export const STANDARD_COUNTERS = ["rows_done", "rows_failed", "chunks_done", "chunks_failed"] as const;
 const RESERVED = new Set<string>(STANDARD_COUNTERS);
@@ -71,7 +71,7 @@ export interface CheckedOutcome {
 }
 
 /** An outcome, validated: integer counts, custom counters never named like a standard one. */
-export function checkOutcome(outcome: ChunkOutcome): CheckedOutcome {
+export function checkOutcome(outcome: ChunkTally): CheckedOutcome {
   const counters = Object.entries(outcome.counters ?? {});
   for (const [name, value] of counters) {
     if (name === "" || RESERVED.has(name)) throw new TypeError(`"${name}" cannot be a custom counter name`);
@@ -95,7 +95,7 @@ export interface SnapshotSummary {
  * The state that completing the snapshot's chunks one by one would build: a chunk
  * listed twice counts once (the first listing, as a repeated completeChunk would).
  */
-export function summariseSnapshot(jobId: string, snapshot: JobSnapshot): SnapshotSummary {
+export function summariseSnapshot(jobId: string, snapshot: JobStateSnapshot): SnapshotSummary {
   const init = checkInit(snapshot);
   const counters: Record<string, number> = { rows_done: 0, rows_failed: 0, chunks_done: 0, chunks_failed: 0 };
   const seen = new Set<number>();

@@ -26,12 +26,12 @@
  */
 import { Redis } from "@upstash/redis";
 import type {
-  ChunkOutcome,
+  ChunkTally,
   ClaimResult,
   CompleteResult,
   JobInit,
-  JobSnapshot,
-  JobState,
+  JobStateSnapshot,
+  LiveJobState,
   JobStateStore,
   Lease,
 } from "./job-state.js";
@@ -344,7 +344,7 @@ export function createUpstashJobStateStore(options: UpstashJobStateStoreOptions)
       ]);
     },
 
-    async restoreJob(jobId: string, snapshot: JobSnapshot): Promise<void> {
+    async restoreJob(jobId: string, snapshot: JobStateSnapshot): Promise<void> {
       const jobKeyList = keys(jobId);
       const init = checkInit(snapshot);
       const summary = summariseSnapshot(jobId, snapshot);
@@ -404,7 +404,7 @@ export function createUpstashJobStateStore(options: UpstashJobStateStoreOptions)
       await scripts.release.exec(jobKeyList, [String(chunk), owner]);
     },
 
-    async completeChunk(jobId: string, chunk: number, outcome: ChunkOutcome): Promise<CompleteResult> {
+    async completeChunk(jobId: string, chunk: number, outcome: ChunkTally): Promise<CompleteResult> {
       const jobKeyList = keys(jobId);
       checkChunk(chunk);
       const checked = checkOutcome(outcome);
@@ -451,7 +451,7 @@ export function createUpstashJobStateStore(options: UpstashJobStateStoreOptions)
       await scripts.cancel.exec(keys(jobId), []);
     },
 
-    async getJobState(jobId: string): Promise<JobState | null> {
+    async getJobState(jobId: string): Promise<LiveJobState | null> {
       const reply = await scripts.state.exec(keys(jobId), []);
       if (reply === null) return null;
       const [chunkTotal, rowTotal, startedAtMs, cancelled, finalised, counterPairs, running, attemptPairs] = asArray(

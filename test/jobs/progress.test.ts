@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { computeProgress } from "../../lib/jobs/progress.js";
 import type { ChunkTotals, JobRow } from "../../lib/jobs/repository.js";
-import type { JobState } from "../../lib/kv/job-state.js";
+import type { LiveJobState } from "../../lib/kv/job-state.js";
 
 const NOW = Date.parse("2026-12-03T10:00:00Z");
 
@@ -45,7 +45,7 @@ function totals(overrides: Partial<ChunkTotals>): ChunkTotals {
   };
 }
 
-const live: JobState = {
+const live: LiveJobState = {
   chunkTotal: 10,
   rowTotal: 1000,
   startedAtMs: NOW - 100_000,

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { describe, expect, test } from "vitest";
-import type { ChunkOutcome, JobSnapshot, JobState, JobStateStore } from "../../lib/kv/job-state.js";
+import type { ChunkTally, JobStateSnapshot, LiveJobState, JobStateStore } from "../../lib/kv/job-state.js";
 import { createJobStateStore, JobStateMissingError, jobKeys } from "../../lib/kv/index.js";
 import { createMemoryJobStateStore } from "../../lib/kv/memory.js";
 import { createUpstashJobStateStore } from "../../lib/kv/upstash.js";
@@ -26,7 +26,7 @@ const PAST_SHORT_LEASE = 90;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const newJobId = () => `job-${randomUUID()}`;
-const ok = (rowsDone: number, rowsFailed = 0, counters?: Record<string, number>): ChunkOutcome => ({
+const ok = (rowsDone: number, rowsFailed = 0, counters?: Record<string, number>): ChunkTally => ({
   rowsDone,
   rowsFailed,
   failed: false,
@@ -53,7 +53,7 @@ function jobStateContract(current: () => Harness): void {
       counters: { rows_done: 0, rows_failed: 0, chunks_done: 0, chunks_failed: 0 },
       running: 0,
       attempts: {},
-    } satisfies JobState);
+    } satisfies LiveJobState);
     await store().completeChunk(jobId, 0, ok(100));
     await store().initJob(jobId, { chunkTotal: 9, rowTotal: 9, startedAtMs: 9 });
     const state = await store().getJobState(jobId);
@@ -238,7 +238,7 @@ function jobStateContract(current: () => Harness): void {
     const results = await Promise.all(
       Array.from({ length: chunks }, (_, chunk) => {
         const failed = chunk % 10 === 0;
-        const outcome: ChunkOutcome = failed
+        const outcome: ChunkTally = failed
           ? { rowsDone: 0, rowsFailed: 10, failed: true }
           : { rowsDone: 9, rowsFailed: 1, failed: false, counters: { orders: 9, refunds: chunk % 2 } };
         return (chunk % 2 === 0 ? a : b).completeChunk(jobId, chunk, outcome);
@@ -345,7 +345,7 @@ function jobStateContract(current: () => Harness): void {
   });
 
   test("restoreJob rebuilds the state that completing the same chunks builds", async () => {
-    const completed: JobSnapshot["completed"] = [
+    const completed: JobStateSnapshot["completed"] = [
       { chunk: 0, outcome: ok(50, 0, { orders: 50 }) },
       { chunk: 3, outcome: { rowsDone: 0, rowsFailed: 50, failed: true } },
       { chunk: 4, outcome: ok(45, 5, { orders: 45, refunds: 2 }) },
