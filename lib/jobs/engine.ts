@@ -58,7 +58,8 @@ export const CHUNK_DELIVERY_RETRIES = DEFAULT_DELIVERY_RETRIES;
 /** Publications of one chunk (the first plus watchdog re-publishes) before it fails. */
 export const MAX_CHUNK_PUBLICATIONS = 5;
 
-export const TASK_KINDS = { plan: "plan", chunk: "chunk", step: "step" } as const;
+/** The engine's task types (each its own route, /api/tasks/<type>). */
+export const TASK_TYPES = { plan: "plan", chunk: "chunk", step: "step" } as const;
 
 export interface ChunkTaskPayload {
   job_id: string;
@@ -165,7 +166,7 @@ export class JobEngine {
   }
 
   async publishPlan(job: JobRow, generation: number): Promise<void> {
-    await this.deps.queue.publish(this.task(job, TASK_KINDS.plan, { job_id: job.id } satisfies PlanTaskPayload), {
+    await this.deps.queue.publish(this.task(job, TASK_TYPES.plan, { job_id: job.id } satisfies PlanTaskPayload), {
       deduplicationId: `plan:${job.id}:${generation}`,
       retries: CHUNK_DELIVERY_RETRIES,
       failureCallback: true,
@@ -223,7 +224,7 @@ export class JobEngine {
     const kind = this.kindOf(job);
     await this.deps.queue.publishMany(
       marked.map((one) => ({
-        task: this.task(job, TASK_KINDS.chunk, { job_id: job.id, chunk: one.chunk } satisfies ChunkTaskPayload),
+        task: this.task(job, TASK_TYPES.chunk, { job_id: job.id, chunk: one.chunk } satisfies ChunkTaskPayload),
         options: this.chunkPublishOptions(job, kind, one, delaySeconds),
       })),
     );
@@ -247,8 +248,8 @@ export class JobEngine {
     };
   }
 
-  private task(job: JobRow, kind: string, payload: unknown): TaskMessage {
-    return { kind, payload, correlation_id: job.correlationId ?? job.id };
+  private task(job: JobRow, type: string, payload: unknown): TaskMessage {
+    return { type, payload, correlation_id: job.correlationId ?? job.id };
   }
 
   private kindOf(job: JobRow): JobKind {
@@ -465,7 +466,7 @@ export class JobEngine {
   private async publishStep(job: JobRow): Promise<boolean> {
     const generation = await markStepPublished(this.db, job.id);
     if (generation === null) return false;
-    await this.deps.queue.publish(this.task(job, TASK_KINDS.step, { job_id: job.id } satisfies StepTaskPayload), {
+    await this.deps.queue.publish(this.task(job, TASK_TYPES.step, { job_id: job.id } satisfies StepTaskPayload), {
       deduplicationId: `step:${job.id}:${generation}`,
       retries: CHUNK_DELIVERY_RETRIES,
       failureCallback: true,
@@ -631,13 +632,13 @@ export class JobEngine {
   /** The queue gave up on a message: its chunk fails (or its job, for a plan task). */
   async handleDeliveryFailure(task: TaskMessage, detail: { status: number; retried: number }): Promise<void> {
     const reason = `the queue gave up after ${detail.retried + 1} attempt(s); last answer: HTTP ${detail.status}`;
-    if (task.kind === TASK_KINDS.chunk) {
+    if (task.type === TASK_TYPES.chunk) {
       const { job_id, chunk } = task.payload as ChunkTaskPayload;
       await this.failChunk(job_id, chunk, reason);
-    } else if (task.kind === TASK_KINDS.plan) {
+    } else if (task.type === TASK_TYPES.plan) {
       const { job_id } = task.payload as PlanTaskPayload;
       await this.failJob(job_id, `planning failed: ${reason}`);
-    } else if (task.kind === TASK_KINDS.step) {
+    } else if (task.type === TASK_TYPES.step) {
       const { job_id } = task.payload as StepTaskPayload;
       await this.failJob(job_id, `the job-wide step failed: ${reason}`);
     }

@@ -10,7 +10,7 @@ export {
   type JobView,
   MAX_CHUNK_PUBLICATIONS,
   type PlanTaskPayload,
-  TASK_KINDS,
+  TASK_TYPES,
   WorkerCrash,
 } from "./engine.js";
 export { uuidv7 } from "./ids.js";

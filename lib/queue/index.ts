@@ -1,6 +1,6 @@
 /**
  * The task queue on QStash (docs/job-engine.md): publishes task messages to
- * `${publicBaseUrl}/api/tasks/<kind>` and verifies the signature of each delivery.
+ * `${publicBaseUrl}/api/tasks/<type>` and verifies the signature of each delivery.
  * The same code talks to Upstash in production and to the local stand-in
  * (dev/qstash) everywhere else; only `url` and the keys differ.
  *
@@ -47,7 +47,7 @@ const log = logger("queue");
 export interface PublishFailure {
   /** Position in the list given to publishMany (0 for publish). */
   index: number;
-  kind: string;
+  type: string;
   deduplicationId: string | null;
   reason: string;
 }
@@ -64,7 +64,7 @@ export class QueuePublishError extends AppError {
   ) {
     const shown = failures
       .slice(0, 5)
-      .map((f) => `#${f.index} ${f.kind}${f.deduplicationId ? ` (${f.deduplicationId})` : ""}: ${f.reason}`);
+      .map((f) => `#${f.index} ${f.type}${f.deduplicationId ? ` (${f.deduplicationId})` : ""}: ${f.reason}`);
     const more = failures.length > shown.length ? `; and ${failures.length - shown.length} more` : "";
     super(
       options.misconfigured ? "misconfigured" : "service_unavailable",
@@ -103,8 +103,8 @@ export function createTaskQueue(
    */
   function toRequest(item: TaskPublication): PublishRequest<TaskMessage> & { url: string } {
     const task = TaskMessageSchema.parse(item.task);
-    if (`${TASKS_PATH}/${task.kind}` === FAILURE_CALLBACK_PATH) {
-      throw new Error(`task kind "${task.kind}" is reserved: its path is the failure callback's`);
+    if (`${TASKS_PATH}/${task.type}` === FAILURE_CALLBACK_PATH) {
+      throw new Error(`task type "${task.type}" is reserved: its path is the failure callback's`);
     }
     const publish = item.options ?? {};
     const headers: Record<string, string> = { [CORRELATION_HEADER]: task.correlation_id };
@@ -113,7 +113,7 @@ export function createTaskQueue(
       headers[`Upstash-Failure-Callback-Forward-${CORRELATION_HEADER}`] = task.correlation_id;
     }
     return {
-      url: `${baseUrl}${TASKS_PATH}/${task.kind}`,
+      url: `${baseUrl}${TASKS_PATH}/${task.type}`,
       body: task,
       headers,
       retries: publish.retries ?? DEFAULT_RETRIES,
@@ -217,7 +217,7 @@ export function createTaskQueue(
     // The URL QStash signed is the one we published to, under our configured public
     // base; the Host header is the caller's to choose and proves nothing. Task
     // destinations never carry a query string, and the one a function sees is not
-    // the caller's either: Vercel appends `[param]` segments to it (`?kind=plan`).
+    // the caller's either: Vercel appends `[param]` segments to it (`?type=plan`).
     const url = `${baseUrl}${pathname}`;
     try {
       await receiver.verify({ signature, body, url, clockTolerance: CLOCK_TOLERANCE_S });
@@ -285,7 +285,7 @@ function resultOf(response: unknown): PublishResult | string {
 }
 
 function failureOf(item: TaskPublication, index: number, reason: string): PublishFailure {
-  return { index, kind: item.task.kind, deduplicationId: item.options?.deduplicationId ?? null, reason };
+  return { index, type: item.task.type, deduplicationId: item.options?.deduplicationId ?? null, reason };
 }
 
 /** 5xx, 429 and answers that never came are worth another try; other 4xx are not. */

@@ -7,7 +7,8 @@ import { z } from "zod";
 
 /** The body of every task delivery, as published and as received. */
 export const TaskMessageSchema = z.object({
-  kind: z.string().regex(/^[a-z][a-z0-9-]*$/),
+  /** What the task is (plan, chunk, step, webhook): also its route, /api/tasks/<type>. */
+  type: z.string().regex(/^[a-z][a-z0-9-]*$/),
   payload: z.unknown(),
   correlation_id: z.string().min(1).max(128),
 });

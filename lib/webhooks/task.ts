@@ -1,6 +1,6 @@
 /**
  * Webhooks go out through the queue, so that a receiver that is down gets the
- * delivery again with backoff: the `webhook` task (api/tasks/[kind].ts) carries only
+ * delivery again with backoff: the `webhook` task (api/tasks/[type].ts) carries only
  * ids; each delivery attempt builds the body from the database, signs it afresh and
  * POSTs it, and answers 5xx when the receiver did not take it, so QStash retries.
  *
@@ -51,7 +51,7 @@ export async function publishWebhookTask(
 ): Promise<string> {
   const deliveryId = randomUUID();
   await queue.publish(
-    { kind: WEBHOOK_TASK, payload: { ...payload, delivery_id: deliveryId }, correlation_id: correlationId },
+    { type: WEBHOOK_TASK, payload: { ...payload, delivery_id: deliveryId }, correlation_id: correlationId },
     { deduplicationId: `webhook:${payload.job_id}:${deliveryId}`, retries: WEBHOOK_DELIVERY_RETRIES },
   );
   return deliveryId;

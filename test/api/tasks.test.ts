@@ -1,5 +1,5 @@
 /**
- * The queue routes (api/tasks/<kind>, api/tasks/failure) have one way in: a valid
+ * The queue routes (api/tasks/<type>, api/tasks/failure) have one way in: a valid
  * Upstash-Signature over the raw body, issued for this deployment's URL. Forged,
  * expired, mis-addressed and tampered deliveries answer 401 and touch nothing (the
  * chunk stays pending, never claimed, no row written); a delivery signed with the
@@ -76,7 +76,7 @@ describePostgres("queue routes", () => {
   }
 
   const chunkTask = (chunk: number) =>
-    JSON.stringify({ kind: "chunk", payload: { job_id: job.id, chunk }, correlation_id: "tasks-test" });
+    JSON.stringify({ type: "chunk", payload: { job_id: job.id, chunk }, correlation_id: "tasks-test" });
   const failureCallback = (chunk: number) =>
     JSON.stringify({
       status: 500,
@@ -123,7 +123,7 @@ describePostgres("queue routes", () => {
       ["a token not valid yet", body, signClaims(signingKey, claims(url, body, { nbf: now() + 600, iat: now() + 600 }))],
       ["a token for another path", body, signDelivery(signingKey, `${base}${otherRoute}`, Buffer.from(body))],
       ["a token for another host", body, signDelivery(signingKey, otherHost.toString(), Buffer.from(body))],
-      ["a token with a query string in its URL", body, signDelivery(signingKey, `${url}?kind=chunk`, Buffer.from(body))],
+      ["a token with a query string in its URL", body, signDelivery(signingKey, `${url}?type=chunk`, Buffer.from(body))],
       ["a token from another issuer", body, signClaims(signingKey, claims(url, body, { iss: "Someone" }))],
       ["a tampered body", tampered, signDelivery(signingKey, url, Buffer.from(body))],
       ["a body with a byte added", `${body} `, signDelivery(signingKey, url, Buffer.from(body))],
@@ -163,12 +163,12 @@ describePostgres("queue routes", () => {
   });
 
   describe("signed deliveries", () => {
-    it("ignores (200) a message whose kind is not its route's, and processes nothing", async () => {
+    it("ignores (200) a message whose type is not its route's, and processes nothing", async () => {
       // Validly signed for /api/tasks/plan, but the body is a chunk task.
       const body = chunkTask(0);
       const response = await deliver("/api/tasks/plan", body, signDelivery(signingKey, `${base}/api/tasks/plan`, Buffer.from(body)));
       expect(response.status).toBe(200);
-      expect(await response.json()).toEqual({ outcome: "ignored", reason: "kind mismatch" });
+      expect(await response.json()).toEqual({ outcome: "ignored", reason: "type mismatch" });
       await expectUntouched();
     });
 

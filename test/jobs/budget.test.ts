@@ -40,7 +40,7 @@ describe("handOn", () => {
         return { messageId: `m${published.length}`, deduplicated: false };
       },
     };
-    const task: TaskMessage = { kind: "sync-page", payload: { job_id: "j1" }, correlation_id: "c1" };
+    const task: TaskMessage = { type: "sync-page", payload: { job_id: "j1" }, correlation_id: "c1" };
     await handOn(queue, task, { key: "sync:j1", cursor: "page-40" });
     await handOn(queue, task, { key: "sync:j1", cursor: "page-80" }, { delaySeconds: 1 });
     expect(published.map((p) => p.task.payload)).toEqual([

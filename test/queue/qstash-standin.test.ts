@@ -58,7 +58,7 @@ describe("QStash stand-in with the real Client and Receiver", () => {
   it("publishes and delivers the exact body, signed so the real Receiver accepts it", async () => {
     const { qstash, client } = await standIn();
     const url = `${destination.url}/api/tasks/import-chunk?chunk=3&name=a%20b`;
-    const body = { kind: "import-chunk", payload: { text: "zażółć 🚚", n: 1 }, correlation_id: "c-1" };
+    const body = { type: "import-chunk", payload: { text: "zażółć 🚚", n: 1 }, correlation_id: "c-1" };
 
     const published = await client.publishJSON({ url, body, retries: 0 });
     expect(published).toEqual({ messageId: expect.stringMatching(/^msg_/), url });
@@ -269,7 +269,7 @@ describe("QStash stand-in with the real Client and Receiver", () => {
     destination.setHandler((request) =>
       request.path.startsWith("/task") ? { status: 500, body: "nope", headers: { "x-why": "broken" } } : {},
     );
-    const body = { kind: "import-chunk", payload: { chunk: 12 }, correlation_id: "c-12" };
+    const body = { type: "import-chunk", payload: { chunk: 12 }, correlation_id: "c-12" };
     const { messageId } = await client.publishJSON({
       url: `${destination.url}/task?x=1`,
       body,

@@ -1,6 +1,6 @@
 /**
  * lib/queue against the QStash stand-in: what the job engine publishes arrives at
- * `${publicBaseUrl}/api/tasks/<kind>`, every batch result is checked, and
+ * `${publicBaseUrl}/api/tasks/<type>`, every batch result is checked, and
  * verifyDelivery accepts only deliveries signed for this deployment's URL and body.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -36,8 +36,8 @@ function settings(overrides: Partial<{ token: string }> = {}) {
   };
 }
 
-function task(kind: string, payload: unknown, correlationId = "corr-1"): TaskMessage {
-  return { kind, payload, correlation_id: correlationId };
+function task(type: string, payload: unknown, correlationId = "corr-1"): TaskMessage {
+  return { type, payload, correlation_id: correlationId };
 }
 
 /** The delivery as the Vercel function sees it; `host` is whatever the caller put in Host. */
@@ -89,7 +89,7 @@ afterAll(async () => {
 });
 
 describe("createTaskQueue on the QStash stand-in", () => {
-  it("publishes a task to /api/tasks/<kind>, and verifyDelivery accepts the real delivery", async () => {
+  it("publishes a task to /api/tasks/<type>, and verifyDelivery accepts the real delivery", async () => {
     const sent = task("import-chunk", { job: "j1", chunk: 4, note: "ąę" }, "corr-publish");
     const result = await queue.publish(sent, {
       deduplicationId: "j1-4-a1",
@@ -167,7 +167,7 @@ describe("createTaskQueue on the QStash stand-in", () => {
     expect(error).toBeInstanceOf(QueuePublishError);
     const failure = error as QueuePublishError;
     expect(failure).toMatchObject({ code: "service_unavailable", status: 503 });
-    expect(failure.failures.map((f) => [f.index, f.kind, f.deduplicationId])).toEqual([
+    expect(failure.failures.map((f) => [f.index, f.type, f.deduplicationId])).toEqual([
       [0, "kind-0", "fail-0"],
       [1, "kind-1", "fail-1"],
       [2, "kind-2", "fail-2"],
@@ -185,7 +185,7 @@ describe("createTaskQueue on the QStash stand-in", () => {
     const refused = await queue.publish(task("import-chunk", {})).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(QueuePublishError);
     expect((refused as QueuePublishError).failures).toEqual([
-      expect.objectContaining({ index: 0, kind: "import-chunk", reason: expect.stringMatching(/500/) }),
+      expect.objectContaining({ index: 0, type: "import-chunk", reason: expect.stringMatching(/500/) }),
     ]);
 
     const publishedBefore = qstash.stats().published;
@@ -200,7 +200,7 @@ describe("createTaskQueue on the QStash stand-in", () => {
     const publishedBefore = qstash.stats().published;
     await expect(
       queue.publishMany([{ task: task("ok-kind", {}) }, { task: task("Bad Kind!", {}) }]),
-    ).rejects.toThrow(/kind/);
+    ).rejects.toThrow(/type/);
     await expect(queue.publish(task("failure", {}))).rejects.toThrow(/reserved/);
     expect(qstash.stats().published).toBe(publishedBefore);
   });

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { json, route } from "../../lib/http/index.js";
-import { TASK_KINDS } from "../../lib/jobs/index.js";
+import { TASK_TYPES } from "../../lib/jobs/index.js";
 import { logger } from "../../lib/log/index.js";
 import { TaskMessageSchema } from "../../lib/queue/types.js";
 import { runWebhookTask, WEBHOOK_TASK, WebhookTaskPayload } from "../../lib/webhooks/task.js";
@@ -16,23 +16,23 @@ const log = logger("tasks");
  * answers 200 with what happened.
  */
 export const POST = route(
-  { operation: "runTask", auth: "queue", query: z.object({ kind: z.string() }), body: TaskMessageSchema },
+  { operation: "runTask", auth: "queue", query: z.object({ type: z.string() }), body: TaskMessageSchema },
   async ({ query, body, delivery, runtime }) => {
-    if (body.kind !== query.kind) {
-      log.error("task kind does not match its route", { route_kind: query.kind, message_kind: body.kind });
-      return json({ outcome: "ignored", reason: "kind mismatch" });
+    if (body.type !== query.type) {
+      log.error("task type does not match its route", { route_type: query.type, message_type: body.type });
+      return json({ outcome: "ignored", reason: "type mismatch" });
     }
     const engine = await runtime.engine();
-    switch (body.kind) {
-      case TASK_KINDS.plan: {
+    switch (body.type) {
+      case TASK_TYPES.plan: {
         const { job_id } = PlanPayload.parse(body.payload);
         return json({ outcome: await engine.handlePlan(job_id) });
       }
-      case TASK_KINDS.step: {
+      case TASK_TYPES.step: {
         const { job_id } = PlanPayload.parse(body.payload);
         return json({ outcome: await engine.handleStep(job_id) });
       }
-      case TASK_KINDS.chunk: {
+      case TASK_TYPES.chunk: {
         const { job_id, chunk } = ChunkPayload.parse(body.payload);
         const outcome = await engine.handleChunk(job_id, chunk, delivery ?? { messageId: null, retried: 0 });
         return json({ outcome });
@@ -47,8 +47,8 @@ export const POST = route(
         return json({ outcome });
       }
       default:
-        log.error("no handler for task kind", { kind: body.kind });
-        return json({ outcome: "ignored", reason: `unknown task kind ${body.kind}` });
+        log.error("no handler for task type", { type: body.type });
+        return json({ outcome: "ignored", reason: `unknown task type ${body.type}` });
     }
   },
 );
