@@ -2,15 +2,16 @@ import { z } from "zod";
 import { json, route } from "../../lib/http/index.js";
 import { createImport } from "../../lib/imports/create.js";
 import { IMPORT_KIND } from "../../lib/imports/job-params.js";
+import { readImportRequest } from "../../lib/imports/request.js";
 import { listJobs } from "../../lib/jobs/index.js";
 
 /**
  * Creates an import from files in object storage (JSON) or sent in the request
- * (multipart/form-data, 4 MiB in all); honours Idempotency-Key. lib/imports/create.ts
- * reads the body: the route has no body schema because it takes two forms.
+ * (multipart/form-data, 4 MiB in all); honours Idempotency-Key. The route has no body
+ * schema because it takes two forms: lib/imports/request.ts reads either.
  */
-export const POST = route({ operation: "createImport", auth: "api" }, ({ request, runtime, correlationId }) =>
-  createImport(runtime, request, correlationId),
+export const POST = route({ operation: "createImport", auth: "api" }, async ({ request, runtime, correlationId }) =>
+  createImport(runtime, request, await readImportRequest(request), correlationId),
 );
 
 export const GET = route(

@@ -1,104 +1,33 @@
 /**
- * Creating an import (POST /api/imports), from either form of the request, through
- * one path: read and validate (multipart: refuse two parts of the same content) ->
- * check the callback URL -> Idempotency-Key claim -> (multipart: put the parts into
- * object storage) -> resolve the store, check every object exists (head) -> refuse the
- * same content twice (content.ts) -> create the job.
+ * Creating an import (POST /api/imports) from its request, read by request.ts, through
+ * one path: the request's files (multipart: refuse two parts of the same content) ->
+ * check the callback URL -> Idempotency-Key claim -> resolve the store -> (multipart:
+ * put the parts into object storage, form-parts.ts) -> check every object exists
+ * (head) and that a URL names it at its own address -> refuse the same content twice
+ * (content.ts) -> create the job and its files.
  *
- * - JSON: `{ kind, files: [{ key | url, name }], store?, lenient_amounts?, dry_run?,
- *   callback_url? }`, the files already in object storage (POST /api/uploads);
- * - multipart/form-data: the same fields as text parts, and one or more `files` parts
- *   of at most 4 MiB in all (a function's request body is capped at 4.5 MB; larger
- *   files go through client uploads). Each part is put under newImportKey(its name)
- *   and recorded in `uploads`, then imported exactly as if it had been named by key.
- *
- * Validation errors name the field (`kind`, `files.1`, `dry_run`, `callback_url`); the
- * same content twice is a 400 `duplicate_content` naming the later copy (`files.1`).
+ * Errors name the field (`files.1.url`, `store`); the same content twice is a 400
+ * `duplicate_content` naming the later copy (`files.1`).
  */
 import { sql } from "drizzle-orm";
-import { z } from "zod";
 import { type Database, queryRows } from "../db/client.js";
-import { importFiles, uploads } from "../db/schema.js";
+import { importFiles } from "../db/schema.js";
 import { AppError } from "../errors.js";
 import { fingerprint, withIdempotency } from "../http/idempotency.js";
+import type { FormFile } from "../http/multipart.js";
 import { json } from "../http/respond.js";
-import { readJsonBody } from "../http/route.js";
 import { startBudget } from "../jobs/budget.js";
 import { uuidv7 } from "../jobs/ids.js";
 import type { Runtime } from "../runtime.js";
-import { newImportKey, validateObjectKey } from "../storage/keys.js";
-import { parseInput } from "../validate.js";
+import { validateObjectKey } from "../storage/keys.js";
+import type { ObjectInfo, ObjectStore } from "../storage/types.js";
 import { checkCallbackUrl } from "../webhooks/callback-url.js";
 import { contentHashes, duplicateContentError, sha256Hex } from "./content.js";
+import { storeFormParts } from "./form-parts.js";
 import { IMPORT_KIND } from "./job-params.js";
+import type { FileReference, ImportRequest, ImportSettings } from "./request.js";
 
-/** The files of one multipart request, in all. */
-export const MULTIPART_MAX_BYTES = 4 * 1024 * 1024;
-/** What a multipart body may carry besides its files: boundaries, part headers, the text fields. */
-const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
-const MAX_FILES = 200;
-const MAX_NAME_LENGTH = 255;
-/** Parts put into object storage at once. */
-const PUT_CONCURRENCY = 8;
 export const CREATE_IMPORT_SCOPE = "POST /api/imports";
-
-const FileRef = z
-  .object({
-    key: z.string().min(1).optional(),
-    url: z.string().url().optional(),
-    name: z.string().min(1).max(MAX_NAME_LENGTH),
-  })
-  .refine((file) => Boolean(file.key) !== Boolean(file.url), { message: "give exactly one of key or url" });
-
-const blankAsUndefined = (value: unknown) => (typeof value === "string" && value.trim() === "" ? undefined : value);
-
-const common = {
-  kind: z.enum(["purchases", "settlements"]),
-  store: z.preprocess(blankAsUndefined, z.string().trim().min(1).max(200).optional()),
-  lenient_amounts: z.boolean().default(false),
-  dry_run: z.boolean().default(false),
-  callback_url: z.preprocess(blankAsUndefined, z.string().url().optional()),
-};
-
-const CreateImportJson = z.object({ ...common, files: z.array(FileRef).min(1).max(MAX_FILES) });
-
-/** A form's checkbox or text: true/false, 1/0, on/off, yes/no; empty means "not given". */
-const formBoolean = z.preprocess(
-  (value) => {
-    if (typeof value !== "string") return value;
-    const text = value.trim().toLowerCase();
-    if (text === "") return undefined;
-    if (["true", "1", "on", "yes"].includes(text)) return true;
-    if (["false", "0", "off", "no"].includes(text)) return false;
-    return value;
-  },
-  z.boolean({ message: "must be true or false" }).default(false),
-);
-
-interface FormPart {
-  name: string;
-  contentType: string;
-  bytes: Buffer;
-}
-
-const CreateImportForm = z.object({
-  ...common,
-  lenient_amounts: formBoolean,
-  dry_run: formBoolean,
-  files: z
-    .array(z.custom<FormPart>((value) => value !== null && typeof value === "object", { message: "must be a file part" }))
-    .min(1, { message: "give at least one files part" })
-    .max(MAX_FILES),
-});
-
-/** What both forms come down to. */
-interface ImportRequest {
-  kind: "purchases" | "settlements";
-  store?: string | undefined;
-  lenient_amounts: boolean;
-  dry_run: boolean;
-  callback_url: string | null;
-}
 
 interface FileToImport {
   key: string;
@@ -109,77 +38,107 @@ interface FileToImport {
   sha256?: string;
 }
 
-/** POST /api/imports. */
-export async function createImport(runtime: Runtime, request: Request, correlationId: string): Promise<Response> {
-  const type = (request.headers.get("content-type") ?? "").toLowerCase();
-  const multipart = type.startsWith("multipart/form-data");
-  let input: ImportRequest;
-  let fingerprintSource: unknown;
-  let files: () => Promise<FileToImport[]>;
-  if (multipart) {
-    const form = await readImportForm(request);
-    input = requestOf(form);
-    const hashes = form.files.map((part) => sha256Hex(part.bytes));
-    // Before anything is stored or claimed: the bytes are all here.
-    const twins = duplicateContentError(form.files.map((part) => part.name), hashes);
-    if (twins) throw twins;
-    fingerprintSource = {
-      form: "multipart",
-      ...input,
-      files: form.files.map((part, i) => ({ name: part.name, size: part.bytes.length, sha256: hashes[i] })),
-    };
-    files = () => storeParts(runtime, form.files, hashes);
-  } else if (/^application\/([a-z.+-]*\+)?json\b/.test(type)) {
-    const body = parseInput(CreateImportJson, await readJsonBody(request), "body");
-    input = requestOf(body);
-    const objects = runtime.objectStore();
-    const refs = body.files.map((file, index) => ({
-      key: keyOf(file, index, (url) => objects.keyOfUrl(url)),
-      name: file.name,
-      ...(file.url ? { url: file.url } : {}),
-    }));
-    const duplicate = refs.findIndex((ref, i) => refs.findIndex((other) => other.key === ref.key) !== i);
-    if (duplicate >= 0) {
-      throw new AppError("validation_failed", `files.${duplicate} names the same object as an earlier file.`, {
-        fields: [{ field: `files.${duplicate}`, location: "body", message: "the same file twice in one import" }],
-      });
-    }
-    fingerprintSource = { form: "json", ...input, files: refs };
-    files = () => Promise.resolve(refs);
-  } else {
-    throw new AppError("unsupported_media_type", "The body must be JSON (application/json) or multipart/form-data.");
-  }
-  if (input.callback_url !== null) {
-    input.callback_url = await checkCallbackUrl(input.callback_url, { production: runtime.config.production });
+/** The request's files: what its Idempotency-Key fingerprint covers, and where they are once the claim is ours. */
+interface RequestedFiles {
+  fingerprintSource: unknown;
+  files: () => Promise<FileToImport[]>;
+}
+
+/** A file of the job: an object in storage, at its place in the import. */
+interface JobFile {
+  id: string;
+  key: string;
+  name: string;
+  size: number;
+  position: number;
+}
+
+/** POST /api/imports, its body read (request.ts); `request` carries the Idempotency-Key. */
+export async function createImport(
+  runtime: Runtime,
+  request: Request,
+  body: ImportRequest,
+  correlationId: string,
+): Promise<Response> {
+  const requested =
+    body.form === "multipart" ? sentFiles(runtime, body.settings, body.files) : namedFiles(runtime, body.settings, body.files);
+  const settings: ImportSettings = { ...body.settings };
+  if (settings.callback_url !== null) {
+    settings.callback_url = await checkCallbackUrl(settings.callback_url, { production: runtime.config.production });
   }
 
   const { db } = await runtime.database();
-  return withIdempotency({ db, request, scope: CREATE_IMPORT_SCOPE, fingerprint: fingerprint(fingerprintSource) }, async () => {
+  const claim = { db, request, scope: CREATE_IMPORT_SCOPE, fingerprint: fingerprint(requested.fingerprintSource) };
+  return withIdempotency(claim, async () => {
     // The store first: an unknown store refuses the request before any part is stored.
-    const storeId = await resolveStore(db, input.store);
-    return startImport(runtime, db, input, storeId, await files(), correlationId);
+    const storeId = await resolveStore(db, settings.store);
+    return startImport(runtime, db, settings, storeId, await requested.files(), correlationId);
   });
 }
 
-function requestOf(body: Omit<ImportRequest, "callback_url"> & { callback_url?: string | undefined }): ImportRequest {
+/** Multipart: the parts' bytes are all here, so the same content twice is refused before anything is stored or claimed. */
+function sentFiles(runtime: Runtime, settings: ImportSettings, parts: FormFile[]): RequestedFiles {
+  const hashes = parts.map((part) => sha256Hex(part.bytes));
+  const twins = duplicateContentError(parts.map((part) => part.name), hashes);
+  if (twins) throw twins;
   return {
-    kind: body.kind,
-    store: body.store,
-    lenient_amounts: body.lenient_amounts,
-    dry_run: body.dry_run,
-    callback_url: body.callback_url ?? null,
+    fingerprintSource: {
+      form: "multipart",
+      ...settings,
+      files: parts.map((part, i) => ({ name: part.name, size: part.bytes.length, sha256: hashes[i] })),
+    },
+    files: () => storeFormParts(runtime, parts, hashes),
   };
+}
+
+/** JSON: each file's key, given or read from its URL; one object named twice is refused. */
+function namedFiles(runtime: Runtime, settings: ImportSettings, references: FileReference[]): RequestedFiles {
+  const objects = runtime.objectStore();
+  const refs = references.map((file, index) => ({
+    key: keyOf(file, index, (url) => objects.keyOfUrl(url)),
+    name: file.name,
+    ...(file.url ? { url: file.url } : {}),
+  }));
+  const duplicate = refs.findIndex((ref, i) => refs.findIndex((other) => other.key === ref.key) !== i);
+  if (duplicate >= 0) {
+    throw new AppError("validation_failed", `files.${duplicate} names the same object as an earlier file.`, {
+      fields: [{ field: `files.${duplicate}`, location: "body", message: "the same file twice in one import" }],
+    });
+  }
+  return { fingerprintSource: { form: "json", ...settings, files: refs }, files: () => Promise.resolve(refs) };
 }
 
 async function startImport(
   runtime: Runtime,
   db: Database,
-  input: ImportRequest,
+  settings: ImportSettings,
   storeId: number | null,
   refs: FileToImport[],
   correlationId: string,
 ): Promise<Response> {
   const objects = runtime.objectStore();
+  const heads = await objectsOf(objects, refs);
+  const hashes = await distinctContentHashes(runtime, db, objects, refs, heads);
+  const files: JobFile[] = refs.map((ref, position) => ({
+    id: uuidv7(),
+    key: ref.key,
+    name: ref.name,
+    size: heads[position]?.size ?? 0,
+    position,
+  }));
+  const jobId = await createImportJob(runtime, settings, storeId, files, hashes, correlationId);
+  return json(
+    {
+      job_id: jobId,
+      files: files.map(({ id, name, size, key }) => ({ id, name, size, key })),
+      status_url: `/api/imports/${jobId}`,
+    },
+    { status: 202, headers: { location: `/api/imports/${jobId}` } },
+  );
+}
+
+/** Each file's object (head), refused when missing or when its URL is not the store's own address of it. */
+async function objectsOf(objects: ObjectStore, refs: FileToImport[]): Promise<Array<ObjectInfo | null>> {
   const heads = await Promise.all(refs.map((ref) => objects.head(ref.key)));
   const missing = heads.findIndex((head) => head === null);
   if (missing >= 0) {
@@ -196,7 +155,18 @@ async function startImport(
       fields: [{ field: `files.${foreign}.url`, location: "body", message }],
     });
   }
-  // The same content twice: hashes recorded at upload, or streamed here within the budget.
+  return heads;
+}
+
+/** The files' SHA-256 (null where not known in time), refusing the same content twice. */
+async function distinctContentHashes(
+  runtime: Runtime,
+  db: Database,
+  objects: ObjectStore,
+  refs: FileToImport[],
+  heads: Array<ObjectInfo | null>,
+): Promise<Array<string | null>> {
+  // Hashes recorded at upload, or streamed here within the budget.
   const budget = startBudget({ maxDurationMs: runtime.config.jobs.maxDurationMs, marginMs: runtime.config.jobs.deadlineMarginMs });
   let hashes: Array<string | null>;
   try {
@@ -209,23 +179,28 @@ async function startImport(
   }
   const twins = duplicateContentError(refs.map((ref) => ref.name), hashes);
   if (twins) throw twins;
-  const files = refs.map((ref, position) => ({
-    id: uuidv7(),
-    key: ref.key,
-    name: ref.name,
-    size: heads[position]?.size ?? 0,
-    position,
-  }));
+  return hashes;
+}
+
+/** The import job, its `import_files` rows written in the job's own transaction; its id. */
+async function createImportJob(
+  runtime: Runtime,
+  settings: ImportSettings,
+  storeId: number | null,
+  files: JobFile[],
+  hashes: Array<string | null>,
+  correlationId: string,
+): Promise<string> {
   const engine = await runtime.engine();
   const job = await engine.createJob(
     IMPORT_KIND,
     {
-      kind: input.kind,
+      kind: settings.kind,
       files,
       store_id: storeId,
-      lenient_amounts: input.lenient_amounts,
-      dry_run: input.dry_run,
-      callback_url: input.callback_url,
+      lenient_amounts: settings.lenient_amounts,
+      dry_run: settings.dry_run,
+      callback_url: settings.callback_url,
     },
     correlationId,
     {
@@ -235,7 +210,7 @@ async function startImport(
             id: file.id,
             jobId: created.id,
             position: file.position,
-            kind: input.kind,
+            kind: settings.kind,
             name: file.name,
             objectKey: file.key,
             size: file.size,
@@ -247,14 +222,7 @@ async function startImport(
       },
     },
   );
-  return json(
-    {
-      job_id: job.id,
-      files: files.map(({ id, name, size, key }) => ({ id, name, size, key })),
-      status_url: `/api/imports/${job.id}`,
-    },
-    { status: 202, headers: { location: `/api/imports/${job.id}` } },
-  );
+  return job.id;
 }
 
 async function resolveStore(db: Database, name: string | undefined): Promise<number | null> {
@@ -282,7 +250,7 @@ function sameObjectUrl(given: string, stored: string): boolean {
 }
 
 /** The object's key, given as such or as the store's URL of it. */
-function keyOf(file: z.infer<typeof FileRef>, index: number, keyOfUrl: (url: string) => string | null): string {
+function keyOf(file: FileReference, index: number, keyOfUrl: (url: string) => string | null): string {
   const field = `files.${index}.${file.key !== undefined ? "key" : "url"}`;
   const refuse = (message: string) =>
     new AppError("validation_failed", `${field} ${message}.`, { fields: [{ field, location: "body", message }] });
@@ -294,84 +262,4 @@ function keyOf(file: z.infer<typeof FileRef>, index: number, keyOfUrl: (url: str
     if (!(error instanceof Error)) throw error;
     throw refuse(error.message.replace(/\.$/, ""));
   }
-}
-
-// ── multipart ───────────────────────────────────────────────────────────────
-
-const TEXT_FIELDS = ["kind", "store", "lenient_amounts", "dry_run", "callback_url"] as const;
-
-function tooLarge(): AppError {
-  return new AppError(
-    "payload_too_large",
-    `The files of a multipart import may total at most ${MULTIPART_MAX_BYTES} bytes (4 MiB); ` +
-      "upload larger files through POST /api/uploads and import them by key.",
-  );
-}
-
-function fieldProblem(field: string, message: string): AppError {
-  return new AppError("validation_failed", `Invalid body: ${field}: ${message}`, {
-    fields: [{ field, location: "body", message }],
-  });
-}
-
-async function readImportForm(request: Request): Promise<z.output<typeof CreateImportForm>> {
-  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
-  if (Number.isFinite(declared) && declared > MULTIPART_MAX_BYTES + MULTIPART_OVERHEAD_BYTES) throw tooLarge();
-  let form: FormData;
-  try {
-    form = await request.formData();
-  } catch (error) {
-    if (!(error instanceof TypeError)) throw error;
-    throw new AppError("bad_request", `The multipart body could not be read: ${error.message}`);
-  }
-  const fields: Record<string, unknown> = {};
-  for (const name of TEXT_FIELDS) {
-    const values = form.getAll(name);
-    if (values.length > 1) throw fieldProblem(name, "give it once");
-    const value = values[0];
-    if (value === undefined) continue;
-    if (typeof value !== "string") throw fieldProblem(name, "must be a text field, not a file");
-    fields[name] = value;
-  }
-  const parts = form.getAll("files");
-  let total = 0;
-  for (const part of parts) if (typeof part !== "string") total += part.size;
-  if (total > MULTIPART_MAX_BYTES) throw tooLarge();
-  fields.files = await Promise.all(
-    parts.map(async (part, index): Promise<FormPart | string> => {
-      if (typeof part === "string") return part; // refused by the schema, naming files.<index>
-      const name = part.name && part.name !== "blob" ? part.name : `file-${index + 1}.csv`;
-      if (name.length > MAX_NAME_LENGTH) throw fieldProblem(`files.${index}`, `its file name must be at most ${MAX_NAME_LENGTH} characters`);
-      return { name, contentType: part.type || "text/csv", bytes: Buffer.from(await part.arrayBuffer()) };
-    }),
-  );
-  return parseInput(CreateImportForm, fields, "body");
-}
-
-/** Puts each part under a new import key and records it (and its SHA-256) in `uploads`; in the parts' order. */
-async function storeParts(runtime: Runtime, parts: FormPart[], hashes: string[]): Promise<FileToImport[]> {
-  const objects = runtime.objectStore();
-  const { db } = await runtime.database();
-  const stored: FileToImport[] = new Array<FileToImport>(parts.length);
-  for (let start = 0; start < parts.length; start += PUT_CONCURRENCY) {
-    await Promise.all(
-      parts.slice(start, start + PUT_CONCURRENCY).map(async (part, offset) => {
-        const key = newImportKey(part.name);
-        const sha256 = hashes[start + offset] as string;
-        const put = await objects.put(key, part.bytes, { contentType: part.contentType });
-        await db.insert(uploads).values({
-          key,
-          name: part.name,
-          size: part.bytes.length,
-          contentType: put.contentType,
-          etag: put.etag,
-          source: "form",
-          sha256,
-          uploadedAt: new Date(),
-        });
-        stored[start + offset] = { key, name: part.name, sha256 };
-      }),
-    );
-  }
-  return stored;
 }

@@ -1,0 +1,131 @@
+/**
+ * The body of POST /api/imports, in either form, read into an ImportRequest:
+ * - JSON: `{ kind, files: [{ key | url, name }], store?, lenient_amounts?, dry_run?,
+ *   callback_url? }`, the files already in object storage (POST /api/uploads);
+ * - multipart/form-data: the same fields as text parts, and one or more `files` parts
+ *   of at most 4 MiB in all (a function's request body is capped at 4.5 MB; larger
+ *   files go through client uploads).
+ * Any other content type is a 415. Validation errors name the field (`kind`, `files.1`,
+ * `dry_run`, `callback_url`).
+ */
+import { z } from "zod";
+import { AppError } from "../errors.js";
+import { type FormFile, readForm } from "../http/multipart.js";
+import { readJsonBody } from "../http/route.js";
+import { parseInput } from "../validate.js";
+
+/** The files of one multipart request, in all. */
+export const MULTIPART_MAX_BYTES = 4 * 1024 * 1024;
+/** What a multipart body may carry besides its files: boundaries, part headers, the text fields. */
+const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
+const MAX_FILES = 200;
+const MAX_NAME_LENGTH = 255;
+
+/** What both forms come down to, the files aside. */
+export interface ImportSettings {
+  kind: "purchases" | "settlements";
+  store?: string | undefined;
+  lenient_amounts: boolean;
+  dry_run: boolean;
+  callback_url: string | null;
+}
+
+/** A file the JSON form names in object storage, by exactly one of key and url. */
+export interface FileReference {
+  key?: string | undefined;
+  url?: string | undefined;
+  name: string;
+}
+
+/** A request to import: files named in object storage (JSON), or sent in the request (multipart). */
+export type ImportRequest =
+  | { form: "json"; settings: ImportSettings; files: FileReference[] }
+  | { form: "multipart"; settings: ImportSettings; files: FormFile[] };
+
+const FileRef = z
+  .object({
+    key: z.string().min(1).optional(),
+    url: z.string().url().optional(),
+    name: z.string().min(1).max(MAX_NAME_LENGTH),
+  })
+  .refine((file) => Boolean(file.key) !== Boolean(file.url), { message: "give exactly one of key or url" });
+
+const blankAsUndefined = (value: unknown) => (typeof value === "string" && value.trim() === "" ? undefined : value);
+
+const common = {
+  kind: z.enum(["purchases", "settlements"]),
+  store: z.preprocess(blankAsUndefined, z.string().trim().min(1).max(200).optional()),
+  lenient_amounts: z.boolean().default(false),
+  dry_run: z.boolean().default(false),
+  callback_url: z.preprocess(blankAsUndefined, z.string().url().optional()),
+};
+
+const CreateImportJson = z.object({ ...common, files: z.array(FileRef).min(1).max(MAX_FILES) });
+
+/** A form's checkbox or text: true/false, 1/0, on/off, yes/no; empty means "not given". */
+const formBoolean = z.preprocess(
+  (value) => {
+    if (typeof value !== "string") return value;
+    const text = value.trim().toLowerCase();
+    if (text === "") return undefined;
+    if (["true", "1", "on", "yes"].includes(text)) return true;
+    if (["false", "0", "off", "no"].includes(text)) return false;
+    return value;
+  },
+  z.boolean({ message: "must be true or false" }).default(false),
+);
+
+const CreateImportForm = z.object({
+  ...common,
+  lenient_amounts: formBoolean,
+  dry_run: formBoolean,
+  files: z
+    .array(z.custom<FormFile>((value) => value !== null && typeof value === "object", { message: "must be a file part" }))
+    .min(1, { message: "give at least one files part" })
+    .max(MAX_FILES),
+});
+
+const TEXT_FIELDS = ["kind", "store", "lenient_amounts", "dry_run", "callback_url"] as const;
+
+/** Reads and validates the body of POST /api/imports by its content type. */
+export async function readImportRequest(request: Request): Promise<ImportRequest> {
+  const type = (request.headers.get("content-type") ?? "").toLowerCase();
+  if (type.startsWith("multipart/form-data")) {
+    const form = await readImportForm(request);
+    return { form: "multipart", settings: settingsOf(form), files: form.files };
+  }
+  if (/^application\/([a-z.+-]*\+)?json\b/.test(type)) {
+    const body = parseInput(CreateImportJson, await readJsonBody(request), "body");
+    return { form: "json", settings: settingsOf(body), files: body.files };
+  }
+  throw new AppError("unsupported_media_type", "The body must be JSON (application/json) or multipart/form-data.");
+}
+
+function settingsOf(body: Omit<ImportSettings, "callback_url"> & { callback_url?: string | undefined }): ImportSettings {
+  return {
+    kind: body.kind,
+    store: body.store,
+    lenient_amounts: body.lenient_amounts,
+    dry_run: body.dry_run,
+    callback_url: body.callback_url ?? null,
+  };
+}
+
+async function readImportForm(request: Request): Promise<z.output<typeof CreateImportForm>> {
+  const fields = await readForm(request, {
+    textFields: TEXT_FIELDS,
+    fileField: "files",
+    maxFileBytes: MULTIPART_MAX_BYTES,
+    overheadBytes: MULTIPART_OVERHEAD_BYTES,
+    maxFileNameLength: MAX_NAME_LENGTH,
+    defaultFileName: (index) => `file-${index + 1}.csv`,
+    defaultContentType: "text/csv",
+    tooLarge: () =>
+      new AppError(
+        "payload_too_large",
+        `The files of a multipart import may total at most ${MULTIPART_MAX_BYTES} bytes (4 MiB); ` +
+          "upload larger files through POST /api/uploads and import them by key.",
+      ),
+  });
+  return parseInput(CreateImportForm, fields, "body");
+}
