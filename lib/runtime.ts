@@ -65,115 +65,33 @@ const log = logger("runtime");
 
 export function createRuntime(config: Config): Runtime {
   configureLogging(config.log);
-  let apiTokens = config.apiTokens;
-  let devTokenFile: string | null = null;
-  if (apiTokens.length === 0 && !config.production) {
-    const dev = ensureDevApiToken(config.dataDir);
-    apiTokens = [dev.token];
-    devTokenFile = dev.file;
-  }
-
-  let opening: Promise<DatabaseHandle> | undefined;
-  const database = () => {
-    opening ??= (async () => {
-      const handle = await openDatabase(config.database, {
-        maxConnections: config.onVercel ? 3 : 10,
-        attachToVercel: config.onVercel,
-      });
-      // The embedded database migrates itself; shared ones migrate in a deploy step.
-      if (handle.driver === "pglite") {
-        const result = await migrateDatabase(handle);
-        if (result.applied > 0) log.info("migrated embedded database", { applied: result.applied });
-      }
-      return handle;
-    })();
-    // A failed open (the data directory is locked, Postgres is down) is reported to
-    // the caller; forgetting it here lets the next request try again.
-    opening.catch(() => {
-      opening = undefined;
-    });
-    return opening;
-  };
-
+  const tokens = apiTokensOf(config);
+  const database = databaseOpener(config);
   let store: JobStateStore | undefined;
-  const jobStore = () => {
-    store ??= createJobStateStore(config.kv);
-    return store;
-  };
-
-  let queueSettings: { settings: QstashSettings; publicBaseUrl: string } | null =
-    config.queue.mode === "qstash" && config.publicBaseUrl
-      ? { settings: config.queue, publicBaseUrl: config.publicBaseUrl }
-      : null;
-  let queue: TaskQueue | undefined;
-  const taskQueue = () => {
-    if (!queue) {
-      if (!queueSettings) {
-        throw new AppError(
-          "misconfigured",
-          "No task queue: set the QStash variables and PUBLIC_BASE_URL, or run the dev server (it embeds one).",
-        );
-      }
-      queue = createTaskQueue(queueSettings.settings, queueSettings.publicBaseUrl);
-    }
-    return queue;
-  };
-
-  let blobSettings: BlobSettings | null = config.storage.mode === "blob" ? config.storage : null;
-  let objects: { store: ObjectStore; release: () => void } | undefined;
-  const requireBlobSettings = (): BlobSettings => {
-    if (!blobSettings) {
-      throw new AppError(
-        "misconfigured",
-        "No object storage: set BLOB_READ_WRITE_TOKEN, or run the dev server (it embeds a Blob stand-in).",
-      );
-    }
-    return blobSettings;
-  };
-  const objectStore = () => {
-    if (!objects) {
-      const settings = requireBlobSettings();
-      // The SDK takes its API URL from the environment; lib/config.ts sets it (and
-      // throws if this process already talks to another Blob API).
-      const release = applyBlobSdkSettings(settings.apiUrl);
-      objects = { store: createBlobObjectStore({ token: settings.token, apiUrl: settings.apiUrl }), release };
-    }
-    return objects.store;
-  };
-  const releaseObjectStore = () => {
-    objects?.release();
-    objects = undefined;
-  };
+  const jobStore = () => (store ??= createJobStateStore(config.kv));
+  const queue = taskQueueHolder(config);
+  const objects = objectStoreHolder(config);
+  const webhookSecret = webhookSecretOf(config);
 
   // The job kinds this runtime serves (the dev server adds the test kinds when asked).
   const jobKinds = new JobCatalogue([
     createImportKind({
-      objects: objectStore,
+      objects: objects.get,
       chunkRows: () => config.jobs.chunkRows,
-      onFinished: (job, log) => queueImportWebhook(taskQueue, job, log),
+      onFinished: (job, log) => queueImportWebhook(queue.get, job, log),
     }),
   ]);
   registerWebhookEvent(IMPORT_FINISHED, importFinishedWebhook);
 
-  let webhookSecret = config.webhookSecret;
-  const getWebhookSecret = () => {
-    // Generated on first use, not at start: most processes never send a webhook.
-    if (webhookSecret === null && config.production) {
-      throw new AppError("misconfigured", "No webhook secret: set DROPFLOW_WEBHOOK_SECRET.");
-    }
-    webhookSecret ??= ensureDevWebhookSecret(config.dataDir).token;
-    return webhookSecret;
-  };
-
   let faults: EngineFaults | undefined;
   let engine: JobEngine | undefined;
   const getEngine = async () => {
-    const { db } = await database();
+    const { db } = await database.open();
     engine ??= new JobEngine({
       db,
       kinds: jobKinds,
       store: jobStore(),
-      queue: taskQueue(),
+      queue: queue.get(),
       config: config.jobs,
       faults: { afterCommit: (jobId, chunk) => faults?.afterCommit?.(jobId, chunk) },
     });
@@ -182,46 +100,156 @@ export function createRuntime(config: Config): Runtime {
 
   return {
     config,
-    apiTokens,
-    devTokenFile,
+    apiTokens: tokens.apiTokens,
+    devTokenFile: tokens.devTokenFile,
     jobKinds,
-    database,
+    database: database.open,
     jobStore,
-    taskQueue,
-    hasQueue: () => queueSettings !== null,
+    taskQueue: queue.get,
+    hasQueue: queue.configured,
     engine: getEngine,
     attachQueue(settings, publicBaseUrl) {
-      queueSettings = { settings, publicBaseUrl };
-      queue = undefined;
+      queue.attach(settings, publicBaseUrl);
       engine = undefined;
     },
-    objectStore,
-    hasObjectStore: () => blobSettings !== null,
-    blobSettings: requireBlobSettings,
+    objectStore: objects.get,
+    hasObjectStore: objects.configured,
+    blobSettings: objects.settings,
     publicBaseUrl() {
-      const url = config.publicBaseUrl ?? queueSettings?.publicBaseUrl;
+      const url = config.publicBaseUrl ?? queue.publicBaseUrl();
       if (!url) {
         throw new AppError("misconfigured", "No public URL: set PUBLIC_BASE_URL, or run the dev server (it knows its own).");
       }
       return url.replace(/\/+$/, "");
     },
-    webhookSecret: getWebhookSecret,
-    attachObjectStore(settings) {
-      releaseObjectStore();
-      blobSettings = settings;
-    },
+    webhookSecret,
+    attachObjectStore: objects.attach,
     setFaults(next) {
       faults = next;
+    },
+    async close() {
+      await database.close();
+      await store?.close();
+      store = undefined;
+      objects.release();
+    },
+  };
+}
+
+/** The configured API tokens, or outside production the generated dev token. */
+function apiTokensOf(config: Config): { apiTokens: readonly string[]; devTokenFile: string | null } {
+  if (config.apiTokens.length > 0 || config.production) return { apiTokens: config.apiTokens, devTokenFile: null };
+  const dev = ensureDevApiToken(config.dataDir);
+  return { apiTokens: [dev.token], devTokenFile: dev.file };
+}
+
+/** The database, opened on first use (and migrated when embedded). */
+function databaseOpener(config: Config): { open(): Promise<DatabaseHandle>; close(): Promise<void> } {
+  let opening: Promise<DatabaseHandle> | undefined;
+  return {
+    open() {
+      opening ??= (async () => {
+        const handle = await openDatabase(config.database, {
+          maxConnections: config.onVercel ? 3 : 10,
+          attachToVercel: config.onVercel,
+        });
+        // The embedded database migrates itself; shared ones migrate in a deploy step.
+        if (handle.driver === "pglite") {
+          const result = await migrateDatabase(handle);
+          if (result.applied > 0) log.info("migrated embedded database", { applied: result.applied });
+        }
+        return handle;
+      })();
+      // A failed open (the data directory is locked, Postgres is down) is reported to
+      // the caller; forgetting it here lets the next request try again.
+      opening.catch(() => {
+        opening = undefined;
+      });
+      return opening;
     },
     async close() {
       const pending = opening;
       opening = undefined;
       // A database that never opened has nothing to close; its error went to its caller.
       if (pending) await (await pending.catch(() => null))?.close();
-      await store?.close();
-      store = undefined;
-      releaseObjectStore();
     },
+  };
+}
+
+/** The task queue: configured, or attached by the dev server once it listens. */
+function taskQueueHolder(config: Config) {
+  let settings: { settings: QstashSettings; publicBaseUrl: string } | null =
+    config.queue.mode === "qstash" && config.publicBaseUrl
+      ? { settings: config.queue, publicBaseUrl: config.publicBaseUrl }
+      : null;
+  let queue: TaskQueue | undefined;
+  return {
+    get(): TaskQueue {
+      if (!settings) {
+        throw new AppError(
+          "misconfigured",
+          "No task queue: set the QStash variables and PUBLIC_BASE_URL, or run the dev server (it embeds one).",
+        );
+      }
+      queue ??= createTaskQueue(settings.settings, settings.publicBaseUrl);
+      return queue;
+    },
+    configured: () => settings !== null,
+    publicBaseUrl: () => settings?.publicBaseUrl,
+    attach(next: QstashSettings, publicBaseUrl: string) {
+      settings = { settings: next, publicBaseUrl };
+      queue = undefined;
+    },
+  };
+}
+
+/** Object storage: configured, or attached by the dev server (its Blob stand-in). */
+function objectStoreHolder(config: Config) {
+  let blobSettings: BlobSettings | null = config.storage.mode === "blob" ? config.storage : null;
+  let objects: { store: ObjectStore; release: () => void } | undefined;
+  const settings = (): BlobSettings => {
+    if (!blobSettings) {
+      throw new AppError(
+        "misconfigured",
+        "No object storage: set BLOB_READ_WRITE_TOKEN, or run the dev server (it embeds a Blob stand-in).",
+      );
+    }
+    return blobSettings;
+  };
+  const release = () => {
+    objects?.release();
+    objects = undefined;
+  };
+  return {
+    settings,
+    configured: () => blobSettings !== null,
+    get(): ObjectStore {
+      if (!objects) {
+        const { token, apiUrl } = settings();
+        // The SDK takes its API URL from the environment; lib/config.ts sets it (and
+        // throws if this process already talks to another Blob API).
+        const releaseSdk = applyBlobSdkSettings(apiUrl);
+        objects = { store: createBlobObjectStore({ token, apiUrl }), release: releaseSdk };
+      }
+      return objects.store;
+    },
+    attach(next: BlobSettings) {
+      release();
+      blobSettings = next;
+    },
+    release,
+  };
+}
+
+/** DROPFLOW_WEBHOOK_SECRET, or outside production one generated on first use (most processes never send a webhook). */
+function webhookSecretOf(config: Config): () => string {
+  let secret = config.webhookSecret;
+  return () => {
+    if (secret === null && config.production) {
+      throw new AppError("misconfigured", "No webhook secret: set DROPFLOW_WEBHOOK_SECRET.");
+    }
+    secret ??= ensureDevWebhookSecret(config.dataDir).token;
+    return secret;
   };
 }
 
