@@ -13,9 +13,9 @@ import type { Database } from "../db/client.js";
 import type { JobStatus } from "../db/schema.js";
 import { AppError } from "../errors.js";
 import type { ChunkTally, JobStateStore } from "../kv/job-state.js";
-import { logger } from "../log/index.js";
+import { type Logger, logger } from "../log/index.js";
 import type { PublishOptions, TaskMessage, TaskQueue } from "../queue/types.js";
-import { startBudget } from "./budget.js";
+import { startBudget, type TimeBudget } from "./budget.js";
 import { ChunkSlots } from "./slots.js";
 import { uuidv7 } from "./ids.js";
 import { computeProgress, type Progress } from "./progress.js";
@@ -345,24 +345,7 @@ export class JobEngine {
     });
     const timer = chunkLog.start("processChunk");
     try {
-      let committed: CommittedChunk | null = null;
-      const kind = this.kindOf(job);
-      await kind.processChunk({
-        job,
-        chunk,
-        payload: row.payload,
-        attempt,
-        log: chunkLog,
-        signal: budget.signal,
-        timeLeftMs: () => budget.remainingMs(),
-        commit: async (work) => {
-          if (committed) throw new Error("commit() called twice for one chunk");
-          committed = await commitChunk(this.db, jobId, chunk, work);
-          return committed.work;
-        },
-      });
-      const done = committed as CommittedChunk | null;
-      if (!done) throw new PermanentChunkError("the chunk handler returned without committing its work");
+      const done = await this.processClaimed(job, chunk, row, chunkLog, budget);
       await this.deps.faults?.afterCommit?.(jobId, chunk);
       // Work handed on: the totals grow before this chunk completes, so the job cannot
       // look complete without it; then the new chunks go out. A worker dying in between
@@ -381,38 +364,79 @@ export class JobEngine {
       });
       return "completed";
     } catch (error) {
-      if (error instanceof ChunkAlreadyCommitted) {
-        const stored = await findChunk(this.db, jobId, chunk);
-        if (stored?.status === "cancelled") {
-          // The job was cancelled while this chunk worked: its writes rolled back.
-          timer.finish("chunk stopped by a cancel; nothing committed", { event: "chunk_cancelled" });
-          return "cancelled";
-        }
-        if (stored && stored.status !== "pending") await this.complete(jobId, chunk, outcomeOf(stored));
-        return "already_done";
-      }
-      if (error instanceof WorkerCrash) throw error; // a dead worker releases nothing
-      if (error instanceof ChunkThrottled) {
-        await this.store.releaseLease(jobId, chunk, owner);
-        const delayS = Math.max(1, Math.ceil(error.retryAfterS));
-        const marked = await markThrottled(this.db, jobId, chunk, delayS);
-        if (marked) await this.publishMarked(job, [marked], delayS);
-        timer.finish("chunk throttled; published again with a delay", { event: "chunk_throttled", retry_after_s: delayS });
-        return "throttled";
-      }
-      if (error instanceof PermanentChunkError) {
-        timer.finishWithError(error, "chunk failed permanently", { event: "chunk_failed" });
-        await this.failChunk(jobId, chunk, error.message);
-        return "failed";
-      }
-      // Transient: give the chunk back and let the queue retry with backoff.
-      timer.finishWithError(error, "chunk failed; the queue will retry it", { event: "chunk_retried" });
-      await this.store.releaseLease(jobId, chunk, owner);
-      throw error;
+      return await this.chunkFailed(error, { job, chunk, owner, timer });
     } finally {
       clearInterval(heartbeat);
       budget.dispose();
     }
+  }
+
+  /** Runs the kind's processChunk on a claimed chunk; what it committed, or a PermanentChunkError if nothing. */
+  private async processClaimed(
+    job: JobRow,
+    chunk: number,
+    row: ChunkRow,
+    chunkLog: Logger,
+    budget: TimeBudget,
+  ): Promise<CommittedChunk> {
+    let committed: CommittedChunk | null = null;
+    await this.kindOf(job).processChunk({
+      job,
+      chunk,
+      payload: row.payload,
+      attempt: row.attempts,
+      log: chunkLog,
+      signal: budget.signal,
+      timeLeftMs: () => budget.remainingMs(),
+      commit: async (work) => {
+        if (committed) throw new Error("commit() called twice for one chunk");
+        committed = await commitChunk(this.db, job.id, chunk, work);
+        return committed.work;
+      },
+    });
+    const done = committed as CommittedChunk | null;
+    if (!done) throw new PermanentChunkError("the chunk handler returned without committing its work");
+    return done;
+  }
+
+  /**
+   * What a chunk that did not complete amounts to: already committed (by another
+   * delivery, or cancelled), throttled (published again with its delay), failed for
+   * good, or transient (the lease given back and the error rethrown: the queue retries).
+   */
+  private async chunkFailed(
+    error: unknown,
+    at: { job: JobRow; chunk: number; owner: string; timer: ReturnType<Logger["start"]> },
+  ): Promise<ChunkDeliveryResult> {
+    const { job, chunk, owner, timer } = at;
+    if (error instanceof ChunkAlreadyCommitted) {
+      const stored = await findChunk(this.db, job.id, chunk);
+      if (stored?.status === "cancelled") {
+        // The job was cancelled while this chunk worked: its writes rolled back.
+        timer.finish("chunk stopped by a cancel; nothing committed", { event: "chunk_cancelled" });
+        return "cancelled";
+      }
+      if (stored && stored.status !== "pending") await this.complete(job.id, chunk, outcomeOf(stored));
+      return "already_done";
+    }
+    if (error instanceof WorkerCrash) throw error; // a dead worker releases nothing
+    if (error instanceof ChunkThrottled) {
+      await this.store.releaseLease(job.id, chunk, owner);
+      const delayS = Math.max(1, Math.ceil(error.retryAfterS));
+      const marked = await markThrottled(this.db, job.id, chunk, delayS);
+      if (marked) await this.publishMarked(job, [marked], delayS);
+      timer.finish("chunk throttled; published again with a delay", { event: "chunk_throttled", retry_after_s: delayS });
+      return "throttled";
+    }
+    if (error instanceof PermanentChunkError) {
+      timer.finishWithError(error, "chunk failed permanently", { event: "chunk_failed" });
+      await this.failChunk(job.id, chunk, error.message);
+      return "failed";
+    }
+    // Transient: give the chunk back and let the queue retry with backoff.
+    timer.finishWithError(error, "chunk failed; the queue will retry it", { event: "chunk_retried" });
+    await this.store.releaseLease(job.id, chunk, owner);
+    throw error;
   }
 
   private async heartbeat(jobId: string, chunk: number, owner: string, leaseMs: number): Promise<void> {
