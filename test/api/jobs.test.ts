@@ -6,21 +6,19 @@
  * cancel / retry answer what the job's state allows.
  */
 import { randomUUID } from "node:crypto";
-import { mkdtempSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { sql } from "drizzle-orm";
 import { z } from "zod";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DevServer, startDevServer } from "../../dev/server.js";
+import type { DevServer } from "../../dev/server.js";
 import { queryRows } from "../../lib/db/client.js";
 import { defineJobKind, PermanentChunkError, uuidv7 } from "../../lib/jobs/index.js";
 import { configureLogging } from "../../lib/log/index.js";
-import { createTestDatabase, describePostgres, type TestDatabase } from "../support/databases.js";
+import { type AppServer, startAppServer } from "../support/app-server.js";
+import { describePostgres } from "../support/databases.js";
+import { TERMINAL } from "../support/job-status.js";
 
 const API_TOKEN = "jobs-api-test-token-0123456789";
 const CRON_SECRET = "jobs-api-cron-secret-0123456789";
-const TERMINAL = ["completed", "completed_with_errors", "completed_with_gaps", "failed", "cancelled"];
 
 interface Progress {
   percent: number | null;
@@ -76,36 +74,31 @@ const suiteKinds = [
 ];
 
 describePostgres("jobs API", () => {
+  let app: AppServer;
   let server: DevServer;
-  let database: TestDatabase;
   let base: string;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    server = await startDevServer({
-      env: {
-        DATABASE_URL: database.url,
-        DROPFLOW_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), "dropflow-jobs-api-")),
-        DROPFLOW_API_TOKENS: API_TOKEN,
+    app = await startAppServer(
+      API_TOKEN,
+      {
         CRON_SECRET,
         DROPFLOW_TEST_JOB_KINDS: "1",
         DROPFLOW_MAX_DURATION_S: "2",
         DROPFLOW_DEADLINE_MARGIN_S: "0.2",
         DROPFLOW_LEASE_S: "2.5",
         DROPFLOW_STALL_S: "1",
-        LOG_LEVEL: "warn",
-        PORT: "0",
       },
-      queueTimeScale: 0.0002,
-    });
+      { queueTimeScale: 0.0002 },
+    );
+    server = app.server;
     server.runtime.jobKinds.add(...suiteKinds);
     configureLogging({ level: "warn", format: "json", stdout: false });
-    base = server.url.replace("localhost", "127.0.0.1");
+    base = app.base;
   });
 
   afterAll(async () => {
-    await server?.close();
-    await database?.drop();
+    await app?.close();
   });
 
   const db = async () => (await server.runtime.database()).db;

@@ -6,20 +6,17 @@
  * unchanged, so any double-counted delivery shows in the counters.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { type DevServer, startDevServer } from "../../dev/server.js";
+import type { DevServer } from "../../dev/server.js";
 import { startUpstashBridge } from "../../dev/upstash-redis-bridge.js";
 import { queryRows } from "../../lib/db/client.js";
 import { type JobEngine, type JobRow, WorkerCrash } from "../../lib/jobs/index.js";
 import { addLogSink, configureLogging, memorySink } from "../../lib/log/index.js";
-import { createTestDatabase, type TestDatabase } from "../support/databases.js";
+import { type AppServer, startAppServer } from "../support/app-server.js";
+import { waitForStatus } from "../support/job-status.js";
 
 const API_TOKEN = "engine-test-token-0123456789";
-const TERMINAL = ["completed", "completed_with_errors", "completed_with_gaps", "failed", "cancelled"];
 
 interface Adapter {
   name: string;
@@ -41,21 +38,18 @@ const adapters: Adapter[] = [
 ];
 
 describe.each(adapters)("job engine ($name)", (adapter) => {
+  let app: AppServer;
   let server: DevServer;
-  let database: TestDatabase;
   let engine: JobEngine;
   let closeKv: () => Promise<void>;
   const logs = memorySink();
 
   beforeAll(async () => {
-    database = await createTestDatabase();
     const kv = await adapter.kvEnv();
     closeKv = kv.close;
-    server = await startDevServer({
-      env: {
-        DATABASE_URL: database.url,
-        DROPFLOW_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), "dropflow-engine-")),
-        DROPFLOW_API_TOKENS: API_TOKEN,
+    app = await startAppServer(
+      API_TOKEN,
+      {
         DROPFLOW_TEST_JOB_KINDS: "1",
         DROPFLOW_MAX_DURATION_S: "2",
         DROPFLOW_DEADLINE_MARGIN_S: "0.2",
@@ -64,41 +58,28 @@ describe.each(adapters)("job engine ($name)", (adapter) => {
         // These tests are about concurrency itself (200 chunks at once): no per-process bound.
         DROPFLOW_CHUNK_CONCURRENCY: "1000",
         LOG_LEVEL: "info",
-        PORT: "0",
         ...kv.env,
       },
-      queueTimeScale: 0.0002,
-    });
+      { queueTimeScale: 0.0002 },
+    );
+    server = app.server;
     configureLogging({ level: "info", format: "json", stdout: false });
     addLogSink(logs);
     engine = await server.runtime.engine();
   });
 
   afterAll(async () => {
-    await server?.close();
+    await app?.close();
     await closeKv?.();
-    await database?.drop();
   });
 
   const db = async () => (await server.runtime.database()).db;
 
-  async function waitForJob(id: string, ms = 30_000): Promise<JobRow> {
-    const until = Date.now() + ms;
-    for (;;) {
-      const job = await engine.requireJob(id);
-      if (TERMINAL.includes(job.status)) return job;
-      if (Date.now() > until) throw new Error(`job ${id} still ${job.status} after ${ms} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
+  const waitForJob = (id: string, ms = 30_000): Promise<JobRow> =>
+    waitForStatus(() => engine.requireJob(id), { timeoutMs: ms, what: `job ${id} to end` });
 
-  async function waitForStatus(id: string, status: string): Promise<void> {
-    const until = Date.now() + 10_000;
-    while ((await engine.requireJob(id)).status !== status) {
-      if (Date.now() > until) throw new Error(`job ${id} never reached ${status}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
+  const waitForJobStatus = (id: string, status: string): Promise<JobRow> =>
+    waitForStatus(() => engine.requireJob(id), { until: (job) => job.status === status, timeoutMs: 10_000, what: `job ${id} to be ${status}` });
 
   async function rowsOf(job: JobRow): Promise<number> {
     const [row] = await queryRows<{ n: number }>(
@@ -144,7 +125,7 @@ describe.each(adapters)("job engine ($name)", (adapter) => {
     const job = await create({ chunks: 20, rows_per_chunk: 5, offset });
     // Let the plan through, then hold the chunk messages.
     server.queue?.resume();
-    await waitForStatus(job.id, "running");
+    await waitForJobStatus(job.id, "running");
     server.queue?.pause();
     const deliveries: Promise<unknown>[] = [];
     for (let chunk = 19; chunk >= 0; chunk--) {
@@ -167,7 +148,7 @@ describe.each(adapters)("job engine ($name)", (adapter) => {
     server.queue?.pause();
     const job = await engine.createJob("noop", { chunks: 200 }, "finalise-once");
     server.queue?.resume();
-    await waitForStatus(job.id, "running");
+    await waitForJobStatus(job.id, "running");
     server.queue?.pause();
     await Promise.all(
       Array.from({ length: 200 }, (_, chunk) => engine.handleChunk(job.id, chunk, { messageId: `c${chunk}`, retried: 0 })),
@@ -260,7 +241,7 @@ describe.each(adapters)("job engine ($name)", (adapter) => {
 
   it("settles a cancelled job: what committed before the cancel is counted, nothing commits after it", async () => {
     const job = await create({ chunks: 30, rows_per_chunk: 1, slow_ms: 50, offset: offsetFor(30, 1) });
-    await waitForStatus(job.id, "running");
+    await waitForJobStatus(job.id, "running");
     // Let a few chunks commit and others be mid-flight.
     const until = Date.now() + 10_000;
     while ((await rowsOf(job)) < 3 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -293,7 +274,7 @@ describe.each(adapters)("job engine ($name)", (adapter) => {
 
   it("a cancel waits for a chunk that is committing, and counts it", async () => {
     const job = await create({ chunks: 2, rows_per_chunk: 1, slow_ms: 1500, offset: offsetFor(2, 1) });
-    await waitForStatus(job.id, "running");
+    await waitForJobStatus(job.id, "running");
     // Hold chunk 0's row lock as its commit would, then cancel: the cancel must wait.
     const database = await db();
     let release!: () => void;
@@ -386,7 +367,7 @@ describe.each(adapters)("job engine ($name)", (adapter) => {
     it("hands on at its deadline, says its total is unknown while running, and a duplicate delivery mid-run adds nothing", async () => {
       // Each page takes 150 ms and a chunk has under 2 s: chunks hand on before their deadline.
       const job = await paged({ pages: 24, page_ms: 150, rows_per_page: 1, offset: offsetFor(24, 1) });
-      await waitForStatus(job.id, "running");
+      await waitForJobStatus(job.id, "running");
       const running = await engine.view(await engine.requireJob(job.id));
       expect(running.progress).toMatchObject({ total_known: false, percent: null, eta_s: null });
       // Deliver the first chunk again while it runs or after: it is leased or done, never added twice.
