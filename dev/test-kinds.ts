@@ -116,6 +116,8 @@ const PagedParams = z.object({
   throttle_first: z.boolean().default(false),
   /** A job-wide step (the retire sweep of a sync) that hands on once, then is done. */
   final_step: z.boolean().default(false),
+  /** The job-wide step fails every time (the queue gives up on it). */
+  step_fails: z.boolean().default(false),
   /** These branches fail permanently on their first chunk until the job is retried. */
   fail_branches: z.array(z.number().int()).default([]),
   account: z.string().min(1).max(50).default("paged"),
@@ -142,6 +144,7 @@ export const pagedKind: JobKind = defineJobKind({
     return [{ payload: { branch: 0, cursor: 0 }, rows: 0 }];
   },
   async finalStep({ job, params, db }) {
+    if (params.step_fails) throw new Error("the upstream's retire endpoint is down");
     if (!params.final_step) return "done";
     const [row] = await queryRows<{ runs: number }>(
       db,

@@ -586,12 +586,17 @@ export class JobEngine {
 
   /**
    * Fails a job that has no plan to finalise (planning failed for good, or the queue
-   * or the watchdog gave up on it). Its kind's afterFinalise runs as for a finalised
+   * or the watchdog gave up on it), or whose job-wide step the queue gave up on. Its kind's afterFinalise runs as for a finalised
    * job, so that what a kind does at the end (an import's completion webhook) happens
    * however the job ended. False when the job had already finished.
    */
   async failJob(jobId: string, lastError: string): Promise<boolean> {
-    const settled = await this.finish(jobId, () => Promise.resolve({ status: "failed", counters: {} }), lastError);
+    // What chunks committed still counts (a job whose step failed had them all).
+    const settled = await this.finish(
+      jobId,
+      async (tx) => ({ status: "failed", counters: finalCounters(await chunkTotals(tx, jobId)) }),
+      lastError,
+    );
     if (!settled) return false;
     await this.afterFinalise(jobId, settled.status, settled.counters);
     return true;

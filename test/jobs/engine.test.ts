@@ -404,6 +404,14 @@ describe.each(adapters)("job engine ($name)", (adapter) => {
       expect(await runs()).toBe(3);
     });
 
+    it("fails the job, keeping what its chunks counted, when the queue gives up on its job-wide step", async () => {
+      const job = await paged({ pages: 2, pages_per_chunk: 1, step_fails: true, offset: offsetFor(4, 1) });
+      const failed = await waitForJob(job.id);
+      expect(failed.status).toBe("failed");
+      expect(failed.lastError).toMatch(/^the job-wide step failed: the queue gave up after 4 attempt\(s\)/);
+      expect(failed.counters).toMatchObject({ rows_done: 4, rows_inserted: 4, chunks_done: 2 });
+    });
+
     it("throttles, cancels and retries like planned chunks", async () => {
       const throttled = await paged({ pages: 4, pages_per_chunk: 1, throttle_first: true, offset: offsetFor(8, 1) });
       const done = await waitForJob(throttled.id);
