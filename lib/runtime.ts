@@ -18,7 +18,7 @@ import { createTaskQueue } from "./queue/index.js";
 import type { TaskQueue } from "./queue/types.js";
 import { createBlobObjectStore } from "./storage/blob.js";
 import type { ObjectStore } from "./storage/types.js";
-import { registerWebhookEvent } from "./webhooks/task.js";
+import type { WebhookEvents } from "./webhooks/task.js";
 
 export type QstashSettings = Extract<QueueConfig, { mode: "qstash" }>;
 export type BlobSettings = Extract<StorageConfig, { mode: "blob" }>;
@@ -31,6 +31,8 @@ export interface Runtime {
   readonly devTokenFile: string | null;
   /** The job kinds this runtime's engine runs. */
   readonly jobKinds: JobCatalogue;
+  /** The webhook events this runtime sends (the `webhook` task builds each one's body). */
+  readonly webhookEvents: WebhookEvents;
   database(): Promise<DatabaseHandle>;
   /** Chunk leases, counters and flags: Upstash Redis, or in memory when embedded. */
   jobStore(): JobStateStore;
@@ -81,7 +83,7 @@ export function createRuntime(config: Config): Runtime {
       onFinished: (job, log) => queueImportWebhook(queue.get, job, log),
     }),
   ]);
-  registerWebhookEvent(IMPORT_FINISHED, importFinishedWebhook);
+  const webhookEvents: WebhookEvents = new Map([[IMPORT_FINISHED, importFinishedWebhook]]);
 
   let faults: EngineFaults | undefined;
   let engine: JobEngine | undefined;
@@ -103,6 +105,7 @@ export function createRuntime(config: Config): Runtime {
     apiTokens: tokens.apiTokens,
     devTokenFile: tokens.devTokenFile,
     jobKinds,
+    webhookEvents,
     database: database.open,
     jobStore,
     taskQueue: queue.get,

@@ -40,7 +40,7 @@ export const POST = route(
       case WEBHOOK_TASK: {
         const { db } = await runtime.database();
         const outcome = await runWebhookTask(
-          { db, engine, secret: runtime.webhookSecret(), production: runtime.config.production, log },
+          { events: runtime.webhookEvents, db, engine, secret: runtime.webhookSecret(), production: runtime.config.production, log },
           WebhookTaskPayload.parse(body.payload),
           delivery ?? { retried: 0 },
         );

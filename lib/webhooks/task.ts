@@ -38,11 +38,8 @@ export interface WebhookContext {
 /** The receiver and the JSON body of an event, or null when there is nothing to send. */
 export type WebhookBuilder = (ctx: WebhookContext) => Promise<{ url: string; body: unknown } | null>;
 
-const builders = new Map<string, WebhookBuilder>();
-
-export function registerWebhookEvent(event: string, build: WebhookBuilder): void {
-  builders.set(event, build);
-}
+/** The events a runtime sends, each with its builder (no process-wide registry). */
+export type WebhookEvents = ReadonlyMap<string, WebhookBuilder>;
 
 export async function publishWebhookTask(
   queue: TaskQueue,
@@ -58,6 +55,7 @@ export async function publishWebhookTask(
 }
 
 export interface WebhookTaskDeps {
+  events: WebhookEvents;
   db: Database;
   engine: JobEngine;
   secret: string;
@@ -78,7 +76,7 @@ export async function runWebhookTask(
   payload: WebhookTaskPayload,
   delivery: { retried: number },
 ): Promise<WebhookTaskOutcome> {
-  const build = builders.get(payload.event);
+  const build = deps.events.get(payload.event);
   if (!build) {
     deps.log.error("no builder for webhook event", { event: payload.event });
     return "skipped";

@@ -16,7 +16,7 @@ import { checkedLookup } from "../../lib/webhooks/checked-lookup.js";
 import { deliverWebhook } from "../../lib/webhooks/deliver.js";
 import { embeddedIPv4 } from "../../lib/webhooks/embedded-ipv4.js";
 import { isForbiddenAddress } from "../../lib/webhooks/special-addresses.js";
-import { registerWebhookEvent, runWebhookTask } from "../../lib/webhooks/task.js";
+import { runWebhookTask } from "../../lib/webhooks/task.js";
 
 const SECRET = "whsec-test-0123456789abcdefghij";
 const BODY = JSON.stringify({ event: "import.finished", id: "0190", status: "completed" });
@@ -270,9 +270,9 @@ describe("delivery: the connection goes to a checked address", () => {
 
   it("the webhook task treats a rebound receiver as refused (permanent), not as a failure to retry", async () => {
     const url = `https://task-rebind.example.test:${port}/hook`;
-    registerWebhookEvent("test.rebinding", () => Promise.resolve({ url, body: { event: "test.rebinding" } }));
     const outcome = await runWebhookTask(
       {
+        events: new Map([["test.rebinding", () => Promise.resolve({ url, body: { event: "test.rebinding" } })]]),
         db: {} as Database,
         engine: {} as JobEngine,
         secret: SECRET,
