@@ -1,6 +1,6 @@
 /**
  * A local stand-in for Upstash Redis: an HTTP server that speaks the Upstash REST
- * protocol (docs/stand-ins.md) in front of a real redis-server, so the real
+ * protocol (docs/local-services.md) in front of a real redis-server, so the real
  * `@upstash/redis` client runs unchanged in tests, benchmarks and local services mode.
  *
  *   POST /            one command as a JSON array:     {"result": …} | 400 {"error": …}

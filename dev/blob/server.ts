@@ -1,6 +1,6 @@
 /**
  * A local Vercel-Blob-compatible server: the subset of the Blob API that @vercel/blob
- * 2.8 uses (measured against the SDK: docs/stand-ins.md), so the real SDK, pointed here
+ * 2.8 uses (measured against the SDK: docs/local-services.md), so the real SDK, pointed here
  * by VERCEL_BLOB_API_URL, runs unchanged. Used by `npm run dev` (embedded), local
  * services mode and the tests; production talks to Vercel through the same SDK.
  *

@@ -1,6 +1,6 @@
 /**
  * The Blob stand-in's credentials, as @vercel/blob 2.8 makes and checks them
- * (measured against the SDK; docs/stand-ins.md):
+ * (measured against the SDK; docs/local-services.md):
  *
  * - read-write token: `vercel_blob_rw_<storeId>_<secret>`; the SDK takes the store id
  *   from the fourth `_` field;

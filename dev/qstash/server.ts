@@ -1,6 +1,6 @@
 /**
  * A local QStash-compatible server: the documented subset of QStash's REST API that the
- * real `@upstash/qstash` Client uses to publish (docs/stand-ins.md), and deliveries that
+ * real `@upstash/qstash` Client uses to publish (docs/local-services.md), and deliveries that
  * the real `Receiver` verifies. Used by `npm run dev` (embedded), by the tests and by
  * the benchmarks; production talks to Upstash through the same Client.
  *

@@ -12,7 +12,7 @@
  *   with the same two headers get() sends. The token only goes to the API's own origin
  *   or to `*.blob.vercel-storage.com`. The url is remembered per key (BlobUrlCache).
  * The alternative, a global undici dispatcher that rewrites *.blob.vercel-storage.com
- * to the stand-in (docs/stand-ins.md), would redirect every fetch of the process, and
+ * to the stand-in (docs/local-services.md), would redirect every fetch of the process, and
  * it is not a setting of the SDK's; the test suite uses exactly that to run the
  * production path ("sdk-get") against the stand-in too.
  */

@@ -73,7 +73,7 @@ export function withRetriesOf(policy: RetryPolicy, sdk: () => Promise<Sdk>): Wit
 }
 
 export function isExistsError(blob: Sdk, error: unknown): boolean {
-  // The API answers bad_request "This blob already exists" (measured against the SDK; docs/stand-ins.md).
+  // The API answers bad_request "This blob already exists" (measured against the SDK; docs/local-services.md).
   return error instanceof blob.BlobError && /already exists/i.test(error.message);
 }
 

@@ -1,6 +1,6 @@
 /**
  * dev/upstash-redis-bridge.ts against the real `@upstash/redis` client and a real
- * redis-server: the Upstash REST wire contract of docs/stand-ins.md (base64 at every
+ * redis-server: the Upstash REST wire contract of docs/local-services.md (base64 at every
  * depth, flat arrays, errors per element, NOSCRIPT, 401), plus what raw HTTP shows
  * that the SDK hides.
  */

@@ -2,7 +2,7 @@
  * Test-only plumbing for the Blob suites.
  *
  * installBlobHostRedirect(): the SDK's get() only ever fetches
- * `https://<store>.<access>.blob.vercel-storage.com/<pathname>` (docs/stand-ins.md). To
+ * `https://<store>.<access>.blob.vercel-storage.com/<pathname>` (docs/local-services.md). To
  * run the production read path against the stand-in, this swaps undici's global
  * dispatcher (shared by every undici copy in the process, the SDK's included, through
  * Symbol.for("undici.globalDispatcher.1")) for an Agent that sends those hosts to the
