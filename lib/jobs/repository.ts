@@ -387,11 +387,10 @@ export interface ChunkTotals {
   firstError: string | null;
 }
 
-/** Sums the outcomes of a job's chunks: the authoritative counts, whatever Redis says. */
-export async function chunkTotals(db: Database, jobId: string): Promise<ChunkTotals> {
-  const rows = await listChunks(db, jobId);
-  const totals: ChunkTotals = {
-    chunks: rows.length,
+/** Totals of no chunk at all, with `overrides` set. */
+export function emptyChunkTotals(overrides: Partial<ChunkTotals> = {}): ChunkTotals {
+  return {
+    chunks: 0,
     done: 0,
     failed: 0,
     cancelled: 0,
@@ -402,7 +401,14 @@ export async function chunkTotals(db: Database, jobId: string): Promise<ChunkTot
     rowsFailed: 0,
     counters: {},
     firstError: null,
+    ...overrides,
   };
+}
+
+/** Sums the outcomes of a job's chunks: the authoritative counts, whatever Redis says. */
+export async function chunkTotals(db: Database, jobId: string): Promise<ChunkTotals> {
+  const rows = await listChunks(db, jobId);
+  const totals = emptyChunkTotals({ chunks: rows.length });
   for (const row of rows) {
     totals.rowsPlanned += row.rowsPlanned;
     totals[row.status] += 1;

@@ -10,6 +10,7 @@ import { newImportKey } from "../../lib/storage/index.js";
 import { type AppServer, startAppServer } from "../support/app-server.js";
 import { availablePostgres } from "../support/databases.js";
 import { waitForImport } from "../support/job-status.js";
+import type { RowErrorView } from "../../lib/imports/status.js";
 import { PURCHASE_HEADER, purchaseRow } from "../support/purchases-csv.js";
 
 const TOKEN = "imports-errors-token-0123456789";
@@ -22,14 +23,7 @@ const FILE_NAME = "=SUM(7*6).csv";
 const FORMULA_CELLS = ["=cmd|' /C calc'!A0", "+1", "-1+1", "@SUM(A1)", " =1+1"];
 const BULK_ERRORS = 1_200; // enough rows of errors for the download to take several chunks
 
-interface RowError {
-  file: string;
-  line: number;
-  column: string | null;
-  code: string;
-  message: string;
-  raw: string | null;
-}
+type RowError = RowErrorView;
 
 /** A purchase row of order `i` with its "No" cell replaced and a quantity of 0 (bad_qty). */
 const badRow = (i: number, no: string) =>

@@ -371,7 +371,8 @@ describe.each(adapters)("job engine ($name)", (adapter) => {
       const running = await engine.view(await engine.requireJob(job.id));
       expect(running.progress).toMatchObject({ total_known: false, percent: null, eta_s: null });
       // Deliver the first chunk again while it runs or after: it is leased or done, never added twice.
-      await engine.handleChunk(job.id, 0, { messageId: "dup-first", retried: 0 }).catch(() => undefined);
+      const duplicate = await engine.handleChunk(job.id, 0, { messageId: "dup-first", retried: 0 });
+      expect(["completed", "leased", "already_done", "recovered", "job_finished"]).toContain(duplicate);
       const done = await waitForJob(job.id);
       expect(done.status).toBe("completed");
       expect(done.counters).toMatchObject({ rows_done: 24, rows_inserted: 24, rows_unchanged: 0 });

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { computeProgress } from "../../lib/jobs/progress.js";
-import type { ChunkTotals, JobRow } from "../../lib/jobs/repository.js";
+import { emptyChunkTotals, type JobRow } from "../../lib/jobs/repository.js";
 import type { LiveJobState } from "../../lib/kv/job-state.js";
 
 const NOW = Date.parse("2026-12-03T10:00:00Z");
@@ -28,22 +28,7 @@ function job(overrides: Partial<JobRow> = {}): JobRow {
   };
 }
 
-function totals(overrides: Partial<ChunkTotals>): ChunkTotals {
-  return {
-    chunks: 0,
-    done: 0,
-    failed: 0,
-    cancelled: 0,
-    pending: 0,
-    throttles: 0,
-    rowsPlanned: 0,
-    rowsDone: 0,
-    rowsFailed: 0,
-    counters: {},
-    firstError: null,
-    ...overrides,
-  };
-}
+const totals = emptyChunkTotals;
 
 const live: LiveJobState = {
   chunkTotal: 10,
