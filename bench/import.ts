@@ -152,7 +152,7 @@ try {
     force: false,
   });
   const purchaseFiles = summary.files
-    .filter((file) => file.kind === "purchases")
+    .filter((file) => file.file_type === "purchases")
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .map((file) => ({ ...file, path: path.join(dataDir, file.name), base: path.basename(file.name) }));
   const rows = summary.totals.rows;
@@ -239,7 +239,7 @@ try {
   const created = await api<{ job_id: string }>("/api/imports", {
     method: "POST",
     body: JSON.stringify({
-      kind: "purchases",
+      file_type: "purchases",
       files: purchaseFiles.map((file, i) => ({ key: keys[i], name: file.base })),
     }),
   });

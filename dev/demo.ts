@@ -82,8 +82,8 @@ async function main(): Promise<void> {
     settlements: true,
     force: true,
   });
-  const purchaseFiles = summary.files.filter((file) => file.kind === "purchases");
-  const settlementFiles = summary.files.filter((file) => file.kind === "settlements");
+  const purchaseFiles = summary.files.filter((file) => file.file_type === "purchases");
+  const settlementFiles = summary.files.filter((file) => file.file_type === "settlements");
   out(
     `   ${purchaseFiles.length} purchase files, ${settlementFiles.length} settlement reports, ` +
       `${number(summary.totals.rejectedRows)} deliberately bad rows`,
@@ -164,7 +164,7 @@ async function main(): Promise<void> {
 
   out("\n3. Importing purchases");
   const purchases = await follow(
-    await startImport({ kind: "purchases", files: purchaseRefs.map(({ key, name }) => ({ key, name })) }),
+    await startImport({ file_type: "purchases", files: purchaseRefs.map(({ key, name }) => ({ key, name })) }),
     "purchases  ",
   );
   out("\n4. Importing settlements (one import per store's reports)");
@@ -174,7 +174,7 @@ async function main(): Promise<void> {
   for (const [store, refs] of byStore) {
     settlements.push(
       await follow(
-        await startImport({ kind: "settlements", store, files: refs.map(({ key, name }) => ({ key, name })) }),
+        await startImport({ file_type: "settlements", store, files: refs.map(({ key, name }) => ({ key, name })) }),
         store.slice(0, 11).padEnd(11),
       ),
     );

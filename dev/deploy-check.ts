@@ -21,7 +21,7 @@ import type { NodeFileTraceOptions, NodeFileTraceResult } from "@vercel/nft";
 import ts from "typescript";
 import { type ApiRoute, discoverRoutes, matchRoute } from "./router.js";
 
-export type ProblemKind =
+export type ProblemCode =
   /** A project file imports something that does not resolve: the deploy ships without it. */
   | "unresolved-import"
   /** A project file nft could not parse, so nothing it imports was traced. */
@@ -45,7 +45,7 @@ export type ProblemKind =
   | "cron-path";
 
 export interface Problem {
-  kind: ProblemKind;
+  code: ProblemCode;
   /** Project-relative file (with `:line` when known) the problem is about. */
   file: string;
   message: string;
@@ -143,19 +143,19 @@ function readVercelJson(root: string, problems: Problem[]): VercelJson {
   try {
     parsed = JSON.parse(readFileSync(file, "utf8"));
   } catch (error) {
-    problems.push({ kind: "vercel-json", file: "vercel.json", message: `is not valid JSON: ${String(error)}` });
+    problems.push({ code: "vercel-json", file: "vercel.json", message: `is not valid JSON: ${String(error)}` });
     return empty;
   }
   if (!isObject(parsed)) {
-    problems.push({ kind: "vercel-json", file: "vercel.json", message: "must be a JSON object" });
+    problems.push({ code: "vercel-json", file: "vercel.json", message: "must be a JSON object" });
     return empty;
   }
   const functions = parsed.functions ?? {};
   const crons = parsed.crons ?? [];
   if (!isObject(functions))
-    problems.push({ kind: "vercel-json", file: "vercel.json", message: "`functions` must be an object" });
+    problems.push({ code: "vercel-json", file: "vercel.json", message: "`functions` must be an object" });
   if (!Array.isArray(crons))
-    problems.push({ kind: "vercel-json", file: "vercel.json", message: "`crons` must be an array" });
+    problems.push({ code: "vercel-json", file: "vercel.json", message: "`crons` must be an array" });
   return {
     functions: isObject(functions) ? (functions as Record<string, FunctionConfig>) : {},
     crons: Array.isArray(crons) ? crons : [],
@@ -316,7 +316,7 @@ export function checkVercelJson(root: string): VercelJsonReport {
   for (const entry of vercelEntries) {
     if (!devEntries.has(entry)) {
       problems.push({
-        kind: "route-mismatch",
+        code: "route-mismatch",
         file: entry,
         message: "is deployed as a function by Vercel but dev/router.ts does not serve it",
       });
@@ -325,7 +325,7 @@ export function checkVercelJson(root: string): VercelJsonReport {
   for (const entry of devEntries) {
     if (!vercelEntries.includes(entry)) {
       problems.push({
-        kind: "route-mismatch",
+        code: "route-mismatch",
         file: entry,
         message: "is served by dev/router.ts but Vercel does not deploy it as a function",
       });
@@ -341,9 +341,9 @@ export function checkVercelJson(root: string): VercelJsonReport {
   for (const [key, fn] of Object.entries(config.functions)) {
     const where = `vercel.json functions["${key}"]`;
     if (key.startsWith("/"))
-      problems.push({ kind: "functions-glob", file: "vercel.json", message: `${where}: must not start with "/"` });
+      problems.push({ code: "functions-glob", file: "vercel.json", message: `${where}: must not start with "/"` });
     if (!isObject(fn) || Object.keys(fn).length === 0) {
-      problems.push({ kind: "functions-glob", file: "vercel.json", message: `${where}: must be a non-empty object` });
+      problems.push({ code: "functions-glob", file: "vercel.json", message: `${where}: must be a non-empty object` });
       continue;
     }
     const { maxDuration, includeFiles, excludeFiles } = fn;
@@ -352,7 +352,7 @@ export function checkVercelJson(root: string): VercelJsonReport {
       !(Number.isInteger(maxDuration) && (maxDuration as number) >= 1 && (maxDuration as number) <= 900)
     ) {
       problems.push({
-        kind: "functions-glob",
+        code: "functions-glob",
         file: "vercel.json",
         message: `${where}: maxDuration must be an integer from 1 to 900, got ${JSON.stringify(maxDuration)}`,
       });
@@ -363,7 +363,7 @@ export function checkVercelJson(root: string): VercelJsonReport {
     ] as const) {
       if (value !== undefined && typeof value !== "string") {
         problems.push({
-          kind: "functions-glob",
+          code: "functions-glob",
           file: "vercel.json",
           message: `${where}: ${name} must be a string glob`,
         });
@@ -372,7 +372,7 @@ export function checkVercelJson(root: string): VercelJsonReport {
     if (!used.has(key)) {
       const shadowedBy = vercelEntries.find((entry) => globToRegExp(key).test(entry) || key === entry);
       problems.push({
-        kind: "functions-glob",
+        code: "functions-glob",
         file: "vercel.json",
         message: shadowedBy
           ? `${where} is never applied: ${shadowedBy} takes the earlier key "${functionKeyFor(shadowedBy, config.functions)}" (Vercel rejects unused patterns)`
@@ -393,7 +393,7 @@ export function checkVercelJson(root: string): VercelJsonReport {
     const where = `vercel.json crons[${index}]`;
     if (!isObject(cron) || typeof cron.path !== "string" || typeof cron.schedule !== "string") {
       problems.push({
-        kind: "cron-path",
+        code: "cron-path",
         file: "vercel.json",
         message: `${where}: needs string "path" and "schedule"`,
       });
@@ -404,14 +404,14 @@ export function checkVercelJson(root: string): VercelJsonReport {
     crons.push(report);
     if (schedule.trim().split(/\s+/).length !== 5) {
       problems.push({
-        kind: "cron-path",
+        code: "cron-path",
         file: "vercel.json",
         message: `${where}: schedule "${schedule}" is not a 5-field cron expression`,
       });
     }
     if (!cronPath.startsWith("/")) {
       problems.push({
-        kind: "cron-path",
+        code: "cron-path",
         file: "vercel.json",
         message: `${where}: path "${cronPath}" must start with "/"`,
       });
@@ -420,7 +420,7 @@ export function checkVercelJson(root: string): VercelJsonReport {
     const match = matchRoute(routes, cronPath.split("?")[0] as string);
     if (!match) {
       problems.push({
-        kind: "cron-path",
+        code: "cron-path",
         file: "vercel.json",
         message: `${where}: path "${cronPath}" matches no api/ function`,
       });
@@ -429,7 +429,7 @@ export function checkVercelJson(root: string): VercelJsonReport {
     report.entry = toRel(root, match.route.file);
     if (!exportsName(match.route.file, "GET")) {
       problems.push({
-        kind: "cron-path",
+        code: "cron-path",
         file: report.entry,
         message: `is the target of cron "${cronPath}" but exports no GET handler (Vercel cron sends GET)`,
       });
@@ -599,7 +599,7 @@ export async function traceFunctions(root: string, options: TraceOptions = {}): 
         },
       });
     } catch (error) {
-      problems.add({ kind: "trace-error", file: entry, message: `nft failed: ${String(error)}` }, entry);
+      problems.add({ code: "trace-error", file: entry, message: `nft failed: ${String(error)}` }, entry);
       continue;
     }
 
@@ -622,7 +622,7 @@ export async function traceFunctions(root: string, options: TraceOptions = {}): 
         if (reference.files.length === 0) {
           problems.add(
             {
-              kind: "missing-asset",
+              code: "missing-asset",
               file: reference.source,
               message: `new URL("${reference.specifier}", import.meta.url) points at ${reference.target}, which does not exist`,
             },
@@ -634,7 +634,7 @@ export async function traceFunctions(root: string, options: TraceOptions = {}): 
           if (shipped.has(needed)) continue;
           problems.add(
             {
-              kind: "asset-not-traced",
+              code: "asset-not-traced",
               file: reference.source,
               message: `new URL("${reference.specifier}", import.meta.url) needs ${needed}, which the trace leaves out`,
             },
@@ -654,7 +654,7 @@ export async function traceFunctions(root: string, options: TraceOptions = {}): 
     }
     if (bytes > MAX_FUNCTION_BYTES) {
       problems.add(
-        { kind: "function-too-large", file: entry, message: `ships ${formatBytes(bytes)}, over Vercel's 250 MB limit` },
+        { code: "function-too-large", file: entry, message: `ships ${formatBytes(bytes)}, over Vercel's 250 MB limit` },
         entry,
       );
     }
@@ -675,7 +675,7 @@ class ProblemSet {
   private readonly byKey = new Map<string, Problem & { functions: string[] }>();
 
   add(problem: Problem, entry: string): void {
-    const key = `${problem.kind}\0${problem.file}\0${problem.message}`;
+    const key = `${problem.code}\0${problem.file}\0${problem.message}`;
     const existing = this.byKey.get(key);
     if (existing) {
       if (!existing.functions.includes(entry)) existing.functions.push(entry);
@@ -701,7 +701,7 @@ function classifyWarning(root: string, warning: Error, entry: string, problems: 
     const from = toRel(root, parent.trim());
     if (!isInNodeModules(from)) {
       problems.add(
-        { kind: "unresolved-import", file: from, message: `imports "${specifier}", which does not resolve` },
+        { code: "unresolved-import", file: from, message: `imports "${specifier}", which does not resolve` },
         entry,
       );
       return;
@@ -712,7 +712,7 @@ function classifyWarning(root: string, warning: Error, entry: string, problems: 
     if (owner && wanted && owner.dependencies.has(wanted)) {
       problems.add(
         {
-          kind: "unresolved-import",
+          code: "unresolved-import",
           file: from,
           message: `imports "${specifier}", a dependency of ${owner.name} that is not installed`,
         },
@@ -737,7 +737,7 @@ function classifyWarning(root: string, warning: Error, entry: string, problems: 
     }
     problems.add(
       {
-        kind: "parse-error",
+        code: "parse-error",
         file: from,
         message: `nft could not parse it, so its imports were not traced: ${reason.split("\n")[0]}`,
       },
@@ -803,7 +803,7 @@ function scanSource(root: string, rel: string): SourceScan {
       const specifier = node.arguments[0] as ts.Expression;
       if (!ts.isStringLiteralLike(specifier)) {
         scan.problems.push({
-          kind: "unchecked-asset",
+          code: "unchecked-asset",
           file: at(node),
           message: `new URL(${specifier.getText(source)}, import.meta.url) is computed, so neither nft nor this check can tell what it needs shipped`,
         });
@@ -816,7 +816,7 @@ function scanSource(root: string, rel: string): SourceScan {
       const [specifier] = node.arguments;
       if (specifier && !ts.isStringLiteralLike(specifier)) {
         scan.problems.push({
-          kind: "dynamic-import",
+          code: "dynamic-import",
           file: at(node),
           message: `import(${specifier.getText(source)}) has a computed specifier, which nft cannot trace`,
         });
@@ -912,7 +912,7 @@ export function formatReport(report: DeployReport): string {
     lines.push(`${report.problems.length} problem(s):`);
     for (const problem of report.problems) {
       const affected = problem.functions?.length ? ` [${problem.functions.join(", ")}]` : "";
-      lines.push(`  ${problem.kind}: ${problem.file} ${problem.message}${affected}`);
+      lines.push(`  ${problem.code}: ${problem.file} ${problem.message}${affected}`);
     }
   }
   return `${lines.join("\n")}\n`;

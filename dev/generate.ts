@@ -64,11 +64,11 @@
  *
  * summary.json  Options, the date window, totals (files; rows = data records of
  *   all purchase files; goodRows = rows − rejectedRows, warnings included;
- *   badRowsByCode; skipped lines by kind; orders = supplier orders that land;
+ *   badRowsByCode; skipped lines by reason; orders = supplier orders that land;
  *   landedLines = order lines that land, after replacement; invoices; split
  *   invoices; settlement rows; orphans; expectedMargin = Σ line_margin over landed
  *   lines; outcome counts; final status mix), per-store counts, and every file with
- *   kind, rows, lines, bytes, sha256 (and the purchase file's quirks).
+ *   file_type, rows, lines, bytes, sha256 (and the purchase file's quirks).
  *
  * DETERMINISM  Same options → byte-identical files (the summary holds no clock
  * time). All randomness comes from the generator's own sfc32 streams seeded from

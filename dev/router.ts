@@ -10,7 +10,7 @@ import path from "node:path";
 export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
 
-type Segment = { kind: "static"; value: string } | { kind: "param"; name: string };
+type Segment = { type: "static"; value: string } | { type: "param"; name: string };
 
 export interface ApiRoute {
   /** Absolute path of the function's source file. */
@@ -53,7 +53,7 @@ export function discoverRoutes(apiDir: string, urlPrefix = "/api"): ApiRoute[] {
 
 function toSegment(part: string): Segment {
   const param = /^\[([A-Za-z_][A-Za-z0-9_]*)\]$/.exec(part);
-  return param?.[1] ? { kind: "param", name: param[1] } : { kind: "static", value: part };
+  return param?.[1] ? { type: "param", name: param[1] } : { type: "static", value: part };
 }
 
 /** Static segments first, left to right; then shorter routes. Deterministic for equal shapes. */
@@ -62,7 +62,7 @@ function compareRoutes(a: ApiRoute, b: ApiRoute): number {
   for (let i = 0; i < length; i++) {
     const sa = a.segments[i] as Segment;
     const sb = b.segments[i] as Segment;
-    if (sa.kind !== sb.kind) return sa.kind === "static" ? -1 : 1;
+    if (sa.type !== sb.type) return sa.type === "static" ? -1 : 1;
   }
   return a.segments.length - b.segments.length || a.path.localeCompare(b.path);
 }
@@ -86,7 +86,7 @@ export function matchRoute(routes: readonly ApiRoute[], pathname: string, urlPre
     const params: Record<string, string> = {};
     const matches = route.segments.every((segment, i) => {
       const part = parts[i] as string;
-      if (segment.kind === "static") return segment.value === part;
+      if (segment.type === "static") return segment.value === part;
       params[segment.name] = part;
       return true;
     });

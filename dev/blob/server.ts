@@ -132,7 +132,7 @@ export interface BlobServer {
   close(): Promise<void>;
 }
 
-type Caller = { kind: "rw" } | { kind: "client"; claims: ClientTokenClaims };
+type Caller = { role: "rw" } | { role: "client"; claims: ClientTokenClaims };
 
 /** What a put or a multipart upload will create, decided before the body is read. */
 interface UploadPlan {
@@ -212,14 +212,14 @@ export async function startBlobServer(options: BlobServerOptions): Promise<BlobS
       throw new BlobApiError(404, "store_not_found", "This store does not exist.");
     }
     if (bearer.startsWith(CLIENT_TOKEN_PREFIX)) {
-      return { kind: "client", claims: verifyClientToken(bearer, options.token, storeId) };
+      return { role: "client", claims: verifyClientToken(bearer, options.token, storeId) };
     }
     if (!constantTimeEqual(bearer, options.token)) throw new BlobApiError(401, "forbidden", "Access denied: invalid token.");
-    return { kind: "rw" };
+    return { role: "rw" };
   }
 
   function requireReadWrite(caller: Caller): void {
-    if (caller.kind !== "rw") {
+    if (caller.role !== "rw") {
       throw new BlobApiError(
         403,
         "client_token_not_allowed",
@@ -236,7 +236,7 @@ export async function startBlobServer(options: BlobServerOptions): Promise<BlobS
       throw new BlobApiError(400, "bad_request", 'x-vercel-blob-access must be "public" or "private"');
     }
     const contentType = header(req, "x-content-type") ?? inferContentType(requested);
-    if (caller.kind === "client") {
+    if (caller.role === "client") {
       const { claims } = caller;
       if (claims.pathname !== requested) {
         throw new BlobApiError(
@@ -385,7 +385,7 @@ export async function startBlobServer(options: BlobServerOptions): Promise<BlobS
       throw new BlobApiError(404, "not_found", "No multipart upload with this id, key and pathname");
     }
     // The same token (or one for the same pathname) must carry every part.
-    if (caller.kind === "client" && caller.claims.pathname !== upload.requested) {
+    if (caller.role === "client" && caller.claims.pathname !== upload.requested) {
       throw new BlobApiError(400, "bad_request", `The "pathname" does not match the token payload`);
     }
     if (action === "upload") {

@@ -17,7 +17,7 @@ import { COL, type FileStyle, header, type Order, orderTotal, renderLine, type R
 import { type Rng } from "./rng.js";
 import { type BadCode } from "./summary-types.js";
 
-export type BadKind =
+export type RowDefect =
   | "bad_qty"
   | "bad_date"
   | "bad_amount"
@@ -29,8 +29,8 @@ export type BadKind =
   | "total_mismatch"
   | "repeated_order";
 
-/** Relative frequency of each kind among the bad rows. */
-const DECK: ReadonlyArray<readonly [BadKind, number]> = [
+/** Relative frequency of each defect among the bad rows. */
+const DECK: ReadonlyArray<readonly [RowDefect, number]> = [
   ["bad_qty", 10],
   ["bad_date", 10],
   ["bad_amount", 10],
@@ -45,23 +45,23 @@ const DECK: ReadonlyArray<readonly [BadKind, number]> = [
 
 /**
  * Kinds are dealt from a shuffled deck rather than drawn independently, so even a
- * small run shows every kind in its proportion.
+ * small run shows every defect in its proportion.
  */
 export class BadDeck {
-  private cards: BadKind[] = [];
+  private cards: RowDefect[] = [];
   constructor(private readonly rng: Rng) {}
 
-  draw(): BadKind {
+  draw(): RowDefect {
     if (this.cards.length === 0) {
-      for (const [kind, count] of DECK) for (let i = 0; i < count; i++) this.cards.push(kind);
+      for (const [defect, count] of DECK) for (let i = 0; i < count; i++) this.cards.push(defect);
       this.rng.shuffle(this.cards);
     }
-    return this.cards.pop() as BadKind;
+    return this.cards.pop() as RowDefect;
   }
 
-  /** A kind that cannot be placed here goes back into the deck at a random depth. */
-  putBack(kind: BadKind): void {
-    this.cards.splice(this.rng.int(this.cards.length + 1), 0, kind);
+  /** A defect that cannot be placed here goes back into the deck at a random depth. */
+  putBack(defect: RowDefect): void {
+    this.cards.splice(this.rng.int(this.cards.length + 1), 0, defect);
   }
 }
 
@@ -79,23 +79,23 @@ const thousands = (value: number) => String(value).replace(/\B(?=(\d{3})+(?!\d))
  * and a status that leaves the fields after the product name quote-free where that
  * matters.
  */
-export function prepareRejected(kind: BadKind, order: Order, rng: Rng): { status: string; shippedDate: boolean } {
+export function prepareRejected(defect: RowDefect, order: Order, rng: Rng): { status: string; shippedDate: boolean } {
   const line = order.lines[0];
   if (!line) throw new Error("a rejected row needs a line");
   order.lines = [{ ...line, qty: 1, name: productName(rng, true) }];
-  if (kind === "stray_quote" || kind === "stray_quote_unclosed" || kind === "field_count") {
+  if (defect === "stray_quote" || defect === "stray_quote_unclosed" || defect === "field_count") {
     return { status: STATUS.packing, shippedDate: false };
   }
-  if (kind === "bad_date" && rng.chance(0.3)) return { status: STATUS.completed, shippedDate: true };
+  if (defect === "bad_date" && rng.chance(0.3)) return { status: STATUS.completed, shippedDate: true };
   return { status: order.finalStatus, shippedDate: false };
 }
 
-/** Renders the single line of `order` with one defect of `kind`. */
-export function rejectedRecord(kind: BadKind, order: Order, status: string, shippedDate: boolean, style: FileStyle, no: number, rng: Rng): BadRecord {
+/** Renders the single line of `order` with the defect `defect`. */
+export function rejectedRecord(defect: RowDefect, order: Order, status: string, shippedDate: boolean, style: FileStyle, no: number, rng: Rng): BadRecord {
   const line = order.lines[0];
   if (!line) throw new Error("a rejected row needs a line");
   const render = (options: Parameters<typeof renderLine>[5]) => renderLine(order, 0, status, style, no, options);
-  switch (kind) {
+  switch (defect) {
     case "bad_qty": {
       const [variant, value] = rng.pick([
         ["zero", "0"],
@@ -174,6 +174,6 @@ export function rejectedRecord(kind: BadKind, order: Order, status: string, ship
         variant: "unclosed_quote",
       };
     default:
-      throw new Error(`${kind} is not a rejected-row kind`);
+      throw new Error(`${defect} is not a rejected-row defect`);
   }
 }

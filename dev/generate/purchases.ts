@@ -14,7 +14,7 @@
  * lines, delimiter-only rows, repeated headers or totals lines.
  */
 import path from "node:path";
-import { type BadDeck, type BadKind, prepareRejected, rejectedRecord } from "./bad-rows.js";
+import { type BadDeck, type RowDefect, prepareRejected, rejectedRecord } from "./bad-rows.js";
 import { DAY, dayNumber, type OrderClock } from "./calendar.js";
 import { type Ledger } from "./ledger.js";
 import { earlierStatus, type OrderFactory } from "./orders.js";
@@ -270,9 +270,9 @@ export async function writePurchases(ctx: PurchaseContext): Promise<PurchaseResu
     const ring: Order[] = [];
     let lastCode = "";
 
-    /** Places one bad row of `kind` here if it fits; false when it cannot go here. */
-    const placeBad = async (kind: BadKind, available: number): Promise<boolean> => {
-      switch (kind) {
+    /** Places one bad row of `defect` here if it fits; false when it cannot go here. */
+    const placeBad = async (defect: RowDefect, available: number): Promise<boolean> => {
+      switch (defect) {
         case "stray_quote_unclosed":
           // Deferred to the file's last row: nothing after it may hold a quote.
           if (available < 2) return false;
@@ -339,8 +339,8 @@ export async function writePurchases(ctx: PurchaseContext): Promise<PurchaseResu
         default: {
           // A rejected single-line order of its own.
           const order = factory.fresh(now(), 1);
-          const { status, shippedDate } = prepareRejected(kind, order, rng);
-          const record = rejectedRecord(kind, order, status, shippedDate, style, ++file.no, rng);
+          const { status, shippedDate } = prepareRejected(defect, order, rng);
+          const record = rejectedRecord(defect, order, status, shippedDate, style, ++file.no, rng);
           const line = await file.record(record.rendered);
           globalRow++;
           const counts = ledger.stores[order.store];
@@ -386,14 +386,14 @@ export async function writePurchases(ctx: PurchaseContext): Promise<PurchaseResu
 
       // A bad row, spread evenly over the file.
       if (badLeft > 0 && rng.float() < badLeft / Math.max(1, available / MEAN_ROWS_PER_ORDER)) {
-        let kind: BadKind = deck.draw();
-        if (kind === "stray_quote_unclosed" && (unclosedUsed || unclosedPending)) kind = "stray_quote";
-        const placed = await placeBad(kind, available);
+        let defect: RowDefect = deck.draw();
+        if (defect === "stray_quote_unclosed" && (unclosedUsed || unclosedPending)) defect = "stray_quote";
+        const placed = await placeBad(defect, available);
         if (placed) {
           badLeft--;
           continue;
         }
-        deck.putBack(kind);
+        deck.putBack(defect);
       }
 
       // A fresh order, or the two orders of a split invoice.
@@ -447,7 +447,7 @@ export async function writePurchases(ctx: PurchaseContext): Promise<PurchaseResu
     result.rows += file.rows;
     result.files.push({
       name: `purchases/${name}`,
-      kind: "purchases",
+      file_type: "purchases",
       rows: file.rows,
       lines: file.line - 1,
       bytes,

@@ -130,8 +130,8 @@ export async function generate(options: GenerateOptions): Promise<Summary> {
   const files: FileEntry[] = [
     ...purchases.files,
     ...(settlements?.files ?? []).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
-    { name: "bad-rows.jsonl", kind: "manifest", rows: badCount, lines: badCount, ...badWritten },
-    { name: "outcomes.csv", kind: "manifest", rows: outcomeRows, lines: outcomeRows + 1, ...outcomesWritten },
+    { name: "bad-rows.jsonl", file_type: "manifest", rows: badCount, lines: badCount, ...badWritten },
+    { name: "outcomes.csv", file_type: "manifest", rows: outcomeRows, lines: outcomeRows + 1, ...outcomesWritten },
   ];
   const summary: Summary = {
     generator: {

@@ -296,7 +296,7 @@ export class SettlementBook {
     const { bytes, sha256 } = await sink.close();
     this.files.push({
       name: `settlements/${name}`,
-      kind: "settlements",
+      file_type: "settlements",
       rows: report.rows.length,
       lines: 6 + report.rows.length,
       bytes,

@@ -4,7 +4,7 @@ export interface FileEntry {
   /** Path relative to the output directory. */
   name: string;
   /** Import files, or the generator's own manifests (bad-rows.jsonl, outcomes.csv). */
-  kind: "purchases" | "settlements" | "manifest";
+  file_type: "purchases" | "settlements" | "manifest";
   /** Data records (a record spanning two physical lines is one row). */
   rows: number;
   /** Physical lines, header and skippable lines included. */

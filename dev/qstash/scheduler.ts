@@ -27,7 +27,7 @@ import { Fifo, TimerHeap } from "./structures.js";
 const log = logger("qstash");
 
 export type MessageState = "scheduled" | "waiting" | "delivering" | "delivered" | "failed" | "dropped";
-export type MessageKind = "message" | "callback" | "failure_callback";
+export type MessageRole = "message" | "callback" | "failure_callback";
 
 /** Where a callback goes and how it is delivered (`Upstash-[Failure-]Callback-*` headers). */
 export interface CallbackTarget {
@@ -41,7 +41,7 @@ export interface CallbackTarget {
 }
 
 export interface MessageSpec {
-  kind: MessageKind;
+  role: MessageRole;
   url: string;
   method: string;
   /** Delivered as they are: Content-Type and the forwarded headers, prefix stripped. */
@@ -72,7 +72,7 @@ export interface AttemptRecord {
 
 export interface MessageInfo {
   messageId: string;
-  kind: MessageKind;
+  role: MessageRole;
   url: string;
   method: string;
   state: MessageState;
@@ -153,8 +153,8 @@ interface FlowKey {
 }
 
 type Outcome =
-  | { kind: "response"; status: number; headers: Record<string, string[]>; body: Buffer }
-  | { kind: "error"; error: string };
+  | { type: "response"; status: number; headers: Record<string, string[]>; body: Buffer }
+  | { type: "error"; error: string };
 
 type TimerEntry = { type: "message"; message: Message } | { type: "key"; key: string };
 
@@ -207,7 +207,7 @@ export class DeliveryScheduler {
     };
     this.active.set(id, message);
     this.counters.accepted += 1;
-    if (spec.kind !== "message") this.counters.callbacks += 1;
+    if (spec.role !== "message") this.counters.callbacks += 1;
     if (spec.flow) this.registerKey(spec.flow);
     if (spec.delayMs > 0) this.schedule(message, spec.delayMs * this.options.timeScale);
     else this.makeDue(message);
@@ -506,15 +506,15 @@ export class DeliveryScheduler {
           });
           response.once("end", () =>
             done({
-              kind: "response",
+              type: "response",
               status: response.statusCode ?? 0,
               headers: response.headersDistinct as Record<string, string[]>,
               body: Buffer.concat(chunks),
             }),
           );
-          response.once("error", (error) => done({ kind: "error", error: error.message }));
+          response.once("error", (error) => done({ type: "error", error: error.message }));
           response.once("close", () => {
-            if (!response.complete) done({ kind: "error", error: "the response was cut off" });
+            if (!response.complete) done({ type: "error", error: "the response was cut off" });
           });
         },
       );
@@ -530,7 +530,7 @@ export class DeliveryScheduler {
           resolve(this.send(message, false));
           return;
         }
-        done({ kind: "error", error: error.message });
+        done({ type: "error", error: error.message });
       });
       request.end(message.body);
     });
@@ -538,21 +538,21 @@ export class DeliveryScheduler {
 
   private settle(message: Message, attempt: AttemptRecord, outcome: Outcome, started: number): void {
     attempt.durationMs = Math.round((monotonicNow() - started) * 10) / 10;
-    if (outcome.kind === "response") attempt.status = outcome.status;
+    if (outcome.type === "response") attempt.status = outcome.status;
     else attempt.error = outcome.error;
     this.inFlight -= 1;
     const key = message.flow ? this.keys.get(message.flow.key) : undefined;
     if (key) key.active -= 1;
     if (this.closed) return;
 
-    const ok = outcome.kind === "response" && outcome.status >= 200 && outcome.status < 300;
+    const ok = outcome.type === "response" && outcome.status >= 200 && outcome.status < 300;
     if (message.callback) this.sendCallback(message, message.callback, outcome, false);
     if (ok) {
       this.finish(message, "delivered");
     } else if (message.retried >= message.maxRetries || isNonRetryable(outcome)) {
       log.warn("a message failed after its last retry", {
         message_id: message.id,
-        kind: message.kind,
+        role: message.role,
         url: message.url,
         retried: message.retried,
         ...outcomeFields(attempt),
@@ -561,7 +561,7 @@ export class DeliveryScheduler {
       this.finish(message, "failed");
     } else {
       const retryAfterMs =
-        outcome.kind === "response" ? parseRetryAfterMs(outcome.headers["retry-after"]?.[0], Date.now()) : null;
+        outcome.type === "response" ? parseRetryAfterMs(outcome.headers["retry-after"]?.[0], Date.now()) : null;
       const waitMs =
         retryAfterMs ?? (message.retryDelay ? message.retryDelay(message.retried) : defaultBackoffMs(message.retried + 1));
       log.debug("delivery failed; retrying", {
@@ -584,9 +584,9 @@ export class DeliveryScheduler {
 
   private sendCallback(source: Message, target: CallbackTarget, outcome: Outcome, failure: boolean): void {
     const payload = {
-      status: outcome.kind === "response" ? outcome.status : 0,
-      header: outcome.kind === "response" ? outcome.headers : {},
-      body: outcome.kind === "response" ? outcome.body.toString("base64") : "",
+      status: outcome.type === "response" ? outcome.status : 0,
+      header: outcome.type === "response" ? outcome.headers : {},
+      body: outcome.type === "response" ? outcome.body.toString("base64") : "",
       retried: source.retried,
       maxRetries: source.maxRetries,
       ...(failure ? { dlqId: `${Date.now()}-${randomBytes(4).readUInt32BE(0)}` } : {}),
@@ -599,7 +599,7 @@ export class DeliveryScheduler {
       createdAt: source.createdAt,
     };
     this.accept({
-      kind: failure ? "failure_callback" : "callback",
+      role: failure ? "failure_callback" : "callback",
       url: target.url,
       method: target.method,
       headers: { "content-type": "application/json", ...target.headers },
@@ -638,7 +638,7 @@ export class DeliveryScheduler {
 function isNonRetryable(outcome: Outcome): boolean {
   // QStash's documented way for a destination to say "do not retry": 489 plus this header.
   return (
-    outcome.kind === "response" &&
+    outcome.type === "response" &&
     outcome.status === 489 &&
     outcome.headers["upstash-nonretryable-error"]?.[0]?.toLowerCase() === "true"
   );
@@ -662,7 +662,7 @@ function recordAttempt(message: Message, attempt: AttemptRecord): void {
 function snapshot(message: Message): MessageInfo {
   return {
     messageId: message.id,
-    kind: message.kind,
+    role: message.role,
     url: message.url,
     method: message.method,
     state: message.state,

@@ -342,7 +342,7 @@ function toSpec(input: Offer, settings: typeof DEFAULTS): MessageSpec {
   }
 
   return {
-    kind: "message",
+    role: "message",
     url: destination,
     method,
     headers: forwarded,

@@ -132,7 +132,8 @@ export const importFiles = pgTable(
       .references(() => jobs.id, { onDelete: "cascade" }),
     /** The file's position in the import request; part of the source rank. */
     position: integer("position").notNull(),
-    kind: text("kind").notNull(),
+    /** `purchases` or `settlements`. */
+    fileType: text("file_type").notNull(),
     name: text("name").notNull(),
     objectKey: text("object_key").notNull(),
     sha256: text("sha256"),
@@ -145,7 +146,7 @@ export const importFiles = pgTable(
     updatedAt: updatedAt(),
   },
   (t) => [
-    check("import_files_kind_check", sql`${t.kind} in ('purchases', 'settlements')`),
+    check("import_files_file_type_check", sql`${t.fileType} in ('purchases', 'settlements')`),
     uniqueIndex("import_files_job_position_key").on(t.jobId, t.position),
   ],
 );
@@ -186,7 +187,7 @@ export const importDryRunRows = pgTable(
       .notNull()
       .references(() => jobs.id, { onDelete: "cascade" }),
     /** `orders` or `settlements`. */
-    kind: text("kind").notNull(),
+    rowType: text("row_type").notNull(),
     /** The order code; a settlement's `<store id>:<order number>`. */
     key: text("key").notNull(),
     rankFile: integer("rank_file").notNull(),
@@ -194,7 +195,7 @@ export const importDryRunRows = pgTable(
     /** `inserted`, `updated` or `unchanged`. */
     outcome: text("outcome").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.jobId, t.kind, t.key, t.rankFile, t.rankLine] })],
+  (t) => [primaryKey({ columns: [t.jobId, t.rowType, t.key, t.rankFile, t.rankLine] })],
 );
 
 export const purchases = pgTable(

@@ -195,7 +195,7 @@ async function createImportJob(
   const job = await engine.createJob(
     IMPORT_KIND,
     {
-      kind: settings.kind,
+      file_type: settings.file_type,
       files,
       store_id: storeId,
       lenient_amounts: settings.lenient_amounts,
@@ -210,7 +210,7 @@ async function createImportJob(
             id: file.id,
             jobId: created.id,
             position: file.position,
-            kind: settings.kind,
+            fileType: settings.file_type,
             name: file.name,
             objectKey: file.key,
             size: file.size,

@@ -1,5 +1,5 @@
 /**
- * An import's files at its end (run by the import kind's settle(), in the transaction
+ * An import's files at its end (run by the import job kind's settle(), in the transaction
  * that writes the job's final status): each file's status and counts from its chunks'
  * outcomes (lib/jobs/outcomes.ts), every correction counted against the file it corrects.
  */
@@ -10,7 +10,7 @@ import { chunkOutcomes, sumCountsByKey } from "../jobs/outcomes.js";
 import { ChunkPayload, type ImportParams } from "./job-params.js";
 import type { TakenBack, UpsertCounts, WriteReport } from "./model.js";
 
-type RowKind = "orders" | "settlements";
+type RowType = "orders" | "settlements";
 const OUTCOMES: ReadonlyArray<keyof UpsertCounts> = ["inserted", "updated", "unchanged"];
 
 /**
@@ -23,7 +23,7 @@ const OUTCOMES: ReadonlyArray<keyof UpsertCounts> = ["inserted", "updated", "unc
 export function chunkCountsByFile(
   ownFileId: string,
   counters: Record<string, number>,
-  prefix: RowKind,
+  prefix: RowType,
   takenBack: TakenBack | undefined,
   fileIdAt: (position: number) => string | null,
 ): Record<string, Record<string, number>> {
@@ -57,7 +57,7 @@ export function writeReport(dryRun: boolean): WriteReport & { takenBack: TakenBa
 export async function recordDryRunRows(
   db: Database,
   jobId: string,
-  kind: RowKind,
+  rowType: RowType,
   report: WriteReport,
   keyOf: (key: string) => string = (key) => key,
 ): Promise<void> {
@@ -66,8 +66,8 @@ export async function recordDryRunRows(
   const p = (values: unknown[]) => sql.param(values);
   await queryRows(
     db,
-    sql`insert into import_dry_run_rows (job_id, kind, key, rank_file, rank_line, outcome)
-        select ${jobId}::uuid, ${kind}, * from unnest(
+    sql`insert into import_dry_run_rows (job_id, row_type, key, rank_file, rank_line, outcome)
+        select ${jobId}::uuid, ${rowType}, * from unnest(
           ${p(outcomes.map((row) => keyOf(row.key)))}::text[], ${p(outcomes.map((row) => row.rank.file))}::int[],
           ${p(outcomes.map((row) => row.rank.line))}::int[], ${p(outcomes.map((row) => row.count))}::text[])
         on conflict do nothing`,
@@ -83,14 +83,14 @@ async function dryRunCounts(
   db: Database,
   jobId: string,
   dropRows: boolean,
-): Promise<Array<{ kind: RowKind; outcome: keyof UpsertCounts; position: number; rows: number }>> {
-  const counted = await queryRows<{ kind: RowKind; outcome: keyof UpsertCounts; position: number; rows: number }>(
+): Promise<Array<{ rowType: RowType; outcome: keyof UpsertCounts; position: number; rows: number }>> {
+  const counted = await queryRows<{ rowType: RowType; outcome: keyof UpsertCounts; position: number; rows: number }>(
     db,
-    sql`select kind, outcome, rank_file as position, count(*)::int as rows from (
-          select distinct on (kind, key) kind, outcome, rank_file from import_dry_run_rows
-          where job_id = ${jobId} order by kind, key, rank_file desc, rank_line desc
+    sql`select row_type as "rowType", outcome, rank_file as position, count(*)::int as rows from (
+          select distinct on (row_type, key) row_type, outcome, rank_file from import_dry_run_rows
+          where job_id = ${jobId} order by row_type, key, rank_file desc, rank_line desc
         ) final_versions
-        group by kind, outcome, rank_file`,
+        group by row_type, outcome, rank_file`,
   );
   if (dropRows) await queryRows(db, sql`delete from import_dry_run_rows where job_id = ${jobId}`);
   return counted;
@@ -121,17 +121,17 @@ export async function settleImportFiles(
   if (params.dry_run) {
     const counted = await dryRunCounts(db, jobId, !chunks.some((chunk) => chunk.status === "failed"));
     const fileAt = new Map(params.files.map((file) => [file.position, file.id]));
-    const kinds = new Set<RowKind>(
-      (["orders", "settlements"] as const).filter((kind) => chunks.some((c) => `${kind}_inserted` in c.counters)),
+    const rowTypes = new Set<RowType>(
+      (["orders", "settlements"] as const).filter((rowType) => chunks.some((c) => `${rowType}_inserted` in c.counters)),
     );
-    for (const kind of kinds) {
+    for (const rowType of rowTypes) {
       for (const outcome of OUTCOMES) {
-        totals[`${kind}_${outcome}`] = 0;
-        for (const file of files) file.counts[`${kind}_${outcome}`] = 0;
+        totals[`${rowType}_${outcome}`] = 0;
+        for (const file of files) file.counts[`${rowType}_${outcome}`] = 0;
       }
     }
-    for (const { kind, outcome, position, rows } of counted) {
-      const name = `${kind}_${outcome}`;
+    for (const { rowType, outcome, position, rows } of counted) {
+      const name = `${rowType}_${outcome}`;
       totals[name] = (totals[name] ?? 0) + rows;
       const file = files.find((one) => one.id === fileAt.get(position));
       if (file) file.counts[name] = (file.counts[name] ?? 0) + rows;

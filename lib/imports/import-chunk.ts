@@ -37,8 +37,8 @@ export async function validateChunk(
   options: { jobSeq: number; lenientAmounts: boolean },
 ): Promise<ValidatedChunk> {
   const range = { startByte: chunk.start, endByte: chunk.end, firstLine: chunk.first_line, layout: chunk.layout };
-  const columns = mapHeader(chunk.layout.header, chunk.layout.kind);
-  if (chunk.layout.kind === "purchases") {
+  const columns = mapHeader(chunk.layout.header, chunk.layout.fileType);
+  if (chunk.layout.fileType === "purchases") {
     const validator = purchaseValidator(columns, {
       jobSeq: options.jobSeq,
       filePosition: chunk.position,

@@ -6,8 +6,22 @@ import { z } from "zod";
 
 export const IMPORT_KIND = "import";
 
-export const ImportParams = z.object({
-  kind: z.enum(["purchases", "settlements"]),
+const FileType = z.enum(["purchases", "settlements"]);
+
+/**
+ * Jobs and chunks stored before `kind` was renamed (to file_type in params, fileType in
+ * a chunk's layout) still parse, so a deploy never fails the imports it finds running.
+ */
+function renamedFrom<T extends z.ZodTypeAny>(oldName: string, newName: string, schema: T) {
+  return z.preprocess((value) => {
+    if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+    const { [oldName]: old, ...rest } = value as Record<string, unknown>;
+    return old !== undefined && rest[newName] === undefined ? { ...rest, [newName]: old } : value;
+  }, schema);
+}
+
+const ImportParamsShape = z.object({
+  file_type: FileType,
   files: z
     .array(
       z.object({
@@ -26,7 +40,8 @@ export const ImportParams = z.object({
   dry_run: z.boolean().default(false),
   callback_url: z.string().url().nullable().default(null),
 });
-export type ImportParams = z.infer<typeof ImportParams>;
+export const ImportParams = renamedFrom("kind", "file_type", ImportParamsShape);
+export type ImportParams = z.infer<typeof ImportParamsShape>;
 
 export const ChunkPayload = z.object({
   file_id: z.string().uuid(),
@@ -37,15 +52,19 @@ export const ChunkPayload = z.object({
   first_line: z.number().int().min(1),
   store_id: z.number().int().nullable(),
   repeated: z.array(z.string()).default([]),
-  layout: z.object({
-    kind: z.enum(["purchases", "settlements"]),
-    delimiter: z.enum([",", ";", "\t"]),
-    header: z.array(z.string()),
-  }),
+  layout: renamedFrom(
+    "kind",
+    "fileType",
+    z.object({
+      fileType: FileType,
+      delimiter: z.enum([",", ";", "\t"]),
+      header: z.array(z.string()),
+    }),
+  ),
 });
 export type ChunkPayload = z.infer<typeof ChunkPayload>;
 
-/** The counters of every import, zero where a kind has none (the status API shows them all). */
+/** The counters of every import, zero where a file type has none (the status API shows them all). */
 export const IMPORT_COUNTERS = [
   "rows",
   "row_errors",

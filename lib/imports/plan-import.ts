@@ -35,7 +35,7 @@ export async function planImport(
       log.warn("file failed", { file: file.name, code, message });
       await markFileFailed(db, file.id, code, message, sha256);
     };
-    const { plan, sha256 } = await readAndPlanFile(deps, file, params.kind, signal);
+    const { plan, sha256 } = await readAndPlanFile(deps, file, params.file_type, signal);
     if (plan.fileError) {
       await fail(plan.fileError.code, plan.fileError.message);
       continue;
@@ -53,7 +53,7 @@ export async function planImport(
       log.warn("file content changed since the import was created", { file: file.name, recorded: before, read: sha256 });
     }
     let storeId = params.store_id;
-    if (params.kind === "settlements") {
+    if (params.file_type === "settlements") {
       const resolved = await resolveSettlementStore(db, storeId, plan.preamble?.username ?? null, { link: !params.dry_run });
       if ("error" in resolved) {
         await fail("unknown_store", resolved.error, sha256);
@@ -80,7 +80,7 @@ async function recordedHashes(db: Database, jobId: string): Promise<Map<string, 
 async function readAndPlanFile(
   deps: ImportPlanDeps,
   file: ImportFile,
-  kind: ImportParams["kind"],
+  fileType: ImportParams["file_type"],
   signal: AbortSignal,
 ): Promise<{ plan: FilePlan; sha256: string }> {
   const hash = createHash("sha256");
@@ -92,7 +92,7 @@ async function readAndPlanFile(
       },
     }),
   );
-  const plan = await planFileChunks(stream, { kind, targetRows: deps.chunkRows(), signal });
+  const plan = await planFileChunks(stream, { fileType, targetRows: deps.chunkRows(), signal });
   return { plan, sha256: hash.digest("hex") };
 }
 

@@ -1,12 +1,13 @@
 /**
  * The body of POST /api/imports, in either form, read into an ImportRequest:
- * - JSON: `{ kind, files: [{ key | url, name }], store?, lenient_amounts?, dry_run?,
+ * - JSON: `{ file_type, files: [{ key | url, name }], store?, lenient_amounts?, dry_run?,
  *   callback_url? }`, the files already in object storage (POST /api/uploads);
  * - multipart/form-data: the same fields as text parts, and one or more `files` parts
  *   of at most 4 MiB in all (a function's request body is capped at 4.5 MB; larger
  *   files go through client uploads).
- * Any other content type is a 415. Validation errors name the field (`kind`, `files.1`,
- * `dry_run`, `callback_url`).
+ * Any other content type is a 415. Validation errors name the field (`file_type`, `files.1`,
+ * `dry_run`, `callback_url`). `kind` is the earlier name of `file_type` and is still
+ * accepted (docs/imports.md), so callers written against it keep working.
  */
 import { z } from "zod";
 import { AppError } from "../errors.js";
@@ -23,7 +24,7 @@ const MAX_NAME_LENGTH = 255;
 
 /** What both forms come down to, the files aside. */
 export interface ImportSettings {
-  kind: "purchases" | "settlements";
+  file_type: FileType;
   store?: string | undefined;
   lenient_amounts: boolean;
   dry_run: boolean;
@@ -52,15 +53,34 @@ const FileRef = z
 
 const blankAsUndefined = (value: unknown) => (typeof value === "string" && value.trim() === "" ? undefined : value);
 
+const FILE_TYPES = ["purchases", "settlements"] as const;
+type FileType = (typeof FILE_TYPES)[number];
+
 const common = {
-  kind: z.enum(["purchases", "settlements"]),
+  file_type: z.enum(FILE_TYPES).optional(),
+  /** Deprecated alias of file_type. */
+  kind: z.enum(FILE_TYPES).optional(),
   store: z.preprocess(blankAsUndefined, z.string().trim().min(1).max(200).optional()),
   lenient_amounts: z.boolean().default(false),
   dry_run: z.boolean().default(false),
   callback_url: z.preprocess(blankAsUndefined, z.string().url().optional()),
 };
 
-const CreateImportJson = z.object({ ...common, files: z.array(FileRef).min(1).max(MAX_FILES) });
+/** Exactly one file type, named by file_type or by its alias kind. */
+function requireFileType<T extends { file_type?: FileType | undefined; kind?: FileType | undefined }>(
+  body: T,
+  ctx: z.RefinementCtx,
+): void {
+  if (body.file_type === undefined && body.kind === undefined) {
+    ctx.addIssue({ code: "custom", path: ["file_type"], message: 'required: "purchases" or "settlements"' });
+  } else if (body.file_type !== undefined && body.kind !== undefined && body.file_type !== body.kind) {
+    ctx.addIssue({ code: "custom", path: ["kind"], message: "is the old name of file_type and must not differ from it" });
+  }
+}
+
+const CreateImportJson = z
+  .object({ ...common, files: z.array(FileRef).min(1).max(MAX_FILES) })
+  .superRefine(requireFileType);
 
 /** A form's checkbox or text: true/false, 1/0, on/off, yes/no; empty means "not given". */
 const formBoolean = z.preprocess(
@@ -75,17 +95,19 @@ const formBoolean = z.preprocess(
   z.boolean({ message: "must be true or false" }).default(false),
 );
 
-const CreateImportForm = z.object({
-  ...common,
-  lenient_amounts: formBoolean,
-  dry_run: formBoolean,
-  files: z
-    .array(z.custom<FormFile>((value) => value !== null && typeof value === "object", { message: "must be a file part" }))
-    .min(1, { message: "give at least one files part" })
-    .max(MAX_FILES),
-});
+const CreateImportForm = z
+  .object({
+    ...common,
+    lenient_amounts: formBoolean,
+    dry_run: formBoolean,
+    files: z
+      .array(z.custom<FormFile>((value) => value !== null && typeof value === "object", { message: "must be a file part" }))
+      .min(1, { message: "give at least one files part" })
+      .max(MAX_FILES),
+  })
+  .superRefine(requireFileType);
 
-const TEXT_FIELDS = ["kind", "store", "lenient_amounts", "dry_run", "callback_url"] as const;
+const TEXT_FIELDS = ["file_type", "kind", "store", "lenient_amounts", "dry_run", "callback_url"] as const;
 
 /** Reads and validates the body of POST /api/imports by its content type. */
 export async function readImportRequest(request: Request): Promise<ImportRequest> {
@@ -101,9 +123,18 @@ export async function readImportRequest(request: Request): Promise<ImportRequest
   throw new AppError("unsupported_media_type", "The body must be JSON (application/json) or multipart/form-data.");
 }
 
-function settingsOf(body: Omit<ImportSettings, "callback_url"> & { callback_url?: string | undefined }): ImportSettings {
+type ParsedSettings = Omit<ImportSettings, "callback_url" | "file_type"> & {
+  file_type?: FileType | undefined;
+  kind?: FileType | undefined;
+  callback_url?: string | undefined;
+};
+
+function settingsOf(body: ParsedSettings): ImportSettings {
+  const fileType = body.file_type ?? body.kind;
+  // requireFileType has refused a body without either.
+  if (fileType === undefined) throw new Error("file_type missing after validation");
   return {
-    kind: body.kind,
+    file_type: fileType,
     store: body.store,
     lenient_amounts: body.lenient_amounts,
     dry_run: body.dry_run,

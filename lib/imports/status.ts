@@ -43,7 +43,7 @@ export async function importStatus(db: Database, view: JobView) {
   const counts = Object.fromEntries(IMPORT_COUNTERS.map((name) => [name, summed[name] ?? 0]));
   return {
     id: view.id,
-    kind: (view.params as { kind?: string }).kind ?? null,
+    file_type: fileTypeOf(view.params),
     status: view.status,
     dry_run: (view.params as { dry_run?: boolean }).dry_run ?? false,
     created_at: view.created_at,
@@ -84,4 +84,10 @@ export async function listRowErrors(
     errors: page.map(({ id: _id, ...error }) => error),
     nextId: rows.length > query.limit ? Number(page.at(-1)?.id ?? 0) : null,
   };
+}
+
+/** The import's file type; a job stored before the rename names it `kind`. */
+function fileTypeOf(params: unknown): string | null {
+  const { file_type: fileType, kind } = (params ?? {}) as { file_type?: string; kind?: string };
+  return fileType ?? kind ?? null;
 }

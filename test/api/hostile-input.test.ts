@@ -67,10 +67,10 @@ describe.skipIf(!postgres)("hostile input", () => {
     it.each(Object.entries(bad))("JSON POST /api/imports: store and files[].name (%s)", async (_, text) => {
       const key = await stored("ok.csv");
       const jobs = await count("jobs");
-      const problem = await refused(await postJson("/api/imports", { kind: "purchases", store: text, files: [{ key, name: "ok.csv" }] }), "store");
+      const problem = await refused(await postJson("/api/imports", { file_type: "purchases", store: text, files: [{ key, name: "ok.csv" }] }), "store");
       expect(problem.error.fields[0]?.message).toMatch(/NUL|surrogate/);
-      await refused(await postJson("/api/imports", { kind: "purchases", files: [{ key, name: `a${text}.csv` }] }), "files.0.name");
-      await refused(await postJson("/api/imports", { kind: "purchases", files: [{ key: `${key}${text}`, name: "a.csv" }] }), "files.0.key");
+      await refused(await postJson("/api/imports", { file_type: "purchases", files: [{ key, name: `a${text}.csv` }] }), "files.0.name");
+      await refused(await postJson("/api/imports", { file_type: "purchases", files: [{ key: `${key}${text}`, name: "a.csv" }] }), "files.0.key");
       expect(await count("jobs")).toBe(jobs);
     });
 
@@ -78,7 +78,7 @@ describe.skipIf(!postgres)("hostile input", () => {
       const response = await api("/api/imports", {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: '{"kind":"purchases","files":[{"key":"k","name":"a.csv","x\\u0000":1}]}',
+        body: '{"file_type":"purchases","files":[{"key":"k","name":"a.csv","x\\u0000":1}]}',
       });
       await refused(response, "files.0");
     });
@@ -89,11 +89,11 @@ describe.skipIf(!postgres)("hostile input", () => {
       const text = bad.nul;
       const [objectsBefore, uploadsBefore, jobsBefore] = [await objects(), await count("uploads"), await count("jobs")];
       const named = new FormData();
-      named.append("kind", "purchases");
+      named.append("file_type", "purchases");
       named.append("files", new Blob([purchasesCsv(2, 71_000)], { type: "text/csv" }), `orders${text}.csv`);
       await refused(await api("/api/imports", { method: "POST", body: named }), "files.0.name");
       const store = new FormData();
-      store.append("kind", "purchases");
+      store.append("file_type", "purchases");
       store.append("store", text);
       store.append("files", new Blob([purchasesCsv(2, 72_000)], { type: "text/csv" }), "orders.csv");
       await refused(await api("/api/imports", { method: "POST", body: store }), "store");
@@ -155,7 +155,7 @@ describe.skipIf(!postgres)("hostile input", () => {
   describe("deeply nested bodies", () => {
     it("a 400, never a stack overflow, whether 100 or 200,000 levels deep", async () => {
       for (const depth of [100, 200_000]) {
-        const body = `{"kind":"purchases","files":${"[".repeat(depth)}${"]".repeat(depth)}}`;
+        const body = `{"file_type":"purchases","files":${"[".repeat(depth)}${"]".repeat(depth)}}`;
         const response = await api("/api/imports", { method: "POST", headers: { "content-type": "application/json" }, body });
         expect(response.status, String(depth)).toBe(400);
         expect(((await response.json()) as Problem).error.message).toMatch(/nested more than 64 levels/);
@@ -176,11 +176,11 @@ describe.skipIf(!postgres)("hostile input", () => {
       ];
       const jobs = await count("jobs");
       for (const url of foreignUrls) {
-        const problem = await refused(await postJson("/api/imports", { kind: "purchases", files: [{ url, name: "x.csv" }] }), "files.0.url");
+        const problem = await refused(await postJson("/api/imports", { file_type: "purchases", files: [{ url, name: "x.csv" }] }), "files.0.url");
         expect(problem.error.message).toMatch(/storage/);
       }
       expect(await count("jobs")).toBe(jobs);
-      const created = await postJson("/api/imports", { kind: "purchases", dry_run: true, files: [{ url: info?.url, name: "x.csv" }] });
+      const created = await postJson("/api/imports", { file_type: "purchases", dry_run: true, files: [{ url: info?.url, name: "x.csv" }] });
       expect(created.status).toBe(202);
       // Let it finish, since the suite's server closes after this test; how it ends is not
       // this test's question, so after 30 s it stops waiting without failing.

@@ -93,7 +93,7 @@ describe.skipIf(!postgres)("POST /api/imports: multipart, Idempotency-Key, compl
     it("stores each part under a new import key, records it, and imports it like the JSON form", async () => {
       const uploadsBefore = await count("uploads");
       const response = await post(
-        form({ kind: "purchases", dry_run: "false", lenient_amounts: "off" }, [
+        form({ file_type: "purchases", dry_run: "false", lenient_amounts: "off" }, [
           { name: "März orders.csv", text: purchasesCsv(120, 1) },
           { name: "second.csv", text: purchasesCsv(30, 1000), type: "application/vnd.ms-excel" },
         ]),
@@ -120,36 +120,48 @@ describe.skipIf(!postgres)("POST /api/imports: multipart, Idempotency-Key, compl
     it("answers 413 when the files total more than 4 MiB", async () => {
       const uploadsBefore = await count("uploads");
       const half = Buffer.alloc(2 * MiB + 100, 0x61);
-      const response = await post(form({ kind: "purchases" }, [{ name: "a.csv", text: half }, { name: "b.csv", text: half }]));
+      const response = await post(form({ file_type: "purchases" }, [{ name: "a.csv", text: half }, { name: "b.csv", text: half }]));
       expect(response.status).toBe(413);
       expect(((await response.json()) as Problem).error.code).toBe("payload_too_large");
       expect(await count("uploads")).toBe(uploadsBefore);
       // Just under the limit is accepted.
-      const fits = await post(form({ kind: "purchases", dry_run: "true" }, [{ name: "fits.csv", text: Buffer.alloc(4 * MiB - 1000, 0x61) }]));
+      const fits = await post(form({ file_type: "purchases", dry_run: "true" }, [{ name: "fits.csv", text: Buffer.alloc(4 * MiB - 1000, 0x61) }]));
       expect(fits.status).toBe(202);
     });
 
     it("names the field of each validation error", async () => {
       const file = { name: "a.csv", text: purchasesCsv(1) };
-      expect(await fieldsOf(await post(form({}, [file])))).toEqual(["kind"]);
-      expect(await fieldsOf(await post(form({ kind: "invoices" }, [file])))).toEqual(["kind"]);
-      expect(await fieldsOf(await post(form({ kind: "purchases", dry_run: "maybe" }, [file])))).toEqual(["dry_run"]);
-      expect(await fieldsOf(await post(form({ kind: "purchases", lenient_amounts: "2" }, [file])))).toEqual(["lenient_amounts"]);
-      expect(await fieldsOf(await post(form({ kind: "purchases" }, [])))).toEqual(["files"]);
-      const textPart = form({ kind: "purchases" }, [file]);
+      expect(await fieldsOf(await post(form({}, [file])))).toEqual(["file_type"]);
+      expect(await fieldsOf(await post(form({ file_type: "invoices" }, [file])))).toEqual(["file_type"]);
+      expect(await fieldsOf(await post(form({ file_type: "purchases", dry_run: "maybe" }, [file])))).toEqual(["dry_run"]);
+      expect(await fieldsOf(await post(form({ file_type: "purchases", lenient_amounts: "2" }, [file])))).toEqual(["lenient_amounts"]);
+      expect(await fieldsOf(await post(form({ file_type: "purchases" }, [])))).toEqual(["files"]);
+      const textPart = form({ file_type: "purchases" }, [file]);
       textPart.append("files", "not a file");
       expect(await fieldsOf(await post(textPart))).toEqual(["files.1"]);
-      const twice = form({ kind: "purchases" }, [file]);
-      twice.append("kind", "settlements");
-      expect(await fieldsOf(await post(twice))).toEqual(["kind"]);
-      expect(await fieldsOf(await post(form({ kind: "purchases", callback_url: "http://example.com/hook" }, [file])))).toEqual([
+      const twice = form({ file_type: "purchases" }, [file]);
+      twice.append("file_type", "settlements");
+      expect(await fieldsOf(await post(twice))).toEqual(["file_type"]);
+      expect(await fieldsOf(await post(form({ file_type: "purchases", callback_url: "http://example.com/hook" }, [file])))).toEqual([
         "callback_url",
       ]);
-      const unknownStore = await post(form({ kind: "settlements", store: "Nowhere" }, [file]));
+      const unknownStore = await post(form({ file_type: "settlements", store: "Nowhere" }, [file]));
       expect(unknownStore.status).toBe(400);
       expect(await fieldsOf(unknownStore)).toEqual(["store"]);
-      const other = await post("kind=purchases", { "content-type": "text/plain" });
+      const other = await post("file_type=purchases", { "content-type": "text/plain" });
       expect(other.status).toBe(415);
+    });
+
+    it("still takes `kind`, the earlier name of file_type, and refuses the two when they differ", async () => {
+      const file = { name: "alias.csv", text: purchasesCsv(1) };
+      const byForm = await post(form({ kind: "purchases", dry_run: "true" }, [file]));
+      expect(byForm.status).toBe(202);
+      const created = (await byForm.json()) as Created;
+      const status = await waitForImport<ImportStatus & { file_type: string }>(app, created.job_id);
+      expect(status).toMatchObject({ status: "completed", file_type: "purchases" });
+      expect(await fieldsOf(await post(form({ kind: "purchases", file_type: "settlements" }, [file])))).toEqual(["kind"]);
+      expect(await fieldsOf(await post(form({ kind: "invoices" }, [file])))).toEqual(["kind"]);
+      expect((await post(form({ kind: "purchases", file_type: "purchases", dry_run: "true" }, [file]))).status).toBe(202);
     });
   });
 
@@ -161,7 +173,7 @@ describe.skipIf(!postgres)("POST /api/imports: multipart, Idempotency-Key, compl
       key = await stored("idem.csv", purchasesCsv(3, 5000));
     });
     const body = (extra: Record<string, unknown> = {}) =>
-      JSON.stringify({ kind: "purchases", dry_run: true, files: [{ key, name: "idem.csv" }], ...extra });
+      JSON.stringify({ file_type: "purchases", dry_run: true, files: [{ key, name: "idem.csv" }], ...extra });
 
     it("answers a repeat with the first response, without starting the work again", async () => {
       const jobs = await count("jobs");
@@ -170,7 +182,7 @@ describe.skipIf(!postgres)("POST /api/imports: multipart, Idempotency-Key, compl
       const firstBody = await first.text();
       expect(first.headers.get("idempotent-replayed")).toBeNull();
       // The same request, keys in another order and a default spelled out: the same request.
-      const again = await post(JSON.stringify({ dry_run: true, lenient_amounts: false, files: [{ name: "idem.csv", key }], kind: "purchases" }), {
+      const again = await post(JSON.stringify({ dry_run: true, lenient_amounts: false, files: [{ name: "idem.csv", key }], file_type: "purchases" }), {
         "idempotency-key": "repeat-1",
       });
       expect(again.status).toBe(202);
@@ -219,9 +231,9 @@ describe.skipIf(!postgres)("POST /api/imports: multipart, Idempotency-Key, compl
     });
 
     it("releases the key of a request that failed, so a corrected one may use it", async () => {
-      const failed = await post(body({ kind: "settlements", store: "Unknown Store" }), { "idempotency-key": "fix-me" });
+      const failed = await post(body({ file_type: "settlements", store: "Unknown Store" }), { "idempotency-key": "fix-me" });
       expect(failed.status).toBe(400);
-      const fixed = await post(body({ kind: "settlements", store: "Unknown Store" }).replace("Unknown Store", ""), {
+      const fixed = await post(body({ file_type: "settlements", store: "Unknown Store" }).replace("Unknown Store", ""), {
         "idempotency-key": "fix-me",
       });
       expect(fixed.status).toBe(202);
@@ -250,7 +262,7 @@ describe.skipIf(!postgres)("POST /api/imports: multipart, Idempotency-Key, compl
     });
 
     it("replays a multipart request without storing its files again", async () => {
-      const request = () => form({ kind: "purchases", dry_run: "true" }, [{ name: "idem-form.csv", text: purchasesCsv(2, 8000) }]);
+      const request = () => form({ file_type: "purchases", dry_run: "true" }, [{ name: "idem-form.csv", text: purchasesCsv(2, 8000) }]);
       const first = await post(request(), { "idempotency-key": "form-1" });
       expect(first.status).toBe(202);
       const uploads = await count("uploads");
@@ -258,7 +270,7 @@ describe.skipIf(!postgres)("POST /api/imports: multipart, Idempotency-Key, compl
       expect(again.headers.get("idempotent-replayed")).toBe("true");
       expect(await again.json()).toEqual(await first.json());
       expect(await count("uploads")).toBe(uploads);
-      const changed = await post(form({ kind: "purchases", dry_run: "true" }, [{ name: "idem-form.csv", text: purchasesCsv(3, 8000) }]), {
+      const changed = await post(form({ file_type: "purchases", dry_run: "true" }, [{ name: "idem-form.csv", text: purchasesCsv(3, 8000) }]), {
         "idempotency-key": "form-1",
       });
       expect(changed.status).toBe(409);
@@ -281,7 +293,7 @@ describe.skipIf(!postgres)("POST /api/imports: multipart, Idempotency-Key, compl
     it("refuses a callback_url that is not https or loopback http, naming callback_url", async () => {
       const key = await stored("cb.csv", purchasesCsv(1, 9000));
       for (const callback_url of ["http://example.com/hook", "ftp://127.0.0.1/hook", "not-a-url", "https://user:pw@example.com/"]) {
-        const response = await post(JSON.stringify({ kind: "purchases", files: [{ key, name: "cb.csv" }], callback_url }));
+        const response = await post(JSON.stringify({ file_type: "purchases", files: [{ key, name: "cb.csv" }], callback_url }));
         expect(response.status, callback_url).toBe(400);
         expect(await fieldsOf(response)).toEqual(["callback_url"]);
       }
@@ -298,7 +310,7 @@ describe.skipIf(!postgres)("POST /api/imports: multipart, Idempotency-Key, compl
       });
       const key = await stored("hooked.csv", purchasesCsv(120, 20000));
       const response = await post(
-        JSON.stringify({ kind: "purchases", files: [{ key, name: "hooked.csv" }], callback_url: `${receiver.url}/hooks/dropflow?source=test` }),
+        JSON.stringify({ file_type: "purchases", files: [{ key, name: "hooked.csv" }], callback_url: `${receiver.url}/hooks/dropflow?source=test` }),
       );
       expect(response.status).toBe(202);
       const { job_id } = (await response.json()) as Created;
@@ -334,7 +346,7 @@ describe.skipIf(!postgres)("POST /api/imports: multipart, Idempotency-Key, compl
       for (let i = 0; i < 3; i++) keys.push(await stored(`cancel-${i}.csv`, purchasesCsv(1500, 100_000 + i * 10_000)));
       const response = await post(
         JSON.stringify({
-          kind: "purchases",
+          file_type: "purchases",
           files: keys.map((key, i) => ({ key, name: `cancel-${i}.csv` })),
           callback_url: `${receiver.url}/cancelled`,
         }),
@@ -381,7 +393,7 @@ describe.skipIf(!postgres)("POST /api/imports: multipart, Idempotency-Key, compl
       receiver.setHandler(() => ({ status: 204 }));
       const binary = await stored("sheet.xlsx", "PK\u0003\u0004binary-workbook");
       const failed = (await (
-        await post(JSON.stringify({ kind: "purchases", files: [{ key: binary, name: "sheet.xlsx" }], callback_url: `${receiver.url}/failed` }))
+        await post(JSON.stringify({ file_type: "purchases", files: [{ key: binary, name: "sheet.xlsx" }], callback_url: `${receiver.url}/failed` }))
       ).json()) as Created;
       expect((await waitForImport<ImportStatus>(app, failed.job_id)).status).toBe("failed");
       const [hook] = await receiver.waitFor(1, (r) => r.path === "/failed", 20_000);
@@ -395,7 +407,7 @@ describe.skipIf(!postgres)("POST /api/imports: multipart, Idempotency-Key, compl
         .join("\r\n");
       const key = await stored("bad-rows.csv", bad);
       const created = (await (
-        await post(JSON.stringify({ kind: "purchases", files: [{ key, name: "bad-rows.csv" }], callback_url: `${receiver.url}/large` }))
+        await post(JSON.stringify({ file_type: "purchases", files: [{ key, name: "bad-rows.csv" }], callback_url: `${receiver.url}/large` }))
       ).json()) as Created;
       const status = await waitForImport<ImportStatus>(app, created.job_id);
       expect(status.first_errors.length).toBeGreaterThan(10);

@@ -62,7 +62,7 @@ describe.skipIf(!postgres)("POST /api/imports: the same content twice in one imp
       headers: { authorization: `Bearer ${TOKEN}`, ...(typeof body === "string" ? { "content-type": "application/json" } : {}) },
       body,
     });
-  const createJson = (files: Array<{ key: string; name: string }>) => post(JSON.stringify({ kind: "purchases", files }));
+  const createJson = (files: Array<{ key: string; name: string }>) => post(JSON.stringify({ file_type: "purchases", files }));
   const db = async () => (await server.runtime.database()).db;
 
   /** What an import request could have left behind. */
@@ -122,7 +122,7 @@ describe.skipIf(!postgres)("POST /api/imports: the same content twice in one imp
 
   function form(files: Array<{ name: string; text: string }>): FormData {
     const data = new FormData();
-    data.append("kind", "purchases");
+    data.append("file_type", "purchases");
     for (const file of files) data.append("files", new Blob([file.text], { type: "text/csv" }), file.name);
     return data;
   }

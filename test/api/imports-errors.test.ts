@@ -61,7 +61,7 @@ describe.skipIf(!postgres)("GET /api/imports/:id/errors", () => {
     await app.server.runtime.objectStore().put(key, Buffer.from(rows.join("\r\n")), { contentType: "text/csv" });
     const created = await app.api("/api/imports", {
       method: "POST",
-      body: JSON.stringify({ kind: "purchases", files: [{ key, name: FILE_NAME }] }),
+      body: JSON.stringify({ file_type: "purchases", files: [{ key, name: FILE_NAME }] }),
     });
     expect(created.status).toBe(202);
     importId = ((await created.json()) as { job_id: string }).job_id;

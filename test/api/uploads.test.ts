@@ -79,7 +79,7 @@ describe.skipIf(!postgres)("POST /api/uploads (Vercel Blob client uploads)", () 
 
     const created = await app.api("/api/imports", {
       method: "POST",
-      body: JSON.stringify({ kind: "purchases", files: [{ key, name: "Orders March.csv" }] }),
+      body: JSON.stringify({ file_type: "purchases", files: [{ key, name: "Orders March.csv" }] }),
     });
     expect(created.status).toBe(202);
     const { job_id } = (await created.json()) as { job_id: string };

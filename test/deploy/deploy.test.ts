@@ -102,7 +102,7 @@ describe("deploy check over a broken fixture", () => {
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, text);
   };
-  const problemsOf = (kind: Problem["kind"]) => report.problems.filter((p) => p.kind === kind);
+  const problemsOf = (code: Problem["code"]) => report.problems.filter((p) => p.code === code);
 
   beforeAll(async () => {
     root = mkdtempSync(path.join(os.tmpdir(), "dropflow-deploy-check-"));
@@ -207,7 +207,7 @@ describe("deploy check over a broken fixture", () => {
   });
 
   it("has nothing else to report", () => {
-    expect(report.problems.map((p) => p.kind).sort()).toEqual([
+    expect(report.problems.map((p) => p.code).sort()).toEqual([
       "asset-not-traced",
       "cron-path",
       "functions-glob",
@@ -223,7 +223,7 @@ describe("deploy check over a broken fixture", () => {
     for (const file of extra) write(file, "export const GET = () => new Response('x');\n");
     try {
       const vercel = checkVercelJson(root);
-      expect(vercel.problems.filter((problem) => problem.kind === "route-mismatch")).toEqual([]);
+      expect(vercel.problems.filter((problem) => problem.code === "route-mismatch")).toEqual([]);
       expect(vercelApiEntries(root)).toEqual(expect.arrayContaining(["api/thing.test.ts", "api/view.tsx"]));
       expect(vercelApiEntries(root)).not.toEqual(expect.arrayContaining(["api/types.d.ts"]));
     } finally {
@@ -242,7 +242,7 @@ describe("deploy check over a broken fixture", () => {
       );
       const trace = await traceFunctions(dynamicRoot);
       expect(trace.problems).toContainEqual(
-        expect.objectContaining({ kind: "dynamic-import", file: "api/plugin.ts:3" }),
+        expect.objectContaining({ code: "dynamic-import", file: "api/plugin.ts:3" }),
       );
     } finally {
       rmSync(dynamicRoot, { recursive: true, force: true });
@@ -274,8 +274,8 @@ describe("checkVercelJson", () => {
       );
       const vercel = checkVercelJson(root);
       expect(vercel.problems).toEqual([
-        expect.objectContaining({ kind: "functions-glob", message: expect.stringContaining("never applied") }),
-        expect.objectContaining({ kind: "cron-path", file: "api/a.ts", message: expect.stringContaining("no GET") }),
+        expect.objectContaining({ code: "functions-glob", message: expect.stringContaining("never applied") }),
+        expect.objectContaining({ code: "cron-path", file: "api/a.ts", message: expect.stringContaining("no GET") }),
       ]);
       expect(vercel.functions).toEqual([{ entry: "api/a.ts", route: "/api/a", glob: "api/*.ts", maxDuration: 30 }]);
     } finally {

@@ -296,7 +296,7 @@ describe.skipIf(!postgres)("chunk size property: chunked imports equal one whole
     const created = await fetch(`${app.base}/api/imports`, {
       method: "POST",
       headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-      body: JSON.stringify({ kind: "purchases", files: [{ key, name: "dirty.csv" }], dry_run: dryRun }),
+      body: JSON.stringify({ file_type: "purchases", files: [{ key, name: "dirty.csv" }], dry_run: dryRun }),
     });
     expect(created.status).toBe(202);
     const { job_id: jobId } = (await created.json()) as { job_id: string };

@@ -60,7 +60,7 @@ describe.skipIf(!postgres)("imports end to end", () => {
     const key = await upload("Income.sudah dilepas.csv", bytes);
     const created = await app.api("/api/imports", {
       method: "POST",
-      body: JSON.stringify({ kind: "settlements", store: "mr estore shopee", files: [{ key, name: "income.csv" }] }),
+      body: JSON.stringify({ file_type: "settlements", store: "mr estore shopee", files: [{ key, name: "income.csv" }] }),
     });
     expect(created.status).toBe(202);
     const { job_id } = (await created.json()) as { job_id: string };
@@ -93,7 +93,7 @@ describe.skipIf(!postgres)("imports end to end", () => {
     // The same report again changes nothing, and later reports of the linked seller need no store.
     const again = await app.api("/api/imports", {
       method: "POST",
-      body: JSON.stringify({ kind: "settlements", files: [{ key, name: "income.csv" }] }),
+      body: JSON.stringify({ file_type: "settlements", files: [{ key, name: "income.csv" }] }),
     });
     const second = await finished(((await again.json()) as { job_id: string }).job_id);
     expect(second.status).toBe("completed");
@@ -106,7 +106,7 @@ describe.skipIf(!postgres)("imports end to end", () => {
     const key = await upload("dry income.csv", readFileSync(fixturePath as string));
     const created = await app.api("/api/imports", {
       method: "POST",
-      body: JSON.stringify({ kind: "settlements", store: "Dry Store", dry_run: true, files: [{ key, name: "income.csv" }] }),
+      body: JSON.stringify({ file_type: "settlements", store: "Dry Store", dry_run: true, files: [{ key, name: "income.csv" }] }),
     });
     const status = await finished(((await created.json()) as { job_id: string }).job_id);
     expect(status.status).toBe("completed");
@@ -130,7 +130,7 @@ describe.skipIf(!postgres)("imports end to end", () => {
       { name: "sheet.xlsx", key: await upload("sheet.xlsx", Buffer.from("PK\u0003\u0004binary-workbook")) },
       { name: "other.csv", key: await upload("other.csv", Buffer.from("a,b,c\r\n1,2,3\r\n")) },
     ];
-    const created = await app.api("/api/imports", { method: "POST", body: JSON.stringify({ kind: "purchases", files }) });
+    const created = await app.api("/api/imports", { method: "POST", body: JSON.stringify({ file_type: "purchases", files }) });
     expect(created.status).toBe(202);
     const status = await finished(((await created.json()) as { job_id: string }).job_id);
     expect(status.status).toBe("completed_with_errors");
@@ -160,7 +160,7 @@ describe.skipIf(!postgres)("imports end to end", () => {
       { name: "header-only.csv", key: await upload("header-only.csv", Buffer.from(`${header}\r\n`)) },
       { name: "other.csv", key: await upload("other.csv", Buffer.from("x,y\r\n1,2\r\n")) },
     ];
-    const created = await app.api("/api/imports", { method: "POST", body: JSON.stringify({ kind: "purchases", files }) });
+    const created = await app.api("/api/imports", { method: "POST", body: JSON.stringify({ file_type: "purchases", files }) });
     expect(created.status).toBe(202);
     // The first answer that shows the import finished must show every file finished too.
     const status = await finished(((await created.json()) as { job_id: string }).job_id);
@@ -188,14 +188,14 @@ describe.skipIf(!postgres)("imports end to end", () => {
     for (const job of [old, recent]) {
       await queryRows(
         db,
-        sql`insert into import_dry_run_rows (job_id, kind, key, rank_file, rank_line, outcome)
+        sql`insert into import_dry_run_rows (job_id, row_type, key, rank_file, rank_line, outcome)
             values (${job?.id}::uuid, 'orders', 'K1', 0, 2, 'inserted')`,
       );
     }
     const bytes = purchaseFile(["7501"]);
     const created = await app.api("/api/imports", {
       method: "POST",
-      body: JSON.stringify({ kind: "purchases", files: [{ name: "sweep.csv", key: await upload("sweep.csv", bytes) }] }),
+      body: JSON.stringify({ file_type: "purchases", files: [{ name: "sweep.csv", key: await upload("sweep.csv", bytes) }] }),
     });
     await finished(((await created.json()) as { job_id: string }).job_id);
     const left = await queryRows<{ job_id: string }>(db, sql`select job_id from import_dry_run_rows`);
@@ -205,13 +205,13 @@ describe.skipIf(!postgres)("imports end to end", () => {
   it("refuses an unknown store and a missing file with 400 naming the field", async () => {
     const unknown = await app.api("/api/imports", {
       method: "POST",
-      body: JSON.stringify({ kind: "settlements", store: "Nope", files: [{ key: "imports/x/a.csv", name: "a.csv" }] }),
+      body: JSON.stringify({ file_type: "settlements", store: "Nope", files: [{ key: "imports/x/a.csv", name: "a.csv" }] }),
     });
     expect(unknown.status).toBe(400);
     expect(((await unknown.json()) as { error: { message: string } }).error.message).toMatch(/Unknown store "Nope"/);
     const missing = await app.api("/api/imports", {
       method: "POST",
-      body: JSON.stringify({ kind: "purchases", files: [{ key: "imports/none/missing.csv", name: "m.csv" }] }),
+      body: JSON.stringify({ file_type: "purchases", files: [{ key: "imports/none/missing.csv", name: "m.csv" }] }),
     });
     expect(missing.status).toBe(400);
     expect(((await missing.json()) as { error: { fields: Array<{ field: string }> } }).error.fields[0]?.field).toBe(
@@ -219,7 +219,7 @@ describe.skipIf(!postgres)("imports end to end", () => {
     );
     const traversal = await app.api("/api/imports", {
       method: "POST",
-      body: JSON.stringify({ kind: "purchases", files: [{ key: "../etc/passwd", name: "p.csv" }] }),
+      body: JSON.stringify({ file_type: "purchases", files: [{ key: "../etc/passwd", name: "p.csv" }] }),
     });
     expect(traversal.status).toBe(400);
   });
@@ -261,7 +261,7 @@ describe.skipIf(!postgres)("imports end to end", () => {
     return row;
   };
   const importOf = async (files: Array<{ key: string; name: string }>, extra: Record<string, unknown> = {}) => {
-    const created = await app.api("/api/imports", { method: "POST", body: JSON.stringify({ kind: "purchases", files, ...extra }) });
+    const created = await app.api("/api/imports", { method: "POST", body: JSON.stringify({ file_type: "purchases", files, ...extra }) });
     expect(created.status).toBe(202);
     return finished(((await created.json()) as { job_id: string }).job_id);
   };

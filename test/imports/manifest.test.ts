@@ -51,7 +51,7 @@ describe.skipIf(!postgres)("import against the generator's manifests", () => {
 
   it("reports every bad row once with its line, code and column, and lands every good row", async () => {
     const files = [];
-    for (const file of summary.files.filter((f) => f.kind === "purchases").sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    for (const file of summary.files.filter((f) => f.file_type === "purchases").sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const key = newImportKey(path.basename(file.name));
       await server.runtime.objectStore().put(key, readFileSync(path.join(dir, "gen", file.name)), { contentType: "text/csv" });
       files.push({ key, name: path.basename(file.name) });
@@ -59,7 +59,7 @@ describe.skipIf(!postgres)("import against the generator's manifests", () => {
     const created = await fetch(`${app.base}/api/imports`, {
       method: "POST",
       headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-      body: JSON.stringify({ kind: "purchases", files }),
+      body: JSON.stringify({ file_type: "purchases", files }),
     });
     expect(created.status).toBe(202);
     const { job_id } = (await created.json()) as { job_id: string };

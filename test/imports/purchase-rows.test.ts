@@ -111,7 +111,7 @@ describe("purchase record validation", () => {
       startByte: 0,
       endByte: body.length,
       firstLine: 2,
-      layout: { kind: "purchases", delimiter: ",", header: HEADER },
+      layout: { fileType: "purchases", delimiter: ",", header: HEADER },
     });
     const result = validatePurchaseRecords(records, columns, options);
     expect(result.rows).toBe(1);

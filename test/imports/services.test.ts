@@ -74,7 +74,7 @@ describe.skipIf(!postgres)("import in local services mode with workers dying aft
     const headers = { authorization: `Bearer ${services.apiToken}` };
     releaseBlob = applyBlobSdkSettings(services.env.VERCEL_BLOB_API_URL ?? null);
     const files = [];
-    for (const file of summary.files.filter((f) => f.kind === "purchases").sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    for (const file of summary.files.filter((f) => f.file_type === "purchases").sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const name = path.basename(file.name);
       const key = newImportKey(name);
       await upload(key, readFileSync(path.join(dir, file.name)), {
@@ -89,7 +89,7 @@ describe.skipIf(!postgres)("import in local services mode with workers dying aft
     const created = await request("/api/imports", {
       method: "POST",
       headers: { ...headers, "content-type": "application/json" },
-      body: JSON.stringify({ kind: "purchases", files }),
+      body: JSON.stringify({ file_type: "purchases", files }),
     });
     expect(created.status).toBe(202);
     const { job_id } = (await created.json()) as { job_id: string };

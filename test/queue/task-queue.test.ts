@@ -160,7 +160,7 @@ describe("createTaskQueue on the QStash stand-in", () => {
     const small = createTaskQueue(settings(), app.url, { batchSize: 2, publishAttempts: 3, retryBaseMs: 1 });
     qstash.rejectNext(6); // the first batch's two messages, three times
     const tasks = [0, 1, 2, 3, 4].map((n) => ({
-      task: task(`kind-${n}`, { n }),
+      task: task(`type-${n}`, { n }),
       options: { deduplicationId: `fail-${n}` },
     }));
     const error = await small.publishMany(tasks).catch((e: unknown) => e);
@@ -168,16 +168,16 @@ describe("createTaskQueue on the QStash stand-in", () => {
     const failure = error as QueuePublishError;
     expect(failure).toMatchObject({ code: "service_unavailable", status: 503 });
     expect(failure.failures.map((f) => [f.index, f.type, f.deduplicationId])).toEqual([
-      [0, "kind-0", "fail-0"],
-      [1, "kind-1", "fail-1"],
-      [2, "kind-2", "fail-2"],
-      [3, "kind-3", "fail-3"],
-      [4, "kind-4", "fail-4"],
+      [0, "type-0", "fail-0"],
+      [1, "type-1", "fail-1"],
+      [2, "type-2", "fail-2"],
+      [3, "type-3", "fail-3"],
+      [4, "type-4", "fail-4"],
     ]);
     expect(failure.failures[0]?.reason).toMatch(/rejectNext/);
     expect(failure.failures[2]?.reason).toMatch(/not attempted/);
     expect(failure.results).toEqual([null, null, null, null, null]);
-    expect(failure.message).toMatch(/5 of 5 task message\(s\) could not be published: #0 kind-0 \(fail-0\)/);
+    expect(failure.message).toMatch(/5 of 5 task message\(s\) could not be published: #0 type-0 \(fail-0\)/);
   });
 
   it("throws QueuePublishError for a single publish QStash refuses, and misconfigured for a wrong token", async () => {
@@ -199,7 +199,7 @@ describe("createTaskQueue on the QStash stand-in", () => {
   it("refuses an invalid task before publishing anything", async () => {
     const publishedBefore = qstash.stats().published;
     await expect(
-      queue.publishMany([{ task: task("ok-kind", {}) }, { task: task("Bad Kind!", {}) }]),
+      queue.publishMany([{ task: task("ok-type", {}) }, { task: task("Bad Type!", {}) }]),
     ).rejects.toThrow(/type/);
     await expect(queue.publish(task("failure", {}))).rejects.toThrow(/reserved/);
     expect(qstash.stats().published).toBe(publishedBefore);
@@ -239,7 +239,7 @@ describe("createTaskQueue on the QStash stand-in", () => {
     });
 
     it("answers 401 for a signature issued for another URL", async () => {
-      const elsewhere = signClaims(CURRENT_KEY, claims({ sub: `${app.url}/api/tasks/other-kind` }));
+      const elsewhere = signClaims(CURRENT_KEY, claims({ sub: `${app.url}/api/tasks/other-type` }));
       await unauthorized(queue.verifyDelivery(forged(path, body, elsewhere)));
       const otherHost = signClaims(CURRENT_KEY, claims({ sub: `https://evil.example${path}` }));
       await unauthorized(queue.verifyDelivery(forged(path, body, otherHost)));

@@ -4,7 +4,7 @@
  * alias table below is the one place that knows what a column may be called; it
  * grows with what real files show.
  */
-import type { FileError, FileKind } from "./types.js";
+import type { FileError, FileType } from "./types.js";
 
 interface ColumnSpec<F extends string> {
   field: F;
@@ -101,7 +101,7 @@ export const SETTLEMENT_COLUMNS = [
 
 export type PurchaseColumnField = (typeof PURCHASE_COLUMNS)[number]["field"];
 export type SettlementColumnField = (typeof SETTLEMENT_COLUMNS)[number]["field"];
-export type ColumnField<K extends FileKind> = K extends "purchases" ? PurchaseColumnField : SettlementColumnField;
+export type ColumnField<K extends FileType> = K extends "purchases" ? PurchaseColumnField : SettlementColumnField;
 
 /** Case-, space- and punctuation-insensitive: `No. Pesanan` = `no pesanan` = `NoPesanan`. */
 export function normalizeHeaderName(name: string): string {
@@ -109,14 +109,14 @@ export function normalizeHeaderName(name: string): string {
 }
 
 type AnySpec = ColumnSpec<string>;
-const specsOf = (kind: FileKind): readonly AnySpec[] => (kind === "purchases" ? PURCHASE_COLUMNS : SETTLEMENT_COLUMNS);
+const specsOf = (fileType: FileType): readonly AnySpec[] => (fileType === "purchases" ? PURCHASE_COLUMNS : SETTLEMENT_COLUMNS);
 
-const lookups = new Map<FileKind, Map<string, string>>();
-function lookupOf(kind: FileKind): Map<string, string> {
-  let lookup = lookups.get(kind);
+const lookups = new Map<FileType, Map<string, string>>();
+function lookupOf(fileType: FileType): Map<string, string> {
+  let lookup = lookups.get(fileType);
   if (!lookup) {
     lookup = new Map();
-    for (const spec of specsOf(kind)) {
+    for (const spec of specsOf(fileType)) {
       for (const name of [spec.header, ...spec.aliases]) {
         const key = normalizeHeaderName(name);
         const taken = lookup.get(key);
@@ -125,7 +125,7 @@ function lookupOf(kind: FileKind): Map<string, string> {
         lookup.set(key, spec.field);
       }
     }
-    lookups.set(kind, lookup);
+    lookups.set(fileType, lookup);
   }
   return lookup;
 }
@@ -135,8 +135,8 @@ function lookupOf(kind: FileKind): Map<string, string> {
  * validators take (`PurchaseColumns`, `SettlementColumns`); `header` is the text as
  * written, for row errors' `column`.
  */
-export interface HeaderMapping<K extends FileKind = FileKind> {
-  kind: K;
+export interface HeaderMapping<K extends FileType = FileType> {
+  fileType: K;
   header: string[];
   index: Partial<Record<ColumnField<K>, number>>;
   /** How many columns have a known name. */
@@ -149,8 +149,8 @@ export interface HeaderMapping<K extends FileKind = FileKind> {
   duplicateColumns: number[];
 }
 
-export function mapHeader<K extends FileKind>(header: readonly string[], kind: K): HeaderMapping<K> {
-  const lookup = lookupOf(kind);
+export function mapHeader<K extends FileType>(header: readonly string[], fileType: K): HeaderMapping<K> {
+  const lookup = lookupOf(fileType);
   const index: Partial<Record<string, number>> = {};
   const unknownColumns: number[] = [];
   const duplicateColumns: number[] = [];
@@ -164,11 +164,11 @@ export function mapHeader<K extends FileKind>(header: readonly string[], kind: K
       known++;
     }
   });
-  const missing = specsOf(kind)
+  const missing = specsOf(fileType)
     .filter((spec) => spec.required && index[spec.field] === undefined)
     .map((spec) => spec.field as ColumnField<K>);
   return {
-    kind,
+    fileType,
     header: [...header],
     index: index as Partial<Record<ColumnField<K>, number>>,
     known,
@@ -178,7 +178,7 @@ export function mapHeader<K extends FileKind>(header: readonly string[], kind: K
   };
 }
 
-const KIND_LABEL: Record<FileKind, string> = {
+const FILE_TYPE_LABEL: Record<FileType, string> = {
   purchases: "Jakmall order export",
   settlements: "Shopee income report",
 };
@@ -188,28 +188,28 @@ function quoteList(names: readonly string[], max = 30): string {
   return shown.join(", ") + (names.length > max ? `, … (${names.length} in all)` : "");
 }
 
-function canonicalName(kind: FileKind, field: string): string {
-  return specsOf(kind).find((spec) => spec.field === field)?.header ?? field;
+function canonicalName(fileType: FileType, field: string): string {
+  return specsOf(fileType).find((spec) => spec.field === field)?.header ?? field;
 }
 
 /** `unknown_header` when nothing is known, or when required columns are missing; else null. */
 export function headerProblem(mapping: HeaderMapping, line: number): FileError | null {
-  const { kind } = mapping;
-  const required = specsOf(kind).filter((spec) => spec.required);
+  const { fileType } = mapping;
+  const required = specsOf(fileType).filter((spec) => spec.required);
   if (mapping.known === 0) {
     return {
       code: "unknown_header",
       line,
       message:
-        `Line ${line} is not the header of a ${KIND_LABEL[kind]}: none of its columns is known. ` +
+        `Line ${line} is not the header of a ${FILE_TYPE_LABEL[fileType]}: none of its columns is known. ` +
         `Found: ${quoteList(mapping.header)}. Expected columns such as ${quoteList(required.map((spec) => spec.header))}.`,
     };
   }
   if (mapping.missing.length > 0) {
     const missing = mapping.missing.map((field) => {
-      const spec = specsOf(kind).find((s) => s.field === field);
+      const spec = specsOf(fileType).find((s) => s.field === field);
       const also = spec && spec.aliases.length > 0 ? ` (or ${spec.aliases.map((a) => `"${a}"`).join(", ")})` : "";
-      return `"${canonicalName(kind, field)}"${also}`;
+      return `"${canonicalName(fileType, field)}"${also}`;
     });
     return {
       code: "unknown_header",
@@ -222,8 +222,8 @@ export function headerProblem(mapping: HeaderMapping, line: number): FileError |
   return null;
 }
 
-function namesOf(kind: FileKind, field: string): Set<string> {
-  const spec = specsOf(kind).find((s) => s.field === field);
+function namesOf(fileType: FileType, field: string): Set<string> {
+  const spec = specsOf(fileType).find((s) => s.field === field);
   return new Set(spec ? [spec.header, ...spec.aliases].map(normalizeHeaderName) : []);
 }
 

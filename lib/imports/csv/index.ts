@@ -34,6 +34,6 @@ export {
   type SettlementPreamble,
 } from "./headers.js";
 export { classifyRecord, orderKey, type RecordClass, type SkipReason, skipReason, stripTextGuard } from "./records.js";
-export { type ChunkLayout, type FilePlan, KEYLESS_RUN_LIMIT, type PlanOptions, type PlannedChunk, planFileChunks } from "./plan.js";
+export { type ChunkLayout, type FilePlan, KEYLESS_RUN_LIMIT, type PlanOptions, type FileRange, planFileChunks } from "./plan.js";
 export { type ChunkRange, type ChunkRecords, forEachChunkRow, readChunk } from "./read.js";
-export type { FileError, FileErrorCode, FileKind } from "./types.js";
+export type { FileError, FileErrorCode, FileType } from "./types.js";

@@ -3,7 +3,7 @@
  * into byte ranges of about `targetRows` data rows, at record boundaries, and only
  * where the order changes, so an order's lines are always in one chunk. Each chunk
  * carries what a worker needs to parse it alone (read.ts): its range, the physical
- * line of its first record, and the layout (kind, delimiter, header as written).
+ * line of its first record, and the layout (file type, delimiter, header as written).
  *
  * The chunks tile the data region exactly: the first starts right after the header,
  * each ends where the next starts, the last ends at the end of the file. Skipped
@@ -16,17 +16,17 @@ import type { HeaderMapping, SettlementPreamble } from "./headers.js";
 import { classifyingColumns, classifyRecord } from "./records.js";
 import { type FileLayout, HEAD_BYTES, MAX_HEAD_BYTES, type SniffResult, sniffFile } from "./sniff.js";
 import { asBuffer, type ByteSource, chunksOf, type CsvRecord, type Delimiter, RecordReader } from "./tokenizer.js";
-import type { FileError, FileKind } from "./types.js";
+import type { FileError, FileType } from "./types.js";
 
 /** What a chunk needs to be parsed alone; small enough to travel in every queue message. */
 export interface ChunkLayout {
-  kind: FileKind;
+  fileType: FileType;
   delimiter: Delimiter;
   /** The header as written: the worker maps it again (headers.ts) and names columns in row errors with it. */
   header: string[];
 }
 
-export interface PlannedChunk {
+export interface FileRange {
   /** File offset of the chunk's first record. */
   startByte: number;
   /** Exclusive: the next chunk's startByte, or the file's size. */
@@ -45,14 +45,14 @@ export interface PlannedChunk {
 }
 
 export interface FilePlan {
-  kind: FileKind;
+  fileType: FileType;
   /** Null when the file failed before its header was known. */
   delimiter: Delimiter | null;
   header: HeaderMapping | null;
   headerLine: number | null;
   /** Settlements: username and period from the preamble. */
   preamble: SettlementPreamble | null;
-  chunks: PlannedChunk[];
+  chunks: FileRange[];
   totalRows: number;
   /** Blank, delimiter-only, totals and repeated-header lines after the header. */
   skippedRecords: number;
@@ -63,7 +63,7 @@ export interface FilePlan {
 }
 
 export interface PlanOptions {
-  kind: FileKind;
+  fileType: FileType;
   /** About this many data rows per chunk; a chunk ends only where the order changes, so it may hold a few more. */
   targetRows: number;
   signal?: AbortSignal;
@@ -77,7 +77,7 @@ export interface PlanOptions {
 export const KEYLESS_RUN_LIMIT = 1000;
 
 export async function planFileChunks(source: ByteSource, options: PlanOptions): Promise<FilePlan> {
-  const { kind, targetRows, signal } = options;
+  const { fileType, targetRows, signal } = options;
   if (!Number.isInteger(targetRows) || targetRows < 1) throw new RangeError(`targetRows must be a positive integer, got ${targetRows}`);
   const iterator = chunksOf(source)[Symbol.asyncIterator]();
   try {
@@ -99,12 +99,12 @@ export async function planFileChunks(source: ByteSource, options: PlanOptions): 
         }
       }
       head = Buffer.concat(headParts, headLength);
-      sniffed = sniffFile(head, { kind, complete });
+      sniffed = sniffFile(head, { fileType, complete });
       if (sniffed.status !== "need_more") break;
       want = Math.min(MAX_HEAD_BYTES, Math.max(want, headLength) * 2);
     }
     const failed = (fileError: FileError, layout: FileLayout | null, totalBytes: number): FilePlan => ({
-      kind,
+      fileType,
       delimiter: layout?.delimiter ?? null,
       header: layout?.header ?? null,
       headerLine: layout?.headerLine ?? null,
@@ -120,8 +120,8 @@ export async function planFileChunks(source: ByteSource, options: PlanOptions): 
 
     // 2. The rest, streamed through the scan and the byte checks.
     const mapping = layout.header;
-    const chunkLayout: ChunkLayout = { kind, delimiter: layout.delimiter, header: mapping.header };
-    const chunks: PlannedChunk[] = [];
+    const chunkLayout: ChunkLayout = { fileType, delimiter: layout.delimiter, header: mapping.header };
+    const chunks: FileRange[] = [];
     let chunkStart = layout.dataStart;
     let chunkLine = layout.dataLine;
     let chunkRows = 0;
@@ -130,7 +130,7 @@ export async function planFileChunks(source: ByteSource, options: PlanOptions): 
     let lastKey: string | null = null;
     let keylessRun = 0;
     // Order codes of finished chunks, and this chunk's: O(orders in the file).
-    const trackRepeats = kind === "purchases";
+    const trackRepeats = fileType === "purchases";
     const earlierKeys = new Set<string>();
     let chunkKeys = new Set<string>();
     let repeated = new Set<string>();
@@ -227,7 +227,7 @@ export async function planFileChunks(source: ByteSource, options: PlanOptions): 
     reader.end();
     if (totalRows > 0) closeChunk(offset);
     return {
-      kind,
+      fileType,
       delimiter: layout.delimiter,
       header: mapping,
       headerLine: layout.headerLine,

@@ -5,7 +5,7 @@
  * exactly the records a whole-file pass gives there: fields, lines, offsets, errors.
  */
 import { type HeaderMapping, mapHeader } from "./headers.js";
-import type { ChunkLayout, PlannedChunk } from "./plan.js";
+import type { ChunkLayout, FileRange } from "./plan.js";
 import { classifyRecord, type SkipReason } from "./records.js";
 import { type ByteSource, chunksOf, type CsvRecord, RecordReader } from "./tokenizer.js";
 
@@ -18,7 +18,7 @@ export interface ChunkRecords {
   skipped: { line: number; reason: SkipReason }[];
 }
 
-export type ChunkRange = Pick<PlannedChunk, "startByte" | "endByte" | "firstLine"> & { layout: ChunkLayout };
+export type ChunkRange = Pick<FileRange, "startByte" | "endByte" | "firstLine"> & { layout: ChunkLayout };
 
 /**
  * Parses one chunk and hands each data row to `onRow` as soon as it is read, so a
@@ -32,7 +32,7 @@ export async function forEachChunkRow(
   chunk: ChunkRange,
   onRow: (record: CsvRecord) => void,
   /** The layout's header mapped, when the caller has it already. */
-  columns: HeaderMapping = mapHeader(chunk.layout.header, chunk.layout.kind),
+  columns: HeaderMapping = mapHeader(chunk.layout.header, chunk.layout.fileType),
 ): Promise<Omit<ChunkRecords, "records">> {
   const skipped: ChunkRecords["skipped"] = [];
   const reader = new RecordReader(

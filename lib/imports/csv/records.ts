@@ -6,12 +6,12 @@
  */
 import { type HeaderMapping, normalizeHeaderName } from "./headers.js";
 import type { CsvRecord } from "./tokenizer.js";
-import type { FileKind } from "./types.js";
+import type { FileType } from "./types.js";
 
 export type SkipReason = "blank" | "header";
 
 /**
- * Per kind: the fields that, all empty, make a record skippable, and the field that
+ * Per file type: the fields that, all empty, make a record skippable, and the field that
  * keys an order (the planner never cuts between two records with the same key).
  * Purchases: the order code, SKU and order date (all empty: skipped; some: missing_field).
  * Settlements (our own rule): the order number and
@@ -20,12 +20,12 @@ export type SkipReason = "blank" | "header";
 const RULES = {
   purchases: { emptyMeansSkip: ["order_code", "sku", "ordered_at"], key: "order_code" },
   settlements: { emptyMeansSkip: ["order_sn", "ordered_on"], key: "order_sn" },
-} as const satisfies Record<FileKind, { emptyMeansSkip: readonly string[]; key: string }>;
+} as const satisfies Record<FileType, { emptyMeansSkip: readonly string[]; key: string }>;
 
 /** The columns a classification reads, for the planner's scan (it locates fields 0..max only). */
 export function classifyingColumns(mapping: HeaderMapping): number[] {
   const index = mapping.index as Partial<Record<string, number>>;
-  const rules = RULES[mapping.kind];
+  const rules = RULES[mapping.fileType];
   return [...rules.emptyMeansSkip, rules.key].flatMap((field) => (index[field] === undefined ? [] : [index[field]]));
 }
 
@@ -43,7 +43,7 @@ function classifierOf(mapping: HeaderMapping): Classifier {
   let classifier = classifiers.get(mapping);
   if (!classifier) {
     const index = mapping.index as Partial<Record<string, number>>;
-    const rules = RULES[mapping.kind];
+    const rules = RULES[mapping.fileType];
     classifier = {
       skipFields: rules.emptyMeansSkip.map((field) => {
         const position = index[field];

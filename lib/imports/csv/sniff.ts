@@ -16,7 +16,7 @@ import {
 } from "./headers.js";
 import { byteSize } from "./messages.js";
 import { type CsvRecord, DELIMITERS, type Delimiter, RecordReader, utf8BomLength } from "./tokenizer.js";
-import type { FileError, FileKind } from "./types.js";
+import type { FileError, FileType } from "./types.js";
 
 /** How much the planner reads before sniffing; it doubles up to MAX_HEAD_BYTES while sniffing asks for more. */
 export const HEAD_BYTES = 64 * 1024;
@@ -27,7 +27,7 @@ export const MAX_PREAMBLE_RECORDS = 100;
 
 /** Everything needed to read the file's data records, alone or by byte range. */
 export interface FileLayout {
-  kind: FileKind;
+  fileType: FileType;
   delimiter: Delimiter;
   header: HeaderMapping;
   /** Physical line of the header record. */
@@ -153,14 +153,14 @@ function headRecords(head: Uint8Array, delimiter: Delimiter, complete: boolean, 
 }
 
 /** The header, or a line before it, runs past MAX_HEAD_BYTES: say so, not that there is no header. */
-function lineTooLong({ line, byteOffset }: CutLine, kind: FileKind): FileError {
+function lineTooLong({ line, byteOffset }: CutLine, fileType: FileType): FileError {
   const limit = byteSize(MAX_HEAD_BYTES);
   const where =
     line === 1
       ? `Line 1 is longer than ${limit}, the limit for the header line: it has no line end in the file's first ${limit}.`
       : `Line ${line} (from byte ${byteOffset}) does not end within the file's first ${limit}, the limit for the header line and the lines before it.`;
   const advice =
-    kind === "purchases"
+    fileType === "purchases"
       ? "The header of the Jakmall order export should be its first line, one record per line."
       : "The header row (with \"No. Pesanan\" and \"Total Penghasilan\") should follow a few short lines.";
   return { code: "line_too_long", line, byteOffset, message: `${where} Is this the export saved as CSV? ${advice}` };
@@ -226,8 +226,8 @@ function settlementCandidates(head: Uint8Array, complete: boolean): Candidates |
  * MAX_HEAD_BYTES, then passes complete or a head of at least that size). Only the
  * first MAX_HEAD_BYTES are looked at.
  */
-export function sniffFile(bytes: Uint8Array, options: { kind: FileKind; complete: boolean }): SniffResult {
-  const { kind } = options;
+export function sniffFile(bytes: Uint8Array, options: { fileType: FileType; complete: boolean }): SniffResult {
+  const { fileType } = options;
   // However many bytes the caller happened to read (a stream's first chunk may be the
   // whole file), the same bytes decide: a header that ends past the limit is refused
   // whatever the chunking.
@@ -243,15 +243,15 @@ export function sniffFile(bytes: Uint8Array, options: { kind: FileKind; complete
   }
   if (bytesProblem) return { status: "error", error: bytesProblem };
 
-  const scan = kind === "purchases" ? purchaseCandidates(head, complete) : settlementCandidates(head, complete);
+  const scan = fileType === "purchases" ? purchaseCandidates(head, complete) : settlementCandidates(head, complete);
   if (scan === "need_more") return { status: "need_more" };
   const { candidates, cut } = scan;
   const best = bestCandidate(candidates);
   if (!best || best.mapping.known === 0) {
     // No header anywhere, and under some delimiter the head ended inside the line where
     // it would be (`,,,` is blank under `,` but one unknown column under `;`).
-    if (cut) return { status: "error", error: lineTooLong(cut, kind) };
-    if (kind === "settlements") {
+    if (cut) return { status: "error", error: lineTooLong(cut, fileType) };
+    if (fileType === "settlements") {
       return {
         status: "error",
         error: {
@@ -275,13 +275,13 @@ export function sniffFile(bytes: Uint8Array, options: { kind: FileKind; complete
   return {
     status: "ok",
     layout: {
-      kind,
+      fileType,
       delimiter: best.delimiter,
       header: best.mapping,
       headerLine: best.header.line,
       dataStart: best.header.endByte,
       dataLine: best.header.nextLine,
-      preamble: kind === "settlements" ? readPreamble(best.preamble.map((record) => record.fields)) : null,
+      preamble: fileType === "settlements" ? readPreamble(best.preamble.map((record) => record.fields)) : null,
     },
   };
 }

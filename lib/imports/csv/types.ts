@@ -1,7 +1,7 @@
 /** Shapes shared by the CSV layer's modules. */
 
 /** What an import file holds: a Jakmall purchase export or a Shopee income report. */
-export type FileKind = "purchases" | "settlements";
+export type FileType = "purchases" | "settlements";
 
 /**
  * Why a whole file is refused (part of the public API, listed in

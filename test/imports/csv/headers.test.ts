@@ -77,7 +77,7 @@ describe("settlement header: the real Shopee income report", () => {
   });
 
   it.skipIf(!FIXTURE)("finds the header on line 6 after the preamble, with the quoted and the nameless columns", NEEDS_SHARED_FIXTURES, () => {
-    const sniffed = sniffFile(file, { kind: "settlements", complete: true });
+    const sniffed = sniffFile(file, { fileType: "settlements", complete: true });
     if (sniffed.status !== "ok") throw new Error(JSON.stringify(sniffed));
     const { layout } = sniffed;
     expect(layout).toMatchObject({ delimiter: ",", headerLine: 6, dataLine: 7 });
@@ -91,7 +91,7 @@ describe("settlement header: the real Shopee income report", () => {
   });
 
   it.skipIf(!FIXTURE)("plans and reads its 705 data rows (lines 7-711), the totals line left in the preamble", NEEDS_SHARED_FIXTURES, async () => {
-    const plan = await planFileChunks([file], { kind: "settlements", targetRows: 100 });
+    const plan = await planFileChunks([file], { fileType: "settlements", targetRows: 100 });
     expect(plan.fileError).toBeUndefined();
     expect(plan).toMatchObject({ headerLine: 6, totalRows: 705, skippedRecords: 0, totalBytes: file.length });
     expect(plan.preamble?.username).toBe("mrest0re");
@@ -112,10 +112,10 @@ describe("settlement header: the real Shopee income report", () => {
 
   it.skipIf(!FIXTURE)("refuses a purchase export given as a settlement report, and the other way round", NEEDS_SHARED_FIXTURES, async () => {
     const purchases = new TextEncoder().encode(`${PURCHASE_HEADER.join(",")}\n`);
-    const asSettlement = await planFileChunks([purchases], { kind: "settlements", targetRows: 10 });
+    const asSettlement = await planFileChunks([purchases], { fileType: "settlements", targetRows: 10 });
     expect(asSettlement.fileError?.code).toBe("unknown_header");
     expect(asSettlement.fileError?.message).toContain('"No. Pesanan" and "Total Penghasilan"');
-    const asPurchases = await planFileChunks([file], { kind: "purchases", targetRows: 10 });
+    const asPurchases = await planFileChunks([file], { fileType: "purchases", targetRows: 10 });
     expect(asPurchases.fileError).toMatchObject({ code: "unknown_header", line: 1 });
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   type FileError,
-  type FileKind,
+  type FileType,
   MAX_HEAD_BYTES,
   MAX_QUOTED_FIELD_BYTES,
   planFileChunks,
@@ -17,10 +17,10 @@ import { PURCHASE_HEADER, pieces, prng, purchaseLine } from "./support.js";
 const bytes = (text: string) => new TextEncoder().encode(text);
 
 /** The file error of `input`, sniffed whole, planned from one chunk, and planned from a stream of small pieces: all three must agree. */
-async function fileErrorOf(input: Uint8Array, kind: FileKind): Promise<FileError | undefined> {
-  const sniffed = sniffFile(input, { kind, complete: true });
-  const whole = await planFileChunks([input], { kind, targetRows: 10 });
-  const streamed = await planFileChunks(pieces(input, prng(3), 16 * 1024), { kind, targetRows: 10 });
+async function fileErrorOf(input: Uint8Array, fileType: FileType): Promise<FileError | undefined> {
+  const sniffed = sniffFile(input, { fileType, complete: true });
+  const whole = await planFileChunks([input], { fileType, targetRows: 10 });
+  const streamed = await planFileChunks(pieces(input, prng(3), 16 * 1024), { fileType, targetRows: 10 });
   expect(sniffed.status === "error" ? sniffed.error : undefined).toEqual(whole.fileError);
   expect(streamed.fileError).toEqual(whole.fileError);
   return whole.fileError;
@@ -40,8 +40,8 @@ describe("file limit: the header line must end within the first 1 MiB", () => {
   it("refuses a 5 MB file with no line end at all as line_too_long on line 1", async () => {
     const input = bytes("Kode Pesanan,SKU,".repeat(Math.ceil(5_000_000 / 17)));
     expect(input.length).toBeGreaterThan(5_000_000);
-    for (const kind of ["purchases", "settlements"] as const) {
-      const error = await fileErrorOf(input, kind);
+    for (const fileType of ["purchases", "settlements"] as const) {
+      const error = await fileErrorOf(input, fileType);
       expect(error).toMatchObject({ code: "line_too_long", line: 1 });
       expect(error?.message).toContain("1 MiB");
     }
@@ -55,7 +55,7 @@ describe("file limit: the header line must end within the first 1 MiB", () => {
   it("accepts a header line that ends, line end included, at exactly 1 MiB; one byte more is line_too_long", async () => {
     const padded = (lineLength: number) => `${header},${"x".repeat(lineLength - header.length - 2)}\n`;
     const fits = bytes(`${padded(MAX_HEAD_BYTES)}${row}\n`);
-    const filePlan = await planFileChunks(pieces(fits, prng(4), 64 * 1024), { kind: "purchases", targetRows: 10 });
+    const filePlan = await planFileChunks(pieces(fits, prng(4), 64 * 1024), { fileType: "purchases", targetRows: 10 });
     expect(filePlan).toMatchObject({ headerLine: 1, totalRows: 1 });
     expect(filePlan.fileError).toBeUndefined();
     expect(filePlan.chunks[0]?.startByte).toBe(MAX_HEAD_BYTES);
@@ -92,7 +92,7 @@ describe("row limit: a quoted field of more than 64 KiB is field_too_long", () =
 
   /** The worker's path: plan, read each chunk, validate its rows. */
   async function importRows(input: Uint8Array) {
-    const filePlan = await planFileChunks(pieces(input, prng(5), 8192), { kind: "purchases", targetRows: 1 });
+    const filePlan = await planFileChunks(pieces(input, prng(5), 8192), { fileType: "purchases", targetRows: 1 });
     expect(filePlan.fileError).toBeUndefined();
     const records = [];
     for (const chunk of filePlan.chunks) records.push(...(await readChunk(input.slice(chunk.startByte, chunk.endByte), chunk)).records);

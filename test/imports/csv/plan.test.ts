@@ -34,7 +34,7 @@ function wholeFilePass(input: Uint8Array, delimiter: Delimiter) {
 }
 
 async function plan(input: Uint8Array, targetRows: number, random = prng(1)): Promise<FilePlan> {
-  return planFileChunks(pieces(input, random, 4096), { kind: "purchases", targetRows });
+  return planFileChunks(pieces(input, random, 4096), { fileType: "purchases", targetRows });
 }
 
 /** Parses every chunk alone, from its own bytes fed in random pieces. */
@@ -82,7 +82,7 @@ describe("planner: chunk boundaries", () => {
     const text = `${header}\r\n${line(1, "A")}\r\n${line(2, "B")}\r\n`;
     const input = bytes(text);
     const crAt = input.indexOf(0x0d, header.length + 2);
-    const filePlan = await planFileChunks([input.subarray(0, crAt + 1), input.subarray(crAt + 1)], { kind: "purchases", targetRows: 1 });
+    const filePlan = await planFileChunks([input.subarray(0, crAt + 1), input.subarray(crAt + 1)], { fileType: "purchases", targetRows: 1 });
     expect(filePlan.chunks[0]?.endByte).toBe(crAt + 2);
     expect(filePlan.chunks[1]).toMatchObject({ startByte: crAt + 2, firstLine: 3, endByte: input.length });
   });
@@ -163,7 +163,7 @@ describe("planner: chunk boundaries", () => {
         closed = true;
       }
     }
-    const filePlan = await planFileChunks(source(), { kind: "purchases", targetRows: 10 });
+    const filePlan = await planFileChunks(source(), { fileType: "purchases", targetRows: 10 });
     expect(filePlan.fileError?.code).toBe("not_csv");
     expect(closed).toBe(true);
     expect(pulled).toBeLessThanOrEqual(1);
@@ -177,7 +177,7 @@ describe("planner: chunk boundaries", () => {
       for (let k = 0; k < repeats; k++) yield body;
     }
     const before = process.memoryUsage().arrayBuffers;
-    const filePlan = await planFileChunks(source(), { kind: "purchases", targetRows: 5000 });
+    const filePlan = await planFileChunks(source(), { fileType: "purchases", targetRows: 5000 });
     expect(filePlan.totalRows).toBe(2000 * repeats);
     expect(filePlan.totalBytes).toBe(bytes(`${header}\r\n`).length + body.length * repeats);
     expect(filePlan.chunks.every((c, k) => k === filePlan.chunks.length - 1 || (c.rows >= 5000 && c.rows <= 5002))).toBe(true);
@@ -294,7 +294,7 @@ describe.skipIf(!incomeReport)("planner property: settlement reports", NEEDS_SHA
       const expected = after.filter((record) => skipReason(record, mapping) === null).map(plain);
       for (let targetRows = 1; targetRows <= 50; targetRows++) {
         const context = `file ${n}, targetRows ${targetRows}`;
-        const filePlan = await planFileChunks(pieces(input, random, 2048), { kind: "settlements", targetRows });
+        const filePlan = await planFileChunks(pieces(input, random, 2048), { fileType: "settlements", targetRows });
         expect(filePlan.fileError, context).toBeUndefined();
         expect(filePlan.headerLine, context).toBe(records[headerAt]?.line);
         expect(filePlan.totalRows, context).toBe(expected.length);

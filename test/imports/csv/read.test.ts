@@ -10,7 +10,7 @@ describe("range parsing", () => {
     startByte: 1000,
     endByte: 1000 + body.length,
     firstLine: 40,
-    layout: { kind: "purchases", delimiter: ";", header: PURCHASE_HEADER },
+    layout: { fileType: "purchases", delimiter: ";", header: PURCHASE_HEADER },
   };
 
   it("reads a range alone: file offsets and physical lines from the chunk's start, skipped lines set apart", async () => {

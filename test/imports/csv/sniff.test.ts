@@ -7,7 +7,7 @@ const concat = (...parts: Uint8Array[]) => Uint8Array.from(parts.flatMap((part) 
 const headerLine = (delimiter: string) => PURCHASE_HEADER.join(delimiter);
 
 function sniffPurchases(input: Uint8Array) {
-  return sniffFile(input, { kind: "purchases", complete: true });
+  return sniffFile(input, { fileType: "purchases", complete: true });
 }
 
 describe("sniffing: files that are not CSV", () => {
@@ -55,14 +55,14 @@ describe("sniffing: files that are not CSV", () => {
     const head = bytes(`${headerLine(",")}\n${good}\n`);
     const input = concat(head, bytes('1,"Jaket k'), Uint8Array.of(0xfc), bytes('lit"\n'));
     expect(head.length).toBeGreaterThan(256 * 1024);
-    const plan = await planFileChunks([input.subarray(0, 100_000), input.subarray(100_000)], { kind: "purchases", targetRows: 100 });
+    const plan = await planFileChunks([input.subarray(0, 100_000), input.subarray(100_000)], { fileType: "purchases", targetRows: 100 });
     expect(plan.chunks).toEqual([]);
     expect(plan.fileError).toMatchObject({ code: "bad_encoding", byteOffset: head.length + 10, line: 5002 });
   });
 
   it("refuses a file that ends in the middle of a character", async () => {
     const input = concat(bytes(`${headerLine(",")}\n1,caf`), Uint8Array.of(0xc3));
-    const plan = await planFileChunks([input], { kind: "purchases", targetRows: 10 });
+    const plan = await planFileChunks([input], { fileType: "purchases", targetRows: 10 });
     expect(plan.fileError).toMatchObject({ code: "bad_encoding", byteOffset: input.length - 1 });
   });
 });
@@ -83,7 +83,7 @@ describe("sniffing: delimiter and header", () => {
   it("accepts a header-only file: a header, no rows (not an empty file)", async () => {
     const input = bytes(`\uFEFF${headerLine(";")}\r\n`);
     expect(sniffPurchases(input)).toMatchObject({ status: "ok", layout: { delimiter: ";", dataStart: input.length } });
-    const plan = await planFileChunks([input], { kind: "purchases", targetRows: 10 });
+    const plan = await planFileChunks([input], { fileType: "purchases", targetRows: 10 });
     expect(plan).toMatchObject({ totalRows: 0, chunks: [], delimiter: ";", headerLine: 1 });
     expect(plan.fileError).toBeUndefined();
   });
@@ -99,7 +99,7 @@ describe("sniffing: delimiter and header", () => {
 
   it("asks for more bytes while the header line is not complete, and decides once it is", () => {
     const input = bytes(`${headerLine(",")}\n`);
-    expect(sniffFile(input.subarray(0, 50), { kind: "purchases", complete: false })).toEqual({ status: "need_more" });
-    expect(sniffFile(input, { kind: "purchases", complete: false }).status).toBe("ok");
+    expect(sniffFile(input.subarray(0, 50), { fileType: "purchases", complete: false })).toEqual({ status: "need_more" });
+    expect(sniffFile(input, { fileType: "purchases", complete: false }).status).toBe("ok");
   });
 });

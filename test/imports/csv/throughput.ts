@@ -142,7 +142,7 @@ const baselinePeakRss = peakRss;
 peakRss = 0;
 let plannedChunks = 0;
 const planner = await median(async () => {
-  const plan = await planFileChunks(createReadStream(file), { kind: "purchases", targetRows: 5000 });
+  const plan = await planFileChunks(createReadStream(file), { fileType: "purchases", targetRows: 5000 });
   if (plan.fileError || plan.totalRows !== rows) throw new Error(`plan: ${JSON.stringify(plan.fileError)} ${plan.totalRows}/${rows}`);
   plannedChunks = plan.chunks.length;
 });
@@ -168,7 +168,7 @@ const decode = await median(async () => {
   if (fields !== (rows + 1) * 27) throw new Error(`decoded ${fields} fields`);
 });
 
-const plan = await planFileChunks(createReadStream(file), { kind: "purchases", targetRows: 5000 });
+const plan = await planFileChunks(createReadStream(file), { fileType: "purchases", targetRows: 5000 });
 const worker = await median(async () => {
   let read = 0;
   for (const chunk of plan.chunks) {
