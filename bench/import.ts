@@ -26,7 +26,7 @@
  * RSS target: under 256 MB. The last line is one JSON object (bench/README.md,
  * "The last line").
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -35,12 +35,13 @@ import { parseArgs } from "node:util";
 import { upload } from "@vercel/blob/client";
 import pg from "pg";
 import { generate } from "../dev/generate/run.js";
-import { peakRssMb, startLocalServices } from "../dev/services.js";
+import { type LocalServices, peakRssMb } from "../dev/services.js";
 import { applyBlobSdkSettings } from "../lib/config.js";
 import { openDatabase } from "../lib/db/client.js";
 import { migrateDatabase } from "../lib/db/migrate.js";
 import { newImportKey } from "../lib/storage/index.js";
 import { copyFile, type FilterCounts } from "./baseline-copy.js";
+import { out, round, rssMb, seconds, sleep, startBenchServices, thousands } from "./report.js";
 import { parseWorkerEnv } from "./worker-env.js";
 
 const { values } = parseArgs({
@@ -68,22 +69,6 @@ const RSS_TARGET_MB = 256;
 const workerEnv = parseWorkerEnv(values["worker-env"]);
 const RATIO_TARGET = 3;
 
-const out = (line = "") => process.stdout.write(`${line}\n`);
-const round = (value: number, digits = 2) => Number(value.toFixed(digits));
-const thousands = (value: number) => Math.round(value).toLocaleString("en-US");
-const seconds = (since: number) => (performance.now() - since) / 1000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Current resident set size of a process in MB (Linux /proc), or null once it is gone. */
-function rssMb(pid: number): number | null {
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return match ? Math.round(Number(match[1]) / 1024) : null;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw error;
-  }
-}
 
 interface ImportView {
   status: string;
@@ -135,8 +120,8 @@ async function writtenIn(url: string): Promise<Written> {
 }
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), "dropflow-bench-import-"));
-const childLines: string[] = [];
-let services: Awaited<ReturnType<typeof startLocalServices>> | undefined;
+let lastLines: () => string[] = () => [];
+let services: LocalServices | undefined;
 let releaseBlobSdk: (() => void) | undefined;
 try {
   // 1. The data set.
@@ -166,23 +151,12 @@ try {
 
   // 2. Every server, from a bare environment.
   started = performance.now();
-  services = await startLocalServices({
-    workers,
-    env: { LOG_LEVEL: "error", DROPFLOW_CHUNK_ROWS: String(CHUNK_ROWS), ...workerEnv },
-    onOutput: (source, line) => {
-      childLines.push(`[${source}] ${line}`);
-      if (childLines.length > 200) childLines.splice(0, 100);
-    },
-  });
+  const bench = await startBenchServices(workers, { DROPFLOW_CHUNK_ROWS: String(CHUNK_ROWS), ...workerEnv });
+  services = bench.services;
+  lastLines = bench.lastLines;
   const running = services;
   await sleep(1000); // let start-up settle before the idle reading
-  const processes: Array<{ name: string; pid: number }> = [
-    ...running.pids.workers.map((pid, i) => ({ name: `worker-${i + 1}`, pid })),
-    { name: "pool", pid: running.pids.pool },
-    { name: "qstash", pid: running.pids.qstash },
-    { name: "blob", pid: running.pids.blob },
-    { name: "redis-bridge", pid: running.pids.bridge },
-  ];
+  const processes = [...bench.processes];
   const idle = new Map(processes.map((p) => [p.name, { rss: rssMb(p.pid), peak: peakRssMb(p.pid) }]));
   out(`local services up in ${seconds(started).toFixed(1)} s: ${workers} workers, pids ${running.pids.workers.join(", ")}`);
 
@@ -411,7 +385,7 @@ try {
   out(JSON.stringify(figures));
 } catch (error) {
   process.stderr.write(`bench:import failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  if (childLines.length > 0) process.stderr.write(`last lines of the services:\n${childLines.slice(-40).join("\n")}\n`);
+  if (lastLines().length > 0) process.stderr.write(`last lines of the services:\n${lastLines().join("\n")}\n`);
   process.exitCode = 1;
 } finally {
   releaseBlobSdk?.();

@@ -16,6 +16,7 @@ import { DEFAULT_PARALLELISM as JOB_PARALLELISM } from "../lib/jobs/kind.js";
 import { ACTIVE_STATUSES } from "../lib/jobs/repository.js";
 import { NOOP_PATH } from "../dev/app.js";
 import { peakRssMb, startLocalServices } from "../dev/services.js";
+import { out, median } from "./report.js";
 import { parseWorkerEnv } from "./worker-env.js";
 
 const { values } = parseArgs({
@@ -31,13 +32,6 @@ const chunks = Number(values.chunks);
 const workers = Number(values.workers);
 const runs = Math.max(1, Number(values.runs));
 const JOB_TIMEOUT_MS = 10 * 60_000;
-
-const median = (xs: number[]) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-};
-const out = (line = "") => process.stdout.write(`${line}\n`);
 
 async function baseline(baseUrl: string): Promise<number> {
   let next = 0;

@@ -5,7 +5,9 @@
  * exports (about 20 purchase files / 200,000 rows plus the marketplace's settlement
  * reports), uploads them and imports them through the HTTP API exactly as a client
  * would (Vercel Blob client uploads, then POST /api/imports), shows live progress,
- * and prints the summary. `--serve` keeps the server up afterwards.
+ * then reconciles every purchase against its settlement (POST /api/reconcile, live
+ * progress), prints the outcome table with the aging of missing settlements and the
+ * margin report by store, and the summary. `--serve` keeps the server up afterwards.
  *
  *   npm run demo -- [--rows 200000] [--files 20] [--seed 7] [--serve]
  */
@@ -29,20 +31,26 @@ const { values } = parseArgs({
 const out = (text = "") => process.stdout.write(`${text}\n`);
 const number = (n: number) => n.toLocaleString("en-US");
 
+interface Progress {
+  percent: number | null;
+  rows: { total: number; done: number; failed: number };
+  rate_per_s: number | null;
+  eta_s: number | null;
+  stalled_for_s: number | null;
+}
+
 interface ImportStatus {
   id: string;
   status: string;
-  progress: {
-    percent: number;
-    rows: { total: number; done: number; failed: number };
-    rate_per_s: number | null;
-    eta_s: number | null;
-    stalled_for_s: number | null;
-  };
+  progress: Progress;
   counts: Record<string, number>;
   errors_by_code: Record<string, number>;
   files: Array<{ name: string; status: string; error: { code: string; message: string } | null }>;
 }
+
+/** The simulated upstreams' sizes: a few thousand, so eMAG's real 3 req/s takes about 10 s. */
+const DEMO_OFFERS = 3_000;
+const DEMO_ITEMS = 3_000;
 
 async function main(): Promise<void> {
   const started = performance.now();
@@ -64,7 +72,14 @@ async function main(): Promise<void> {
       KV_REST_API_URL: "",
       QSTASH_TOKEN: "",
       BLOB_READ_WRITE_TOKEN: "",
+      // The built-in simulators stand in for eMAG and SAP.
+      EMAG_ACCOUNTS: "",
+      SAP_URL: "",
+      SAP_COMPANY_DB: "",
+      SAP_USER: "",
+      SAP_PASSWORD: "",
     },
+    simulators: { offers: DEMO_OFFERS, items: DEMO_ITEMS },
   });
   const base = server.url.replace("localhost", "127.0.0.1");
   const token = server.runtime.apiTokens[0] as string;
@@ -137,16 +152,18 @@ async function main(): Promise<void> {
     if (response.status !== 202) throw new Error(`POST /api/imports answered ${response.status}: ${await response.text()}`);
     return ((await response.json()) as { job_id: string }).job_id;
   };
-  const follow = async (id: string, label: string): Promise<ImportStatus> => {
+  /** Polls a status URL until the job ends, drawing its progress bar; `unit` names what its rows are. */
+  const follow = async <T extends { status: string; progress: Progress }>(statusPath: string, label: string, unit = "rows"): Promise<T> => {
     const tty = process.stdout.isTTY;
     let lastLine = 0;
     for (;;) {
-      const status = (await (await fetch(`${base}/api/imports/${id}`, { headers })).json()) as ImportStatus;
-      const { percent, rows, rate_per_s, eta_s, stalled_for_s } = status.progress;
+      const status = (await (await fetch(`${base}${statusPath}`, { headers })).json()) as T;
+      const { rows, rate_per_s, eta_s, stalled_for_s } = status.progress;
+      const percent = status.progress.percent ?? 0;
       const bar = "#".repeat(Math.round(percent / 4)).padEnd(25, ".");
       const line =
-        `   ${label} [${bar}] ${percent.toFixed(1).padStart(5)}%  ${number(rows.done + rows.failed)}/${number(rows.total)} rows` +
-        `  ${rate_per_s ? `${number(Math.round(rate_per_s))} rows/s` : ""}  ` +
+        `   ${label} [${bar}] ${percent.toFixed(1).padStart(5)}%  ${number(rows.done + rows.failed)}/${number(rows.total)} ${unit}` +
+        `  ${rate_per_s ? `${number(Math.round(rate_per_s))} ${unit}/s` : ""}  ` +
         (stalled_for_s !== null ? `stalled for ${stalled_for_s}s` : eta_s !== null ? `ETA ${eta_s}s` : "");
       const done = !["queued", "planning", "running"].includes(status.status);
       if (tty) process.stdout.write(`\r${line.padEnd(110)}`);
@@ -163,8 +180,8 @@ async function main(): Promise<void> {
   };
 
   out("\n3. Importing purchases");
-  const purchases = await follow(
-    await startImport({ file_type: "purchases", files: purchaseRefs.map(({ key, name }) => ({ key, name })) }),
+  const purchases = await follow<ImportStatus>(
+    `/api/imports/${await startImport({ file_type: "purchases", files: purchaseRefs.map(({ key, name }) => ({ key, name })) })}`,
     "purchases  ",
   );
   out("\n4. Importing settlements (one import per store's reports)");
@@ -173,15 +190,39 @@ async function main(): Promise<void> {
   const settlements: ImportStatus[] = [];
   for (const [store, refs] of byStore) {
     settlements.push(
-      await follow(
-        await startImport({ file_type: "settlements", store, files: refs.map(({ key, name }) => ({ key, name })) }),
+      await follow<ImportStatus>(
+        `/api/imports/${await startImport({ file_type: "settlements", store, files: refs.map(({ key, name }) => ({ key, name })) })}`,
         store.slice(0, 11).padEnd(11),
       ),
     );
   }
 
+  out("\n5. Reconciling every purchase against its settlement");
+  const created = await fetch(`${base}/api/reconcile`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: "{}" });
+  if (created.status !== 202) throw new Error(`POST /api/reconcile answered ${created.status}: ${await created.text()}`);
+  const run = await follow<ReconcileStatus>(((await created.json()) as { status_url: string }).status_url, "reconcile  ", "invoices");
+  printOutcomes(run);
+
+  out("\n6. Margin report by store (GET /api/reports/margin?group=store)");
+  const margin = await fetch(`${base}/api/reports/margin?group=store`, { headers });
+  if (margin.status !== 200) throw new Error(`GET /api/reports/margin answered ${margin.status}: ${await margin.text()}`);
+  printMargin((await margin.json()) as MarginReport);
+
+  out(`\n7. Syncing the catalogue from eMAG (${number(DEMO_OFFERS)} offers at its real 3 req/s) and SAP (${number(DEMO_ITEMS)} items), simulated`);
+  // One after the other: here the simulators share the server's process (and its event
+  // loop with the embedded database), which would blur the eMAG simulator's clock.
+  for (const source of ["sap", "emag"] as const) {
+    const started = await fetch(`${base}/api/sync/${source}`, {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json" },
+      body: JSON.stringify({ mode: "full" }),
+    });
+    if (started.status !== 202) throw new Error(`POST /api/sync/${source} answered ${started.status}: ${await started.text()}`);
+    printSyncRun(await followSync(base, headers, ((await started.json()) as { status_url: string }).status_url, source.padEnd(11)));
+  }
+
   const seconds = (performance.now() - started) / 1000;
-  out("\n5. Summary");
+  out("\n8. Summary");
   const c = purchases.counts;
   out(`   purchases: ${purchases.status}`);
   out(
@@ -199,6 +240,10 @@ async function main(): Promise<void> {
   out(values.serve ? "\nWhere to look next:" : "\nWhere to look next (run `npm run demo -- --serve` to keep the server up for these):");
   out(`   curl -H "authorization: Bearer ${token}" ${base}/api/imports/${purchases.id}`);
   out(`   curl -H "authorization: Bearer ${token}" "${base}/api/imports/${purchases.id}/errors?format=csv"`);
+  out(`   curl -H "authorization: Bearer ${token}" "${base}/api/reconcile/${run.id}/results?outcome=amount_mismatch"`);
+  out(`   curl -H "authorization: Bearer ${token}" "${base}/api/reports/margin?group=month&format=csv"`);
+  out(`   curl -H "authorization: Bearer ${token}" "${base}/api/sync/runs"`);
+  out(`   curl -H "authorization: Bearer ${token}" "${base}/api/catalogue?source=emag&q=phone"`);
   out(`   the generated files and their manifests: ${generatedDir}`);
 
   if (values.serve) {
@@ -214,8 +259,109 @@ async function main(): Promise<void> {
     return;
   }
   await server.close();
-  const ok = purchases.status !== "failed" && settlements.every((s) => s.status !== "failed");
+  const ok = purchases.status !== "failed" && settlements.every((s) => s.status !== "failed") && run.status === "completed";
   process.exit(ok ? 0 : 1);
 }
 
+interface ReconcileStatus {
+  id: string;
+  status: string;
+  progress: Progress;
+  counts: Record<string, number>;
+  amounts: Record<string, { expected: number; actual: number; diff: number }>;
+  aging: Record<string, number>;
+}
+
+const rupiah = (n: number | null) => (n === null ? "" : `Rp ${number(n)}`);
+
+function printOutcomes(run: ReconcileStatus): void {
+  out(`   ${run.status}`);
+  out(`   ${"outcome".padEnd(20)}${"invoices".padStart(10)}${"expected".padStart(20)}${"actual".padStart(20)}${"diff".padStart(18)}`);
+  for (const [outcome, count] of Object.entries(run.counts)) {
+    const amounts = run.amounts[outcome];
+    out(
+      `   ${outcome.padEnd(20)}${number(count).padStart(10)}${rupiah(amounts?.expected ?? 0).padStart(20)}` +
+        `${rupiah(amounts?.actual ?? 0).padStart(20)}${rupiah(amounts?.diff ?? 0).padStart(18)}`,
+    );
+  }
+  const aging = Object.entries(run.aging).map(([bucket, n]) => `${bucket} days: ${number(n)}`);
+  out(`   missing settlements by days since the order: ${aging.join(", ")}`);
+}
+
+interface MarginRow {
+  key: string;
+  orders: number;
+  gross_sales: number;
+  net_payout: number;
+  supplier_cost: number;
+  net_margin: number;
+  net_margin_pct: number | null;
+  unsettled: number;
+}
+
+interface MarginReport {
+  rows: MarginRow[];
+  totals: Omit<MarginRow, "key">;
+}
+
+function printMargin(report: MarginReport): void {
+  // Store names are kept whole: the column is as wide as the longest.
+  const width = Math.max(6, ...report.rows.map((row) => row.key.length)) + 1;
+  const line = (key: string, r: Omit<MarginRow, "key">) =>
+    out(
+      `   ${key.padEnd(width)}${number(r.orders).padStart(9)}${rupiah(r.gross_sales).padStart(19)}` +
+        `${rupiah(r.net_payout).padStart(19)}${rupiah(r.supplier_cost).padStart(19)}${rupiah(r.net_margin).padStart(18)}` +
+        `${(r.net_margin_pct === null ? "" : `${r.net_margin_pct.toFixed(1)} %`).padStart(9)}${rupiah(r.unsettled).padStart(17)}`,
+    );
+  out(
+    `   ${"store".padEnd(width)}${"orders".padStart(9)}${"gross sales".padStart(19)}${"net payout".padStart(19)}` +
+      `${"supplier cost".padStart(19)}${"net margin".padStart(18)}${"margin".padStart(9)}${"unsettled".padStart(17)}`,
+  );
+  for (const row of report.rows) line(row.key, row);
+  line("total", report.totals);
+}
+
 await main();
+
+interface SyncRunView {
+  source: string;
+  status: string;
+  reason: string | null;
+  expected: { at_start: number | null; at_end: number | null };
+  seen_unique: number | null;
+  items: Record<string, number>;
+  pages: { read: number; failed: number };
+  requests: { total: number; throttled_429: number; retries: number; logins: number; rate_per_s: number | null };
+  duration_s: number;
+  progress: Progress;
+}
+
+/** Polls a sync run's record until it ends, one progress line for it (its total is not known until it ends). */
+async function followSync(base: string, headers: Record<string, string>, statusPath: string, label: string): Promise<SyncRunView> {
+  let lastLine = 0;
+  for (;;) {
+    const run = (await (await fetch(`${base}${statusPath}`, { headers })).json()) as SyncRunView;
+    const done = !["queued", "planning", "running"].includes(run.status);
+    if (done || Date.now() - lastLine > 3000) {
+      out(
+        `   ${label} ${run.status.padEnd(10)} ${number(run.progress.rows.done)} items of ${run.expected.at_start === null ? "?" : number(run.expected.at_start)}` +
+          `, ${run.pages.read} pages, ${run.requests.total} requests (${run.requests.rate_per_s ?? 0}/s), ${run.requests.throttled_429} throttled`,
+      );
+      lastLine = Date.now();
+    }
+    if (done) return run;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+function printSyncRun(run: SyncRunView): void {
+  out(`   ${run.source}: ${run.status}${run.reason ? ` (${run.reason})` : ""} in ${run.duration_s} s`);
+  out(
+    `     counted ${run.expected.at_start} at the start and ${run.expected.at_end} at the end, saw ${run.seen_unique} unique; ` +
+      `created ${run.items.created}, updated ${run.items.updated}, unchanged ${run.items.unchanged}, retired ${run.items.retired}`,
+  );
+  out(
+    `     ${run.requests.total} requests at ${run.requests.rate_per_s}/s, ${run.requests.throttled_429} answered 429, ` +
+      `${run.requests.retries} retries, ${run.requests.logins} logins; ${run.pages.read} pages, ${run.pages.failed} failed`,
+  );
+}

@@ -17,6 +17,7 @@ import { createDevApp } from "./app.js";
 import { listenOn } from "./servers/listen.js";
 import { type QstashServer, startQstashServer } from "./qstash/server.js";
 import { type BlobServer, newReadWriteToken, startBlobServer } from "./blob/server.js";
+import { type SimulatedUpstreams, startSimulatedUpstreams } from "./sim/upstreams.js";
 import { TEST_JOB_KINDS } from "./test-kinds.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -32,6 +33,11 @@ export interface DevServerOptions {
   queueTimeScale?: number;
   /** Run the watchdog on a timer (default: on). */
   watchdog?: boolean;
+  /**
+   * The eMAG and SAP simulators for the sources with no real upstream configured
+   * (default: started, 2,000 offers and 2,000 items); false: none.
+   */
+  simulators?: { offers?: number; items?: number; seed?: number } | false;
 }
 
 export interface DevServer {
@@ -43,6 +49,8 @@ export interface DevServer {
   queue: QstashServer | null;
   /** The in-process Blob stand-in (embedded mode), files under `$DROPFLOW_DATA_DIR/blobs`. */
   blob: BlobServer | null;
+  /** The in-process eMAG and SAP simulators standing in for unconfigured upstreams. */
+  simulators: SimulatedUpstreams | null;
   /** Runs the watchdog once now (it also runs on a timer). */
   watchdogNow(): Promise<void>;
   close(): Promise<void>;
@@ -53,6 +61,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const runtime = createRuntime(config);
   installRuntime(runtime);
   let blob: BlobServer | null = null;
+  let simulators: SimulatedUpstreams | null = null;
   try {
     // Open the database before listening: a locked data directory or an unreachable
     // Postgres must stop start-up, not the first request.
@@ -67,6 +76,12 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       // each start, like the queue's keys: the files persist, the credentials need not.
       blob = await startBlobServer({ dataDir: config.dataDir, token: newReadWriteToken() });
       runtime.attachObjectStore({ mode: "blob", token: blob.token, apiUrl: blob.url });
+    }
+    const wantsEmag = config.sync.emag === null;
+    const wantsSap = config.sync.sap === null;
+    if (!config.production && options.simulators !== false && (wantsEmag || wantsSap)) {
+      simulators = await startSimulatedUpstreams({ emag: wantsEmag, sap: wantsSap, ...(options.simulators ?? {}) });
+      runtime.attachUpstreams(simulators.upstreams);
     }
     const app = await createDevApp({
       apiDir: options.apiDir ?? path.join(ROOT, "api"),
@@ -83,8 +98,10 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     if (config.testing.crashAfterCommit !== null) {
       let commits = 0;
       const crashAt = config.testing.crashAfterCommit;
+      const crashKind = config.testing.crashKind;
       runtime.setFaults({
-        afterCommit: (jobId, chunk) => {
+        afterCommit: (jobId, chunk, kind) => {
+          if (crashKind !== null && kind !== crashKind) return;
           commits += 1;
           if (commits !== crashAt) return;
           // A real crash: no lease release, no answer, no Redis completion.
@@ -128,7 +145,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 
     const watchdogNow = async () => {
       const { db } = await runtime.database();
-      await runWatchdog({ db, store: runtime.jobStore(), engine: await runtime.engine(), config: config.jobs });
+      await runWatchdog({ db, store: runtime.jobStore(), engine: await runtime.engine(), config: config.jobs, metrics: runtime.metrics() });
+      await runtime.alerts()?.summarise();
     };
     // Vercel runs the watchdog as a cron; here a timer does, often enough for the stall threshold.
     const every = Math.min(60_000, Math.max(250, Math.floor(config.jobs.stallMs / 2)));
@@ -147,6 +165,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       runtime,
       queue,
       blob,
+      simulators,
       watchdogNow,
       close: async () => {
         if (watchdogTimer) clearInterval(watchdogTimer);
@@ -154,12 +173,14 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
         await closeServer(server);
         // After the HTTP server: requests still in flight may be reading or writing files.
         await blob?.close();
+        await simulators?.close();
         await runtime.close();
         installRuntime(undefined);
       },
     };
   } catch (error) {
     await blob?.close();
+    await simulators?.close();
     await runtime.close();
     installRuntime(undefined);
     throw error;
@@ -195,6 +216,8 @@ async function main(): Promise<void> {
     `  data directory: ${config.dataDir}`,
     `  database:       ${database}`,
     `  blob storage:   ${blob ? `${blob.directory} (Blob stand-in on ${blob.url})` : blobApi}`,
+    `  eMAG:           ${server.simulators?.emag ? `simulator on ${server.simulators.emag.url}` : `${runtime.upstreams().emag.length} configured account(s)`}`,
+    `  SAP:            ${server.simulators?.sap ? `simulator on ${server.simulators.sap.url}` : runtime.upstreams().sap ? "configured" : "not configured"}`,
   ];
   if (runtime.devTokenFile) {
     lines.push(

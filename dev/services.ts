@@ -5,6 +5,7 @@
  *   real redis-server <- Upstash REST bridge <- UPSTASH_REDIS_REST_URL
  *   QStash stand-in                          <- QSTASH_URL, signing keys
  *   Blob stand-in (files in a temp dir)      <- VERCEL_BLOB_API_URL, BLOB_READ_WRITE_TOKEN
+ *   eMAG and SAP simulators (one process)    <- EMAG_ACCOUNTS, SAP_URL and its login
  *   N worker processes on one port           <- PUBLIC_BASE_URL (deliveries land here)
  * Benchmarks and multi-process tests start the whole set with startLocalServices()
  * from a bare environment and stop it afterwards; `npm run dev:services -- --workers N`
@@ -20,6 +21,7 @@ import { parseArgs } from "node:util";
 import pg from "pg";
 import { currentEnvironment } from "../lib/config.js";
 import { newReadWriteToken } from "./blob/tokens.js";
+import { simulatorEnv } from "./sim/server.js";
 import { compileApp } from "./compile.js";
 import { freePort, stopProcess } from "./servers/processes.js";
 import { type PostgresServer, startPostgres } from "./servers/postgres.js";
@@ -42,6 +44,11 @@ export interface LocalServicesOptions {
   env?: Record<string, string>;
   /** Every line the child processes print, for a caller that wants to show or keep them. */
   onOutput?: (source: string, line: string) => void;
+  /**
+   * The eMAG and SAP simulators' data and the eMAG account's configured rate limit
+   * (defaults: 2,000 offers, 2,000 items, 3 req/s and 180/min); false: none.
+   */
+  simulators?: { offers?: number; items?: number; seed?: number; ratePerSecond?: number; ratePerMinute?: number } | false;
 }
 
 export interface LocalServices {
@@ -51,7 +58,9 @@ export interface LocalServices {
   databaseUrl: string;
   /** The environment the workers run with (what a client process would need too). */
   env: Record<string, string>;
-  pids: { pool: number; workers: number[]; qstash: number; blob: number; bridge: number; redis: number };
+  pids: { pool: number; workers: number[]; qstash: number; blob: number; bridge: number; redis: number; simulators: number | null };
+  /** The simulators' base URLs (their control APIs are under /__sim/), when started. */
+  simulators: { emag: string; sap: string } | null;
   /** Workers that are up now (replacements included). */
   workerPids(): number[];
   stop(): Promise<void>;
@@ -199,10 +208,23 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
       options,
     );
     children.push(blob);
-    const [bridgeUrl, qstashUrl, blobUrl] = await Promise.all([
+    const simOptions = options.simulators === false ? null : (options.simulators ?? {});
+    const sims = simOptions
+      ? startChild(
+          "simulators",
+          appDir,
+          ["dev/sim/server.ts", "--offers", String(simOptions.offers ?? 2000), "--items", String(simOptions.items ?? 2000), "--seed", String(simOptions.seed ?? 1)],
+          base,
+          options,
+        )
+      : null;
+    if (sims) children.push(sims);
+    const [bridgeUrl, qstashUrl, blobUrl, emagSimUrl, sapSimUrl] = await Promise.all([
       bridge.waitFor(/UPSTASH_REDIS_REST_URL=(\S+)/).then((m) => m[1] as string),
       qstash.waitFor(/QSTASH_URL=(\S+)/).then((m) => m[1] as string),
       blob.waitFor(/VERCEL_BLOB_API_URL=(\S+)/).then((m) => m[1] as string),
+      sims?.waitFor(/EMAG_SIM_URL=(\S+)/).then((m) => m[1] as string),
+      sims?.waitFor(/SAP_SIM_URL=(\S+)/).then((m) => m[1] as string),
     ]);
 
     const port = await freePort("127.0.0.1");
@@ -224,6 +246,7 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
       CRON_SECRET: cronSecret,
       LOG_LEVEL: "warn",
       NODE_OPTIONS: WORKER_NODE_OPTIONS,
+      ...(simOptions ? simulatorEnv({ emag: emagSimUrl, sap: sapSimUrl }, simOptions) : {}),
       ...options.env,
     };
     const pool = startChild("workers", appDir, ["dev/worker-pool.ts", "--workers", String(options.workers)], { ...base, ...env }, options);
@@ -261,7 +284,9 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
         blob: blob.process.pid ?? 0,
         bridge: bridge.process.pid ?? 0,
         redis: redis.pid,
+        simulators: sims?.process.pid ?? null,
       },
+      simulators: emagSimUrl && sapSimUrl ? { emag: emagSimUrl, sap: sapSimUrl } : null,
       workerPids: () => [...workers].filter(alive),
       stop: stopAll,
     };
@@ -271,16 +296,19 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
   }
 }
 
-/** Peak resident set size of a process in MB (Linux /proc), or null once it is gone. */
-export function peakRssMb(pid: number): number | null {
+/** A memory figure of a process's /proc status (Linux) in MB, or null once it is gone. */
+export function procStatusMb(pid: number, field: "VmHWM" | "VmRSS"): number | null {
   try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
     return match ? Math.round(Number(match[1]) / 1024) : null;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw error;
   }
 }
+
+/** Peak resident set size of a process in MB, or null once it is gone. */
+export const peakRssMb = (pid: number): number | null => procStatusMb(pid, "VmHWM");
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { workers: { type: "string", default: "2" } } });
@@ -294,6 +322,7 @@ async function main(): Promise<void> {
       `  API token:    ${services.apiToken}`,
       `  DATABASE_URL=${services.databaseUrl}`,
       `  VERCEL_BLOB_API_URL=${services.env.VERCEL_BLOB_API_URL} (files in a temporary directory, removed at exit)`,
+      ...(services.simulators ? [`  eMAG simulator: ${services.simulators.emag}   SAP simulator: ${services.simulators.sap}`] : []),
       `  try: curl -H "authorization: Bearer ${services.apiToken}" ${services.baseUrl}/api/health`,
       "Ctrl-C stops every process.",
       "",

@@ -31,7 +31,8 @@ export async function resolveStaticFile(root: string, pathname: string): Promise
   if (candidate !== root && !candidate.startsWith(`${root}${path.sep}`)) return null;
   for (const file of [candidate, path.join(candidate, "index.html")]) {
     const info = await stat(file).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === "ENOENT" || error.code === "ENOTDIR") return null;
+      // A name no file system can hold (a 5,000-character invoice number in the path) is no file either.
+      if (error.code === "ENOENT" || error.code === "ENOTDIR" || error.code === "ENAMETOOLONG") return null;
       throw error;
     });
     if (info?.isFile()) return file;

@@ -13,6 +13,12 @@ export const ERROR_STATUS = {
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,
+  /** A reconcile run would read stores an import is still writing to. */
+  import_running: 409,
+  /** A sync of this source and account is still running. */
+  sync_running: 409,
+  /** The sync source (or account) is not configured on this deployment. */
+  source_not_configured: 404,
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
@@ -35,7 +41,13 @@ export class AppError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly options: { fields?: FieldProblem[]; cause?: unknown; headers?: Record<string, string> } = {},
+    readonly options: {
+      fields?: FieldProblem[];
+      cause?: unknown;
+      headers?: Record<string, string>;
+      /** More members of the error object, for the client to act on (e.g. the `job_id` in the way). */
+      extra?: Record<string, string | number>;
+    } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "AppError";

@@ -9,11 +9,22 @@ import { type DatabaseHandle, openDatabase } from "./db/client.js";
 import { migrateDatabase } from "./db/migrate.js";
 import { AppError } from "./errors.js";
 import { createImportKind } from "./imports/kind.js";
+import { startReconcileAfterImport } from "./reconcile/after-import.js";
+import { createReconcileKind } from "./reconcile/kind.js";
+import { RECONCILE_KIND, type ReconcileParams } from "./reconcile/params.js";
 import { IMPORT_FINISHED, importFinishedWebhook, queueImportWebhook } from "./imports/webhook.js";
 import { type EngineFaults, JobCatalogue, JobEngine } from "./jobs/index.js";
-import { createJobStateStore } from "./kv/index.js";
+import { createJobStateStore, createMetricsStore, createSyncStateStore, MemoryMetrics, type MetricsStore } from "./kv/index.js";
+import type { SyncStateStore } from "./kv/sync-state.js";
+import { createSyncKind, type Upstreams } from "./sync/kind.js";
 import type { JobStateStore } from "./kv/job-state.js";
-import { configureLogging, logger } from "./log/index.js";
+import { addLogSink, configureLogging, logger } from "./log/index.js";
+import { createLogStoreSink, type LogStoreSink } from "./logs/sink.js";
+import { alertSink } from "./alerts/sink.js";
+import { type AlertSender, createAlertSender } from "./alerts/sender.js";
+import { waitUntil } from "@vercel/functions";
+import { insertLogRecords } from "./logs/store.js";
+import { recordMetrics } from "./metrics/record.js";
 import { createTaskQueue } from "./queue/index.js";
 import type { TaskQueue } from "./queue/types.js";
 import { createBlobObjectStore } from "./storage/blob.js";
@@ -36,6 +47,20 @@ export interface Runtime {
   database(): Promise<DatabaseHandle>;
   /** Chunk leases, counters and flags: Upstash Redis, or in memory when embedded. */
   jobStore(): JobStateStore;
+  /** Counters and histograms shared by every process (lib/metrics): Upstash Redis, or in memory when embedded. */
+  metrics(): MetricsStore;
+  /** The searchable-log sink (null when DROPFLOW_LOG_STORE=off). */
+  logStore(): LogStoreSink | null;
+  /** Alerts out (ALERT_WEBHOOK_URL), rate limited across processes; null when not configured. */
+  alerts(): AlertSender | null;
+  /** Writes the buffered log records now (the route wrapper keeps a function alive for it). */
+  flushLogs(): Promise<void>;
+  /** The sync's shared state (request pacing, SAP sessions, run statistics): Upstash Redis, or in memory when embedded. */
+  syncStore(): SyncStateStore;
+  /** The eMAG accounts and SAP connection the sync reads: configured, or attached simulators outside production. */
+  upstreams(): Upstreams;
+  /** Outside production: the dev server points the sources that are not configured at its simulators. */
+  attachUpstreams(upstreams: Partial<Upstreams>): void;
   /** Task messages through QStash (or the dev server's stand-in). */
   taskQueue(): TaskQueue;
   /** False until a queue is configured or attached (embedded mode outside the dev server). */
@@ -70,8 +95,37 @@ export function createRuntime(config: Config): Runtime {
   const tokens = apiTokensOf(config);
   const database = databaseOpener(config);
   let store: JobStateStore | undefined;
-  const jobStore = () => (store ??= createJobStateStore(config.kv));
+  // Embedded: the memory job state store writes chunk metrics into the same twin the scrape reads.
+  const memoryMetrics = new MemoryMetrics();
+  const jobStore = () => (store ??= createJobStateStore(config.kv, { metrics: memoryMetrics }));
+  let metricsStore: MetricsStore | undefined;
+  const metrics = () => (metricsStore ??= createMetricsStore(config.kv, memoryMetrics));
+  const logStore = config.logStore.enabled
+    ? createLogStoreSink({
+        writeBatch: async (records) => insertLogRecords((await database.open()).db, records),
+        capacity: config.logStore.capacity,
+        onDropped: (count) => recordMetrics(metrics(), [{ metric: "logRecordsDropped", labels: {}, value: count }]),
+        // Not through the logger: a failing log store must not feed itself.
+        reportFailure: (message) => process.stderr.write(`${message}\n`),
+      })
+    : null;
+  const removeLogSink = logStore ? addLogSink(logStore) : () => undefined;
+
+  let syncState: SyncStateStore | undefined;
+  const syncStore = () => (syncState ??= createSyncStateStore(config.kv));
+  let upstreams: Upstreams = { emag: config.sync.emag ?? [], sap: config.sync.sap };
   const queue = taskQueueHolder(config);
+  const alerts = config.alerts.webhookUrl
+    ? createAlertSender({
+        url: config.alerts.webhookUrl,
+        windowMs: config.alerts.windowMs,
+        store: syncStore(),
+        reportFailure: (message) => process.stderr.write(`${message}\n`),
+      })
+    : null;
+  const removeAlertSink = alerts
+    ? addLogSink(alertSink(alerts, { publicBaseUrl: () => config.publicBaseUrl ?? queue.publicBaseUrl() ?? null, track: (pending) => waitUntil(pending) }))
+    : () => undefined;
   const objects = objectStoreHolder(config);
   const webhookSecret = webhookSecretOf(config);
 
@@ -81,6 +135,20 @@ export function createRuntime(config: Config): Runtime {
       objects: objects.get,
       chunkRows: () => config.jobs.chunkRows,
       onFinished: (job, log) => queueImportWebhook(queue.get, job, log),
+      reconcileAfter: async ({ job, db, counters, log: jobLog }) => {
+        const createRun = async (params: ReconcileParams, correlationId: string) =>
+          (await (await getEngine()).createJob(RECONCILE_KIND, params, correlationId)).id;
+        const runId = await startReconcileAfterImport({ db, createRun }, job, counters);
+        if (runId) jobLog.info("reconcile started after import", { event: "reconcile_after_import", job_id: job.id, reconcile_job_id: runId });
+      },
+    }),
+    createReconcileKind({ chunkInvoices: () => config.jobs.reconcileChunkInvoices }),
+    createSyncKind({
+      database: async () => (await database.open()).db,
+      store: syncStore,
+      metrics: () => metrics(),
+      config: config.sync,
+      upstreams: () => upstreams,
     }),
   ]);
   const webhookEvents: WebhookEvents = new Map([[IMPORT_FINISHED, importFinishedWebhook]]);
@@ -95,7 +163,8 @@ export function createRuntime(config: Config): Runtime {
       store: jobStore(),
       queue: queue.get(),
       config: config.jobs,
-      faults: { afterCommit: (jobId, chunk) => faults?.afterCommit?.(jobId, chunk) },
+      metrics: metrics(),
+      faults: { afterCommit: (jobId, chunk, kind) => faults?.afterCommit?.(jobId, chunk, kind) },
     });
     return engine;
   };
@@ -108,6 +177,21 @@ export function createRuntime(config: Config): Runtime {
     webhookEvents,
     database: database.open,
     jobStore,
+    metrics,
+    logStore: () => logStore,
+    alerts: () => alerts,
+    flushLogs: async () => {
+      await logStore?.flush();
+    },
+    syncStore,
+    upstreams: () => upstreams,
+    attachUpstreams(attached) {
+      if (config.production) throw new Error("production syncs only the configured upstreams");
+      upstreams = {
+        emag: config.sync.emag ?? attached.emag ?? upstreams.emag,
+        sap: config.sync.sap ?? attached.sap ?? upstreams.sap,
+      };
+    },
     taskQueue: queue.get,
     hasQueue: queue.configured,
     engine: getEngine,
@@ -131,9 +215,14 @@ export function createRuntime(config: Config): Runtime {
       faults = next;
     },
     async close() {
+      // The last records reach the store before the database closes.
+      await logStore?.flush();
+      removeLogSink();
+      removeAlertSink();
       await database.close();
       await store?.close();
       store = undefined;
+      syncState = undefined;
       objects.release();
     },
   };

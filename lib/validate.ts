@@ -78,10 +78,13 @@ export function parseInput<Schema extends z.ZodType>(
   assertSafeText(input, location, prefix);
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  const fields = result.error.issues.map((issue) => ({
-    field: [...prefix, ...issue.path.map(String)].join(".") || "(root)",
-    message: issue.message,
-  }));
+  const fieldName = (at: PropertyKey[]) => [...prefix, ...at.map(String)].join(".") || "(root)";
+  // An unknown property is named itself, so "?limit=5" is a 400 about `limit`, not about the whole query.
+  const fields = result.error.issues.flatMap((issue) =>
+    issue.code === "unrecognized_keys"
+      ? issue.keys.map((key) => ({ field: fieldName([...issue.path, key]), message: "is not a known field" }))
+      : [{ field: fieldName(issue.path), message: issue.message }],
+  );
   throw validationFailed(fields, location);
 }
 

@@ -9,6 +9,9 @@ export const GET = route({ operation: "watchdog", auth: "cron" }, async ({ runti
     store: runtime.jobStore(),
     engine: await runtime.engine(),
     config: runtime.config.jobs,
+    metrics: runtime.metrics(),
   });
+  // Alerts held back by the rate limit get their summary once a slot is free.
+  await runtime.alerts()?.summarise();
   return json(report);
 });

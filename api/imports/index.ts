@@ -1,9 +1,8 @@
-import { z } from "zod";
 import { json, route } from "../../lib/http/index.js";
 import { createImport } from "../../lib/imports/create.js";
 import { IMPORT_KIND } from "../../lib/imports/job-params.js";
 import { readImportRequest } from "../../lib/imports/request.js";
-import { listJobs } from "../../lib/jobs/index.js";
+import { JobListQuery, listJobPage } from "../../lib/jobs/index.js";
 
 /**
  * Creates an import from files in object storage (JSON) or sent in the request
@@ -14,16 +13,9 @@ export const POST = route({ operation: "createImport", auth: "api" }, async ({ r
   createImport(runtime, request, await readImportRequest(request), correlationId),
 );
 
-export const GET = route(
-  {
-    operation: "listImports",
-    auth: "api",
-    query: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }),
-  },
-  async ({ query, runtime }) => {
-    const { db } = await runtime.database();
-    const engine = await runtime.engine();
-    const jobs = await listJobs(db, { kind: IMPORT_KIND, limit: query.limit });
-    return json({ imports: await Promise.all(jobs.map((job) => engine.view(job))) });
-  },
-);
+export const GET = route({ operation: "listImports", auth: "api", query: JobListQuery }, async ({ query, runtime }) => {
+  const { db } = await runtime.database();
+  const engine = await runtime.engine();
+  const { page, nextCursor } = await listJobPage(db, IMPORT_KIND, query);
+  return json({ imports: await Promise.all(page.map((job) => engine.view(job))), next_cursor: nextCursor });
+});

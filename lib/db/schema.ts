@@ -142,6 +142,8 @@ export const importFiles = pgTable(
     errorCode: text("error_code"),
     errorMessage: text("error_message"),
     counts: jsonb("counts").notNull().default({}),
+    /** The uploaded object was deleted (retention, or DELETE /api/imports/:id/files): it held buyers' details. */
+    objectDeletedAt: timestamp("object_deleted_at", { withTimezone: true }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -238,6 +240,8 @@ export const purchases = pgTable(
   },
   (t) => [
     index("purchases_invoice_idx").on(t.invoice),
+    // Reconcile's keyset ranges walk invoices in (store, invoice) order.
+    index("purchases_store_invoice_idx").on(t.storeId, t.invoice),
     index("purchases_store_ordered_idx").on(t.storeId, t.orderedAt),
   ],
 );
@@ -341,7 +345,8 @@ export const reconcileResults = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.jobId, t.storeId, t.invoice] }),
-    index("reconcile_results_job_outcome_idx").on(t.jobId, t.outcome),
+    // A run's results of one outcome, paged in key order.
+    index("reconcile_results_job_outcome_idx").on(t.jobId, t.outcome, t.storeId, t.invoice),
     check("reconcile_results_outcome_check", sql`${t.outcome} in (${inList(RECONCILE_OUTCOMES)})`),
   ],
 );
@@ -350,6 +355,18 @@ export const reconcileOutcomes = pgTable(
   "reconcile_outcomes",
   {
     ...reconcileColumns,
+    // The invoice's money as its run read it, what the margin report sums (lib/reports/margin.ts):
+    // the settlement's amounts (0 without one) and the supplier's cost of its live purchases.
+    grossSales: money("gross_sales").notNull().default(0),
+    adminFee: money("admin_fee").notNull().default(0),
+    serviceFee: money("service_fee").notNull().default(0),
+    amsCommission: money("ams_commission").notNull().default(0),
+    programFee: money("program_fee").notNull().default(0),
+    campaignFee: money("campaign_fee").notNull().default(0),
+    sellerVoucher: money("seller_voucher").notNull().default(0),
+    netPayout: money("net_payout").notNull().default(0),
+    refunds: money("refunds").notNull().default(0),
+    supplierCost: money("supplier_cost").notNull().default(0),
     jobId: uuid("job_id").notNull(),
     decidedAt: timestamp("decided_at", { withTimezone: true }).notNull().defaultNow(),
   },
@@ -386,7 +403,50 @@ export const catalogueItems = pgTable(
     uniqueIndex("catalogue_items_source_account_external_key").on(t.source, t.account, t.externalId),
     uniqueIndex("catalogue_items_handle_key").on(t.handle),
     index("catalogue_items_sku_idx").on(t.sku),
+    // The retire sweep and the "unique seen" count of a run read items by the run that last saw them.
+    index("catalogue_items_last_seen_idx").on(t.source, t.account, t.lastSeenJob),
     check("catalogue_items_source_check", sql`${t.source} in ('emag', 'sap')`),
+  ],
+);
+
+export const SYNC_SOURCES = ["emag", "sap"] as const;
+export type SyncSource = (typeof SYNC_SOURCES)[number];
+export const SYNC_MODES = ["full", "incremental"] as const;
+export type SyncMode = (typeof SYNC_MODES)[number];
+
+/**
+ * What a sync run (a `sync` job) knows beyond the engine's counters: the upstream's
+ * count at its start and end, the unique items it saw, what it retired, and why it
+ * ended with gaps or failed. The partial unique index is the "one run per source and
+ * account at a time" rule: a second start collides with the running one's row.
+ */
+export const syncRuns = pgTable(
+  "sync_runs",
+  {
+    jobId: uuid("job_id").primaryKey(),
+    source: text("source").notNull(),
+    account: text("account").notNull(),
+    mode: text("mode").notNull(),
+    /** Incremental runs: items updated on or after this day (the last complete run's day, less one). */
+    since: date("since", { mode: "string" }),
+    expectedAtStart: integer("expected_at_start"),
+    expectedAtEnd: integer("expected_at_end"),
+    seen: integer("seen"),
+    retired: integer("retired"),
+    /** Why the run could not prove it saw everything (completed_with_gaps). */
+    gaps: text("gaps"),
+    /** A fatal upstream error (credentials, IP allow-list, locked user): the run fails with it. */
+    fatal: text("fatal"),
+    /** The latest error the run's start retried on: the reason when it never got a count. */
+    startError: text("start_error"),
+    startedAt: timestamp("started_at", { withTimezone: true }).notNull().defaultNow(),
+    finishedAt: timestamp("finished_at", { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex("sync_runs_one_active_key").on(t.source, t.account).where(sql`${t.finishedAt} is null`),
+    index("sync_runs_source_account_idx").on(t.source, t.account, t.startedAt),
+    check("sync_runs_source_check", sql`${t.source} in ('emag', 'sap')`),
+    check("sync_runs_mode_check", sql`${t.mode} in ('full', 'incremental')`),
   ],
 );
 
@@ -448,3 +508,30 @@ export const idempotencyKeys = pgTable(
     index("idempotency_keys_created_idx").on(t.createdAt),
   ],
 );
+
+/**
+ * The searchable logs (GET /api/logs): WARN and above, and every job lifecycle event,
+ * written in batches by the log store sink (lib/logs) off the request's path.
+ */
+export const logRecords = pgTable(
+  "log_records",
+  {
+    id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    time: timestamp("time", { withTimezone: true, precision: 3 }).notNull(),
+    level: text("level").notNull(),
+    service: text("service").notNull(),
+    operation: text("operation"),
+    correlationId: text("correlation_id"),
+    jobId: text("job_id"),
+    event: text("event"),
+    msg: text("msg").notNull(),
+    /** The rest of the record's fields (already redacted). */
+    fields: jsonb("fields").notNull(),
+  },
+  (t) => [
+    index("log_records_correlation_idx").on(t.correlationId, t.time),
+    index("log_records_job_idx").on(t.jobId, t.time),
+    index("log_records_time_idx").on(t.time),
+  ],
+);
+

@@ -6,9 +6,10 @@ import type { Runtime } from "../runtime.js";
  * Who may call a route (every route has exactly one way in): `public` on purpose,
  * `api` with an API bearer token, `cron` with `Bearer $CRON_SECRET` (what Vercel cron
  * sends), `queue` with a valid `Upstash-Signature` over the raw body (checked by
- * route(), which owns the body).
+ * route(), which owns the body), `metrics` with `Bearer $METRICS_TOKEN` (a Prometheus
+ * scrape; no token configured: nobody).
  */
-export type RouteAuth = "public" | "api" | "cron" | "queue";
+export type RouteAuth = "public" | "api" | "cron" | "queue" | "metrics";
 
 const CHALLENGE = { "www-authenticate": 'Bearer realm="dropflow"' };
 
@@ -24,6 +25,6 @@ export function authenticate(auth: RouteAuth, request: Request, runtime: Runtime
     if (!matchesAnyToken(presented, runtime.apiTokens)) throw unauthorized();
     return;
   }
-  const secret = runtime.config.cronSecret;
+  const secret = auth === "metrics" ? runtime.config.metricsToken : runtime.config.cronSecret;
   if (secret === null || presented === null || !constantTimeEqual(presented, secret)) throw unauthorized();
 }

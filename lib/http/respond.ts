@@ -6,6 +6,7 @@ export interface Problem {
     message: string;
     fields: FieldProblem[];
     correlation_id: string;
+    [extra: string]: unknown;
   };
 }
 
@@ -19,7 +20,13 @@ export function json(data: unknown, init: { status?: number; headers?: Record<st
 /** The one error body of every route: `{ error: { code, message, fields, correlation_id } }`. */
 export function problem(error: AppError, correlationId: string): Response {
   const body: Problem = {
-    error: { code: error.code, message: error.message, fields: error.fields, correlation_id: correlationId },
+    error: {
+      ...error.options.extra,
+      code: error.code,
+      message: error.message,
+      fields: error.fields,
+      correlation_id: correlationId,
+    },
   };
   return json(body, { status: error.status, headers: { "cache-control": "no-store", ...error.options.headers } });
 }

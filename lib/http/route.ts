@@ -6,6 +6,8 @@
 import type { z } from "zod";
 import { AppError } from "../errors.js";
 import { correlationIdFrom, type Logger, logger, runWithContext } from "../log/index.js";
+import { waitUntil } from "@vercel/functions";
+import { recordMetrics } from "../metrics/record.js";
 import { getRuntime, type Runtime } from "../runtime.js";
 import { authenticate, type RouteAuth } from "./auth.js";
 import { problem } from "./respond.js";
@@ -50,8 +52,9 @@ export function route<Query extends z.ZodType = z.ZodUndefined, Body extends z.Z
       const log = http.child({ operation: spec.operation });
       const startedAt = performance.now();
       let response: Response;
+      let runtime: Runtime | undefined;
       try {
-        const runtime = getRuntime();
+        runtime = getRuntime();
         authenticate(spec.auth, request, runtime);
         // A queue delivery is verified over its raw bytes before anything parses them.
         const verified = spec.auth === "queue" ? await runtime.taskQueue().verifyDelivery(request) : null;
@@ -89,12 +92,27 @@ export function route<Query extends z.ZodType = z.ZodUndefined, Body extends z.Z
         status: response.status,
         duration_ms: Math.round((performance.now() - startedAt) * 10) / 10,
       };
+      if (runtime) {
+        // The records this request logged reach the log store even after the response.
+        waitUntil(runtime.flushLogs());
+        recordMetrics(runtime.metrics(), [
+          { metric: "httpRequests", labels: { route: spec.operation, method: methodLabel(request.method), status: String(response.status) }, value: 1 },
+          { metric: "httpDuration", labels: { route: spec.operation }, value: fields.duration_ms / 1000 },
+        ]);
+      }
       const line = `${request.method} ${url.pathname} ${response.status}`;
       if (response.status >= 500) log.error(line, fields);
       else log.info(line, fields);
       return response;
     });
   };
+}
+
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
+/** A bounded label: a made-up method must not grow the metric without end. */
+function methodLabel(method: string): string {
+  return METHODS.has(method) ? method : "OTHER";
 }
 
 function errorResponse(error: unknown, correlationId: string, log: Logger): Response {

@@ -9,8 +9,7 @@
  * Errors name the field (`files.1.url`, `store`); the same content twice is a 400
  * `duplicate_content` naming the later copy (`files.1`).
  */
-import { sql } from "drizzle-orm";
-import { type Database, queryRows } from "../db/client.js";
+import type { Database } from "../db/client.js";
 import { importFiles } from "../db/schema.js";
 import { AppError } from "../errors.js";
 import { fingerprint, withIdempotency } from "../http/idempotency.js";
@@ -21,6 +20,7 @@ import { uuidv7 } from "../jobs/ids.js";
 import type { Runtime } from "../runtime.js";
 import { validateObjectKey } from "../storage/keys.js";
 import type { ObjectInfo, ObjectStore } from "../storage/types.js";
+import { resolveStore } from "../stores/resolve.js";
 import { checkCallbackUrl } from "../webhooks/callback-url.js";
 import { contentHashes, duplicateContentError, sha256Hex } from "./content.js";
 import { storeFormParts } from "./form-parts.js";
@@ -71,7 +71,7 @@ export async function createImport(
   const claim = { db, request, scope: CREATE_IMPORT_SCOPE, fingerprint: fingerprint(requested.fingerprintSource) };
   return withIdempotency(claim, async () => {
     // The store first: an unknown store refuses the request before any part is stored.
-    const storeId = await resolveStore(db, settings.store);
+    const storeId = await storeIdOf(db, settings.store);
     return startImport(runtime, db, settings, storeId, await requested.files(), correlationId);
   });
 }
@@ -200,6 +200,7 @@ async function createImportJob(
       store_id: storeId,
       lenient_amounts: settings.lenient_amounts,
       dry_run: settings.dry_run,
+      reconcile: settings.reconcile,
       callback_url: settings.callback_url,
     },
     correlationId,
@@ -225,16 +226,8 @@ async function createImportJob(
   return job.id;
 }
 
-async function resolveStore(db: Database, name: string | undefined): Promise<number | null> {
-  if (!name) return null;
-  const [store] = await queryRows<{ id: number }>(db, sql`select id from stores where lower(name) = lower(${name})`);
-  if (store) return store.id;
-  const known = await queryRows<{ name: string }>(db, sql`select name from stores order by name`);
-  throw new AppError(
-    "validation_failed",
-    `Unknown store "${name}". Known stores: ${known.map((s) => s.name).join(", ") || "none yet (a purchase import creates them)"}.`,
-    { fields: [{ field: "store", location: "body", message: "unknown_store" }] },
-  );
+async function storeIdOf(db: Database, name: string | undefined): Promise<number | null> {
+  return name ? (await resolveStore(db, name)).id : null;
 }
 
 /** The same origin and path (query and fragment aside: a download URL adds `?download=1`). */

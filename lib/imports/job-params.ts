@@ -38,6 +38,8 @@ const ImportParamsShape = z.object({
   store_id: z.number().int().nullable().default(null),
   lenient_amounts: z.boolean().default(false),
   dry_run: z.boolean().default(false),
+  /** Start a reconcile run over what the import landed when it ends. */
+  reconcile: z.boolean().default(false),
   callback_url: z.string().url().nullable().default(null),
 });
 export const ImportParams = renamedFrom("kind", "file_type", ImportParamsShape);

@@ -5,6 +5,7 @@
  * its outcome in one transaction (import-chunk.ts). File-level failures fail that
  * file only; at the end, each file gets its status and counts (file-status.ts).
  */
+import type { Database } from "../db/client.js";
 import { defineJobKind, type JobKind } from "../jobs/kind.js";
 import type { JobRecord } from "../jobs/types.js";
 import type { Logger } from "../log/index.js";
@@ -19,6 +20,8 @@ export function createImportKind(deps: {
   chunkRows: () => number;
   /** After the final status and file statuses are written: queues the completion webhook. */
   onFinished?: (job: JobRecord, log: Logger) => Promise<void>;
+  /** After the final status, for an import that asked for it: starts the reconcile run over what it landed. */
+  reconcileAfter?: (ctx: { job: JobRecord; db: Database; counters: Record<string, number>; log: Logger }) => Promise<void>;
 }): JobKind {
   return defineJobKind({
     kind: IMPORT_KIND,
@@ -49,10 +52,14 @@ export function createImportKind(deps: {
       };
     },
 
-    async afterFinalise({ job, log }) {
-      // After the file statuses, so the webhook's summary sees them; lib/imports/webhook.ts
-      // decides, builds and signs.
-      await deps.onFinished?.(job, log);
+    async afterFinalise({ job, params, db, counters, log }) {
+      try {
+        if (params.reconcile && !params.dry_run) await deps.reconcileAfter?.({ job, db, counters, log });
+      } finally {
+        // After the file statuses, so the webhook's summary sees them; lib/imports/webhook.ts
+        // decides, builds and signs.
+        await deps.onFinished?.(job, log);
+      }
     },
   });
 }

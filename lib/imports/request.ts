@@ -1,7 +1,7 @@
 /**
  * The body of POST /api/imports, in either form, read into an ImportRequest:
  * - JSON: `{ file_type, files: [{ key | url, name }], store?, lenient_amounts?, dry_run?,
- *   callback_url? }`, the files already in object storage (POST /api/uploads);
+ *   reconcile?, callback_url? }`, the files already in object storage (POST /api/uploads);
  * - multipart/form-data: the same fields as text parts, and one or more `files` parts
  *   of at most 4 MiB in all (a function's request body is capped at 4.5 MB; larger
  *   files go through client uploads).
@@ -28,6 +28,8 @@ export interface ImportSettings {
   store?: string | undefined;
   lenient_amounts: boolean;
   dry_run: boolean;
+  /** Start a reconcile run over what the import landed once it ends (lib/reconcile/after-import.ts). */
+  reconcile: boolean;
   callback_url: string | null;
 }
 
@@ -63,6 +65,7 @@ const common = {
   store: z.preprocess(blankAsUndefined, z.string().trim().min(1).max(200).optional()),
   lenient_amounts: z.boolean().default(false),
   dry_run: z.boolean().default(false),
+  reconcile: z.boolean().default(false),
   callback_url: z.preprocess(blankAsUndefined, z.string().url().optional()),
 };
 
@@ -100,6 +103,7 @@ const CreateImportForm = z
     ...common,
     lenient_amounts: formBoolean,
     dry_run: formBoolean,
+    reconcile: formBoolean,
     files: z
       .array(z.custom<FormFile>((value) => value !== null && typeof value === "object", { message: "must be a file part" }))
       .min(1, { message: "give at least one files part" })
@@ -107,7 +111,7 @@ const CreateImportForm = z
   })
   .superRefine(requireFileType);
 
-const TEXT_FIELDS = ["file_type", "kind", "store", "lenient_amounts", "dry_run", "callback_url"] as const;
+const TEXT_FIELDS = ["file_type", "kind", "store", "lenient_amounts", "dry_run", "reconcile", "callback_url"] as const;
 
 /** Reads and validates the body of POST /api/imports by its content type. */
 export async function readImportRequest(request: Request): Promise<ImportRequest> {
@@ -138,6 +142,7 @@ function settingsOf(body: ParsedSettings): ImportSettings {
     store: body.store,
     lenient_amounts: body.lenient_amounts,
     dry_run: body.dry_run,
+    reconcile: body.reconcile,
     callback_url: body.callback_url ?? null,
   };
 }

@@ -1,12 +1,15 @@
 /**
  * What GET /api/imports/:id shows: the job's status and progress, the import's
- * counters (always every one of them), errors by code, each file, the first errors.
+ * counters (always every one of them), errors by code, each file, the first errors,
+ * and the reconcile run it started (reconcile: true). The completion webhook sends the same.
  */
 import { asc, eq, sql } from "drizzle-orm";
 import { type Database, queryRows } from "../db/client.js";
 import { importFiles } from "../db/schema.js";
 import { AppError } from "../errors.js";
 import { chunkCounterSums, type JobEngine, type JobRow, type JobView } from "../jobs/index.js";
+import { findJobByParam } from "../jobs/repository.js";
+import { RECONCILE_KIND } from "../reconcile/params.js";
 import { IMPORT_COUNTERS, IMPORT_KIND } from "./job-params.js";
 
 /** The import `id`, or 404: a job of another kind is no import (every /api/imports/:id route). */
@@ -41,6 +44,9 @@ export async function importStatus(db: Database, view: JobView) {
   const final = view.finished_at !== null;
   const summed = final ? view.counters : await chunkCounterSums(db, view.id);
   const counts = Object.fromEntries(IMPORT_COUNTERS.map((name) => [name, summed[name] ?? 0]));
+  const reconcile = (view.params as { reconcile?: boolean }).reconcile === true;
+  // The run this import started once it ended, when it has (lib/reconcile/after-import.ts).
+  const reconcileRun = reconcile ? await findJobByParam(db, RECONCILE_KIND, "after_import", view.id) : null;
   return {
     id: view.id,
     file_type: fileTypeOf(view.params),
@@ -61,6 +67,8 @@ export async function importStatus(db: Database, view: JobView) {
       counts: file.counts,
     })),
     first_errors: firstErrors.errors,
+    reconcile,
+    reconcile_job_id: reconcileRun?.id ?? null,
   };
 }
 

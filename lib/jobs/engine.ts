@@ -52,6 +52,9 @@ import {
   touchJob,
 } from "./repository.js";
 import { ChunkThrottled, PermanentChunkError, type SettledJob, type StepResult } from "./types.js";
+import type { MetricsStore } from "../kv/metrics-store.js";
+import { chunkMetrics, jobEndMetrics } from "../metrics/jobs.js";
+import { recordMetrics } from "../metrics/record.js";
 
 /** Queue-side delivery attempts of one publication of a plan task (after the first). */
 export const CHUNK_DELIVERY_RETRIES = DEFAULT_DELIVERY_RETRIES;
@@ -92,7 +95,7 @@ export class WorkerCrash extends Error {
 /** Test and benchmark knobs: simulate a worker dying at the worst moment. */
 export interface EngineFaults {
   /** Called after a chunk's transaction committed and before Redis hears of it. */
-  afterCommit?(jobId: string, chunk: number): void | Promise<void>;
+  afterCommit?(jobId: string, chunk: number, kind: string): void | Promise<void>;
 }
 
 export interface EngineDeps {
@@ -103,6 +106,8 @@ export interface EngineDeps {
   queue: TaskQueue;
   config: JobsConfig;
   faults?: EngineFaults;
+  /** Where a job's end is counted (chunk metrics go through the job state store, atomically). */
+  metrics?: MetricsStore;
 }
 
 export type ChunkDeliveryResult =
@@ -327,7 +332,7 @@ export class JobEngine {
     }
     if (row.status !== "pending") {
       // Committed by an earlier delivery that died before telling Redis: report the stored outcome.
-      await this.complete(jobId, chunk, outcomeOf(row));
+      await this.complete(jobId, chunk, outcomeOf(row), { kind: job.kind });
       chunkLog.info("recovered a committed chunk", { event: "chunk_recovered" });
       return "recovered";
     }
@@ -346,7 +351,7 @@ export class JobEngine {
     const timer = chunkLog.start("processChunk");
     try {
       const done = await this.processClaimed(job, chunk, row, chunkLog, budget);
-      await this.deps.faults?.afterCommit?.(jobId, chunk);
+      await this.deps.faults?.afterCommit?.(jobId, chunk, job.kind);
       // Work handed on: the totals grow before this chunk completes, so the job cannot
       // look complete without it; then the new chunks go out. A worker dying in between
       // leaves them in Postgres, where the watchdog finds them.
@@ -355,7 +360,7 @@ export class JobEngine {
         await this.publishMarked(job, await markFirstPublications(this.db, jobId));
       }
       const { work } = done;
-      await this.complete(jobId, chunk, { ...work, failed: false });
+      await this.complete(jobId, chunk, { ...work, failed: false }, { kind: job.kind, startedAtMs });
       timer.finish("chunk completed", {
         event: "chunk_completed",
         rows_done: work.rowsDone,
@@ -416,7 +421,7 @@ export class JobEngine {
         timer.finish("chunk stopped by a cancel; nothing committed", { event: "chunk_cancelled" });
         return "cancelled";
       }
-      if (stored && stored.status !== "pending") await this.complete(job.id, chunk, outcomeOf(stored));
+      if (stored && stored.status !== "pending") await this.complete(job.id, chunk, outcomeOf(stored), { kind: job.kind });
       return "already_done";
     }
     if (error instanceof WorkerCrash) throw error; // a dead worker releases nothing
@@ -449,6 +454,25 @@ export class JobEngine {
     }
   }
 
+  /**
+   * Brings a job's live state up to what Postgres committed when it fell behind (a
+   * worker died between a chunk's commit and its completion in Redis): the totals grow
+   * to the planned chunks, then each committed chunk completes as usual, so its metrics
+   * count once, with the chunk, and never twice. (A state lost whole is restored from
+   * the snapshot instead.)
+   */
+  async catchUpCommitted(job: JobRow, chunks: readonly ChunkRow[]): Promise<number> {
+    const rowTotal = chunks.reduce((sum, chunk) => sum + chunk.rowsPlanned, 0);
+    await this.store.growJob(job.id, { chunkTotal: chunks.length, rowTotal });
+    let completed = 0;
+    for (const row of chunks) {
+      if (row.status !== "done" && row.status !== "failed") continue;
+      await this.complete(job.id, row.chunk, outcomeOf(row), { kind: job.kind });
+      completed += 1;
+    }
+    return completed;
+  }
+
   /** Marks a pending chunk failed (Postgres, then Redis) and finalises if it was the last. */
   async failChunk(jobId: string, chunk: number, reason: string): Promise<boolean> {
     const row = await failChunk(this.db, jobId, chunk, reason);
@@ -458,8 +482,10 @@ export class JobEngine {
     return true;
   }
 
-  private async complete(jobId: string, chunk: number, outcome: ChunkTally): Promise<void> {
-    const result = await this.store.completeChunk(jobId, chunk, outcome);
+  private async complete(jobId: string, chunk: number, outcome: ChunkTally, timing: { kind?: string; startedAtMs?: number } = {}): Promise<void> {
+    const kind = timing.kind ?? (await findJob(this.db, jobId))?.kind ?? "unknown";
+    const durationS = timing.startedAtMs === undefined ? null : (Date.now() - timing.startedAtMs) / 1000;
+    const result = await this.store.completeChunk(jobId, chunk, { ...outcome, metrics: chunkMetrics(kind, outcome, durationS) });
     // allComplete is the very test finaliseIfComplete makes: no need to read the state again.
     if (result.allComplete && (await this.store.tryFinalise(jobId))) await this.chunksSettled(jobId);
   }
@@ -580,7 +606,11 @@ export class JobEngine {
       const result = await decide(tx);
       const kind = this.deps.kinds.get(job.kind);
       const settled = kind ? await kind.settle({ job, db: tx, ...result, log: log.child({ job_id: jobId }) }) : result;
-      return (await finishJob(tx, jobId, { ...settled, lastError })) ? settled : null;
+      return (await finishJob(tx, jobId, { ...settled, lastError })) ? { settled, kind: job.kind } : null;
+    }).then((ended) => {
+      // After the commit: only the one caller that ended the job counts it.
+      if (ended && this.deps.metrics) recordMetrics(this.deps.metrics, jobEndMetrics(ended.kind, ended.settled.status));
+      return ended?.settled ?? null;
     });
   }
 
@@ -622,13 +652,17 @@ export class JobEngine {
   async cancel(jobId: string): Promise<JobRow> {
     const job = await this.requireJob(jobId);
     if (job.status === "cancelled") return job;
-    const settled = await this.finish(
-      jobId,
-      async (tx) => {
-        await cancelPendingChunks(tx, jobId);
-        return { status: "cancelled", counters: finalCounters(await chunkTotals(tx, jobId)) };
-      },
-      "cancelled on request",
+    // Marking every pending chunk can deadlock with a publication marking several of them in
+    // another order; Postgres then aborts one side, and the cancel tries again.
+    const settled = await retryOnDeadlock(() =>
+      this.finish(
+        jobId,
+        async (tx) => {
+          await cancelPendingChunks(tx, jobId);
+          return { status: "cancelled", counters: finalCounters(await chunkTotals(tx, jobId)) };
+        },
+        "cancelled on request",
+      ),
     );
     if (!settled) {
       const now = await this.requireJob(jobId);
@@ -751,6 +785,19 @@ function totalsFromFinalCounters(job: JobRow): ChunkTotals {
     counters,
     firstError: job.lastError,
   };
+}
+
+/** Runs `work` again (a few times) when Postgres aborted it to break a deadlock (SQLSTATE 40P01). */
+async function retryOnDeadlock<T>(work: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      const code = (error as { code?: string; cause?: { code?: string } }).cause?.code ?? (error as { code?: string }).code;
+      if (code !== "40P01" || attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+    }
+  }
 }
 
 function outcomeOf(row: ChunkRow): ChunkTally {

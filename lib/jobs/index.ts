@@ -16,7 +16,8 @@ export {
 export { uuidv7 } from "./ids.js";
 export { type ChunkReport, chunkCounterSums, chunkOutcomes, sumCountsByKey } from "./outcomes.js";
 export { computeProgress, type Progress } from "./progress.js";
+export { JobListQuery, listJobPage } from "./list-cursor.js";
 export { defineJobKind, JobCatalogue, type JobKind } from "./kind.js";
-export { findJob, type JobRow, listJobs } from "./repository.js";
+export { activeJobs, findJob, findJobByParam, type JobRow, type ListedJob, listJobs } from "./repository.js";
 export * from "./types.js";
 export { recoverActiveJobs, type RecoveryReport, runWatchdog, type WatchdogReport } from "./watchdog.js";

@@ -512,12 +512,23 @@ export async function reopenFailedChunks(db: Database, id: string): Promise<numb
   });
 }
 
-/** Active jobs for the watchdog, oldest heartbeat first. */
-export async function activeJobs(db: Database, limit: number): Promise<JobRow[]> {
+/** The newest job of `kind` whose params hold `name: value` (e.g. the reconcile run an import started). */
+export async function findJobByParam(db: Database, kind: string, name: string, value: string): Promise<JobRow | null> {
+  const [row] = await db
+    .select(jobColumns)
+    .from(jobs)
+    .where(and(eq(jobs.kind, kind), sql`${jobs.params} ->> ${name} = ${value}`))
+    .orderBy(desc(jobs.createdAt))
+    .limit(1);
+  return (row as JobRow | undefined) ?? null;
+}
+
+/** Active jobs (of one kind, when given), oldest heartbeat first: the watchdog's list, and what may be in a new job's way. */
+export async function activeJobs(db: Database, limit: number, kind?: string): Promise<JobRow[]> {
   const rows = await db
     .select(jobColumns)
     .from(jobs)
-    .where(inArray(jobs.status, ACTIVE_STATUSES))
+    .where(and(inArray(jobs.status, ACTIVE_STATUSES), kind === undefined ? undefined : eq(jobs.kind, kind)))
     .orderBy(asc(jobs.heartbeatAt))
     .limit(limit);
   return rows as JobRow[];

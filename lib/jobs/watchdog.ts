@@ -14,6 +14,8 @@
  *  - finalises a job whose chunks are all complete in Postgres.
  * So no job stays `running` forever.
  */
+import type { MetricsStore } from "../kv/metrics-store.js";
+import { recordMetrics } from "../metrics/record.js";
 import type { JobsConfig } from "../config.js";
 import type { Database } from "../db/client.js";
 import type { JobStateStore } from "../kv/job-state.js";
@@ -39,7 +41,7 @@ export interface WatchdogReport {
 const log = logger("watchdog");
 
 export async function runWatchdog(
-  deps: { db: Database; store: JobStateStore; engine: JobEngine; config: JobsConfig },
+  deps: { db: Database; store: JobStateStore; engine: JobEngine; config: JobsConfig; metrics?: MetricsStore },
   nowMs: number = Date.now(),
 ): Promise<WatchdogReport> {
   const report: WatchdogReport = {
@@ -63,7 +65,9 @@ export async function runWatchdog(
       log.error("could not check job", { job_id: job.id, err: error });
     }
   }
-  const acted = Object.entries(report).some(([key, value]) => key !== "jobs_checked" && value > 0);
+  const actions = Object.entries(report).filter(([key, value]) => key !== "jobs_checked" && value > 0);
+  if (deps.metrics) recordMetrics(deps.metrics, actions.map(([action, value]) => ({ metric: "watchdog", labels: { action }, value })));
+  const acted = actions.length > 0;
   if (acted) timer.finish("watchdog acted", { ...report });
   else log.debug("watchdog found nothing to do", { jobs_checked: report.jobs_checked });
   return report;
@@ -150,10 +154,15 @@ async function checkRunningJob(
   const settled = chunks.filter((chunk) => chunk.status !== "pending").length;
   const state = await deps.store.getJobState(job.id);
   const settledInRedis = state ? (state.counters.chunks_done ?? 0) + (state.counters.chunks_failed ?? 0) : -1;
-  if (!state || settledInRedis < settled) {
+  if (!state) {
     await deps.store.restoreJob(job.id, await jobSnapshot(deps.db, job));
     report.states_restored += 1;
     log.warn("rebuilt job state from job_chunks", { event: "state_restored", job_id: job.id, settled, settledInRedis });
+  } else if (settledInRedis < settled) {
+    // Behind, not lost: complete what committed, so each chunk's metrics count once.
+    await deps.engine.catchUpCommitted(job, chunks);
+    report.states_restored += 1;
+    log.warn("caught the job state up with job_chunks", { event: "state_restored", job_id: job.id, settled, settledInRedis });
   }
 
   const pending = chunks.filter((chunk) => chunk.status === "pending");

@@ -7,6 +7,11 @@ import type { KvConfig } from "../config.js";
 import type { JobStateStore } from "./job-state.js";
 import { createMemoryJobStateStore } from "./memory.js";
 import { createUpstashJobStateStore } from "./upstash.js";
+import type { SyncStateStore } from "./sync-state.js";
+import { type MemoryMetrics, type MetricsStore } from "./metrics-store.js";
+import { createUpstashMetricsStore } from "./metrics-store-upstash.js";
+import { createMemorySyncStateStore } from "./sync-state-memory.js";
+import { createUpstashSyncStateStore } from "./sync-state-upstash.js";
 
 export type * from "./job-state.js";
 export { DEFAULT_TTL_MS, JobStateMissingError } from "./rules.js";
@@ -21,13 +26,42 @@ export interface JobStateStoreOptions {
   requestTimeoutMs?: number;
   /** Upstash only: retries of a request that failed at the network level. */
   retries?: number;
+  /** Memory only: where newly completed chunks' metrics go. */
+  metrics?: MemoryMetrics;
 }
 
 export function createJobStateStore(config: KvConfig, options: JobStateStoreOptions = {}): JobStateStore {
   switch (config.driver) {
     case "memory":
-      return createMemoryJobStateStore({ ttlMs: options.ttlMs });
+      return createMemoryJobStateStore({ ttlMs: options.ttlMs, metrics: options.metrics });
+    case "upstash": {
+      const { metrics: _memory, ...upstash } = options;
+      return createUpstashJobStateStore({ url: config.url, token: config.token, ...upstash });
+    }
+  }
+}
+
+export type { RequestSlot, SyncStateStore } from "./sync-state.js";
+
+/** The sync's shared state on the same Redis as the job state (or in memory when embedded). */
+export function createSyncStateStore(config: KvConfig, options: { keyPrefix?: string } = {}): SyncStateStore {
+  switch (config.driver) {
+    case "memory":
+      return createMemorySyncStateStore();
     case "upstash":
-      return createUpstashJobStateStore({ url: config.url, token: config.token, ...options });
+      return createUpstashSyncStateStore({ url: config.url, token: config.token, ...options });
+  }
+}
+
+export type { MetricsStore } from "./metrics-store.js";
+export { MemoryMetrics } from "./metrics-store.js";
+
+/** The metrics on the same Redis as the job state (or, embedded, the memory twin the memory job state store also writes). */
+export function createMetricsStore(config: KvConfig, memory: MemoryMetrics, options: { keyPrefix?: string } = {}): MetricsStore {
+  switch (config.driver) {
+    case "memory":
+      return memory;
+    case "upstash":
+      return createUpstashMetricsStore({ url: config.url, token: config.token, ...options });
   }
 }

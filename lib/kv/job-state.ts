@@ -13,6 +13,7 @@
  * own clock (Redis `TIME` in the Upstash adapter) for lease expiry, so workers with
  * skewed clocks agree on it.
  */
+import type { FieldUpdate } from "../metrics/deltas.js";
 
 /** What a chunk's work amounted to. `counters` are job-specific (e.g. orders_inserted). */
 export interface ChunkTally {
@@ -21,6 +22,12 @@ export interface ChunkTally {
   /** The chunk failed as a whole (a permanent error, or the queue gave up on it). */
   failed: boolean;
   counters?: Record<string, number>;
+  /**
+   * The chunk's metrics (rows, chunks, its duration: lib/metrics), applied in the same
+   * atomic step and only when the chunk is newly complete, so a duplicate delivery
+   * never counts twice.
+   */
+  metrics?: readonly FieldUpdate[];
 }
 
 export type ClaimResult =

@@ -29,10 +29,13 @@ import {
   JobStateMissingError,
   summariseSnapshot,
 } from "./rules.js";
+import type { MemoryMetrics } from "./metrics-store.js";
 
 export interface MemoryJobStateStoreOptions {
   /** How long a job's state lives after its last init, restore or completion. */
   ttlMs?: number;
+  /** Where a newly completed chunk's metrics go (the runtime's memory metrics). */
+  metrics?: MemoryMetrics;
   /** The store's clock (tests may move it). */
   now?: () => number;
 }
@@ -189,6 +192,7 @@ export function createMemoryJobStateStore(options: MemoryJobStateStoreOptions = 
         bump(job, "rows_done", checked.rowsDone);
         bump(job, "rows_failed", checked.rowsFailed);
         for (const [name, value] of checked.counters) bump(job, name, value);
+        options.metrics?.applyNow(outcome.metrics ?? []);
       }
       job.leases.delete(chunk);
       job.expiresAtMs = now() + ttlMs;

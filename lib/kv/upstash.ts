@@ -24,7 +24,8 @@
  * init, restore and complete set the TTL of all seven; keys that a claim creates later
  * take the meta hash's remaining TTL, so the job's keys never outlive one another.
  */
-import { Redis } from "@upstash/redis";
+import { createUpstashClient } from "./upstash-client.js";
+import { APPLY_METRICS_LUA, metricsScriptArgs } from "./metrics-store.js";
 import type {
   ChunkTally,
   ClaimResult,
@@ -196,11 +197,14 @@ return 1
 `;
 
 /**
- * ARGV: chunk, rows_done, rows_failed, failed (0|1), ttl_ms, then custom counter name/value pairs.
- * Counts the outcome only if the chunk was not done yet; drops its lease either way.
+ * ARGV: chunk, rows_done, rows_failed, failed (0|1), ttl_ms, the number of custom counters, their
+ * name/value pairs, then the chunk's metric updates (op, field, value; their hashes are KEYS[8..]).
+ * Counts the outcome and the metrics only if the chunk was not done yet; drops its lease either way.
+ * (The metric hashes are outside the job's hash slot: fine on Upstash and a single Redis, not on a
+ * Redis Cluster.)
  * Returns {'unknown'} | {'range', chunk_total} | {'ok', newly (0|1), chunks_done, chunks_failed, chunk_total}.
  */
-const COMPLETE_CHUNK = `${PRELUDE}
+const COMPLETE_CHUNK = `${PRELUDE}${APPLY_METRICS_LUA}
 if redis.call('EXISTS', meta) == 0 then return {'unknown'} end
 local chunk = ARGV[1]
 local total = tonumber(redis.call('HGET', meta, 'chunk_total'))
@@ -215,7 +219,9 @@ if newly == 1 then
   end
   redis.call('HINCRBY', counters, 'rows_done', ARGV[2])
   redis.call('HINCRBY', counters, 'rows_failed', ARGV[3])
-  for i = 6, #ARGV, 2 do redis.call('HINCRBY', counters, ARGV[i], ARGV[i + 1]) end
+  local pairs_end = 6 + 2 * tonumber(ARGV[6])
+  for i = 7, pairs_end, 2 do redis.call('HINCRBY', counters, ARGV[i], ARGV[i + 1]) end
+  apply_metrics(8, pairs_end + 1)
 end
 redis.call('ZREM', leases, chunk)
 redis.call('HDEL', owners, chunk)
@@ -304,19 +310,7 @@ export function createUpstashJobStateStore(options: UpstashJobStateStoreOptions)
   const prefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
   if (/[{}]/.test(prefix)) throw new TypeError("keyPrefix must not contain { or } (the job id is the hash tag)");
   const ttl = String(checkTtlMs(options.ttlMs ?? DEFAULT_TTL_MS));
-  const timeoutMs = options.requestTimeoutMs ?? 10_000;
-  const redis = new Redis({
-    url: options.url,
-    token: options.token,
-    // Values are our own numbers and flags; JSON-parsing them would only corrupt big ints.
-    automaticDeserialization: false,
-    // Batching could reorder a read after the write it must see.
-    enableAutoPipelining: false,
-    enableTelemetry: false,
-    retry: { retries: options.retries ?? 3, backoff: (retry) => Math.min(1_000, 50 * 2 ** retry) },
-    // A function, so that every request (and retry) gets a fresh timeout.
-    signal: () => AbortSignal.timeout(timeoutMs),
-  });
+  const redis = createUpstashClient({ url: options.url, token: options.token, requestTimeoutMs: options.requestTimeoutMs, retries: options.retries });
   const scripts = {
     init: redis.createScript<Reply>(INIT_JOB),
     restore: redis.createScript<Reply>(RESTORE_JOB),
@@ -414,9 +408,12 @@ export function createUpstashJobStateStore(options: UpstashJobStateStoreOptions)
         String(checked.rowsFailed),
         checked.failed ? "1" : "0",
         ttl,
+        String(checked.counters.length),
         ...checked.counters.flatMap(([name, value]) => [name, String(value)]),
       ];
-      const reply = asArray("complete", await scripts.complete.exec(jobKeyList, args));
+      // The chunk's metrics ride along (KEYS after the job's seven), applied only if newly complete.
+      const metrics = metricsScriptArgs(prefix, outcome.metrics ?? []);
+      const reply = asArray("complete", await scripts.complete.exec([...jobKeyList, ...metrics.keys], [...args, ...metrics.args]));
       switch (reply[0]) {
         case "unknown":
           throw new JobStateMissingError(jobId);

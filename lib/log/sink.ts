@@ -1,6 +1,6 @@
 /**
- * Where log records go: stdout, and any other sink registered beside it (a
- * searchable log store, planned, would be one more sink).
+ * Where log records go: stdout, and any other sink registered beside it (the
+ * searchable log store of lib/logs is one).
  */
 import type { LogFormat } from "../config.js";
 import { formatPretty } from "./format.js";

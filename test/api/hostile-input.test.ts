@@ -152,6 +152,58 @@ describe.skipIf(!postgres)("hostile input", () => {
     });
   });
 
+  describe("reconcile routes", () => {
+    const runId = "01900000-0000-7000-8000-000000000000";
+    it("refuses NUL, unknown fields, nesting and huge values in POST /api/reconcile, starting no job", async () => {
+      const jobs = await count("jobs");
+      await refused(await postJson("/api/reconcile", { store: "Toko\u0000" }), "store");
+      await refused(await postJson("/api/reconcile", { from: "2025-01-01\u0000" }), "from");
+      await refused(await postJson("/api/reconcile", { tolerance: 1e300 }), "tolerance");
+      await refused(await postJson("/api/reconcile", { tolerance: "5" }), "tolerance");
+      await refused(await postJson("/api/reconcile", { store: "x".repeat(100_000) }), "store");
+      await refused(await postJson("/api/reconcile", { stores: ["a"] }), "stores");
+      const nested = await api("/api/reconcile", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: `{"store":${"[".repeat(100_000)}${"]".repeat(100_000)}}`,
+      });
+      expect(nested.status).toBe(400);
+      const notJson = await api("/api/reconcile", { method: "POST", headers: { "content-type": "application/json" }, body: "{" });
+      expect(notJson.status).toBe(400);
+      expect(await count("jobs")).toBe(jobs);
+    });
+
+    it("refuses bad query values and forged cursors on the reads", async () => {
+      await refused(await api(`/api/reconcile/${runId}/results?store=${encodeURIComponent("a\u0000")}`), "store");
+      await refused(await api(`/api/reconcile/${runId}/results?outcome=everything`), "outcome");
+      await refused(await api(`/api/reconcile/not-a-uuid`), "id");
+      await refused(await api(`/api/reconcile?cursor=${"A".repeat(150)}`), "cursor");
+      expect((await api(`/api/reconcile/${runId}/results`)).status).toBe(404);
+      // A cursor that decodes but names a store id out of range, or text with NUL, on a real run.
+      const created = await postJson("/api/reconcile", {});
+      expect(created.status).toBe(202);
+      const { job_id } = (await created.json()) as { job_id: string };
+      for (const forged of [[2 ** 40, "x"], [1, "a\u0000b"], ["1", "x"], [1], { a: 1 }]) {
+        const cursor = Buffer.from(JSON.stringify(forged)).toString("base64url");
+        await refused(await api(`/api/reconcile/${job_id}/results?cursor=${cursor}`), "cursor");
+      }
+    });
+
+    it("refuses NUL, huge, repeated and unknown values on the margin report and the invoice lookup", async () => {
+      await refused(await api(`/api/reports/margin?store=${encodeURIComponent("Toko\u0000")}`), "store");
+      await refused(await api(`/api/reports/margin?group=sku&group=store`), "group");
+      await refused(await api(`/api/reports/margin?from=${"9".repeat(10_000)}`), "from");
+      await refused(await api(`/api/reports/margin?to=2025-01-01%00`), "to");
+      await refused(await api(`/api/reports/margin?group=${encodeURIComponent("sku'; drop table purchases; --")}`), "group");
+      await refused(await api(`/api/invoices/${encodeURIComponent("2503\u0000X")}`), "invoice");
+      await refused(await api(`/api/invoices/${"X".repeat(5_000)}`), "invoice");
+      await refused(await api(`/api/invoices/250303ABC?store=a&store=b`), "store");
+      await refused(await api(`/api/invoices/250303ABC?expand=all`), "expand");
+      // A path that climbs is only an invoice number that does not exist.
+      expect((await api(`/api/invoices/${encodeURIComponent("../../etc/passwd")}`)).status).toBe(404);
+    });
+  });
+
   describe("deeply nested bodies", () => {
     it("a 400, never a stack overflow, whether 100 or 200,000 levels deep", async () => {
       for (const depth of [100, 200_000]) {

@@ -279,23 +279,30 @@ describe.each(adapters)("job engine ($name)", (adapter) => {
     const database = await db();
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const lockTaken = new Promise<void>((resolve) => (locked = resolve));
     const holder = database.transaction(async (tx) => {
       await queryRows(tx, sql`select 1 from job_chunks where job_id = ${job.id} and chunk = 0 for update`);
+      locked();
       await held;
       await queryRows(
         tx,
         sql`update job_chunks set status = 'done', rows_done = 1, completed_at = now() where job_id = ${job.id} and chunk = 0 and status = 'pending'`,
       );
     });
+    // Cancel only once the lock is held: under load the holder's transaction can start late.
+    await lockTaken;
     let cancelDone = false;
     const cancelling = engine.cancel(job.id).then((row) => {
       cancelDone = true;
       return row;
     });
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(cancelDone).toBe(false);
+    const doneWhileLocked = cancelDone;
+    // Release before asserting, so a failure cannot leave the lock held and hang the suite's teardown.
     release();
     await holder;
+    expect(doneWhileLocked).toBe(false);
     const cancelled = await cancelling;
     expect(cancelled.status).toBe("cancelled");
     const [chunk0] = await queryRows<{ status: string }>(

@@ -174,6 +174,7 @@ describe("loadConfig", () => {
       stallMs: 900_000,
       chunkRows: 5000,
       chunkConcurrency: 4,
+      reconcileChunkInvoices: 50_000,
     });
     expect(loadConfig({ DROPFLOW_MAX_DURATION_S: "2", DROPFLOW_DEADLINE_MARGIN_S: "0.5" }).jobs.leaseMs).toBe(62_000);
     expect(configError({ DROPFLOW_LEASE_S: "300" }).issues[0]?.variable).toBe("DROPFLOW_LEASE_S");

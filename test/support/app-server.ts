@@ -24,6 +24,8 @@ export interface AppServerOptions {
   dataDir?: string;
   /** Run the watchdog on a timer (default: on); off where nothing may re-publish behind a suite's back. */
   watchdog?: boolean;
+  /** The eMAG and SAP simulators' sizes (default: small, 200 offers and 200 items); false: none. */
+  simulators?: { offers?: number; items?: number; seed?: number } | false;
 }
 
 /** `tokens`: the API token the server accepts, or several (each its own client). */
@@ -51,6 +53,7 @@ export async function startAppServer(
       },
       queueTimeScale: options.queueTimeScale ?? 0.001,
       watchdog: options.watchdog,
+      simulators: options.simulators ?? { offers: 200, items: 200 },
     });
     // Points the Blob SDK (VERCEL_BLOB_API_URL) at the embedded stand-in, for client upload() too.
     server.runtime.objectStore();

@@ -1,0 +1,100 @@
+/**
+ * What GET /api/reconcile/:id shows: the run's status and progress, its filters, and
+ * its counts and amounts per outcome (every outcome, 0 when none), per store, and the
+ * aging of its missing settlements. Read from the chunks' counters (the engine's
+ * outcome API), so a running run shows what its committed chunks decided so far.
+ */
+import { sql } from "drizzle-orm";
+import { type Database, queryRows } from "../db/client.js";
+import { RECONCILE_OUTCOMES } from "../db/schema.js";
+import { AppError } from "../errors.js";
+import { chunkOutcomes, type JobEngine, type JobRow, type JobView, sumCountsByKey } from "../jobs/index.js";
+import { agingCounter } from "./decide.js";
+import { AGING_BUCKETS, RECONCILE_KIND, ReconcileParams, ReconcilePayload } from "./params.js";
+
+/** The run `id`, or 404: a job of another kind is no reconcile run. */
+export async function requireReconcile(engine: JobEngine, id: string): Promise<JobRow> {
+  const job = await engine.requireJob(id);
+  if (job.kind !== RECONCILE_KIND) throw new AppError("not_found", `No reconcile run ${id}.`);
+  return job;
+}
+
+interface Amounts {
+  expected: number;
+  actual: number;
+  diff: number;
+}
+
+interface OutcomeSummary {
+  counts: Record<string, number>;
+  amounts: Record<string, Amounts>;
+}
+
+export async function reconcileStatus(db: Database, view: JobView) {
+  const params = ReconcileParams.parse(view.params);
+  const byStoreId = sumCountsByKey(await chunkOutcomes(db, view.id, ReconcilePayload));
+  const total: Record<string, number> = {};
+  for (const counters of Object.values(byStoreId)) {
+    for (const [name, value] of Object.entries(counters)) total[name] = (total[name] ?? 0) + value;
+  }
+  const names = await storeNames(db, [...Object.keys(byStoreId).map(Number), ...(params.store_ids ?? [])]);
+  const byStore = Object.fromEntries(
+    Object.entries(byStoreId)
+      .map(([id, counters]) => [names.get(Number(id)) ?? `store ${id}`, summaryOf(counters)] as const)
+      .sort(([a], [b]) => a.localeCompare(b)),
+  );
+  return {
+    id: view.id,
+    status: view.status,
+    created_at: view.created_at,
+    finished_at: view.finished_at,
+    last_error: view.last_error,
+    progress: view.progress,
+    filters: {
+      store: params.store_ids === null ? null : params.store_ids.map((id) => names.get(id) ?? `store ${id}`).join(", "),
+      from: params.from,
+      to: params.to,
+      status: params.status,
+      tolerance: params.tolerance,
+    },
+    as_of: params.as_of,
+    after_import: params.after_import,
+    ...summaryOf(total),
+    split_invoices: total.split_invoices ?? 0,
+    by_store: byStore,
+    aging: Object.fromEntries(AGING_BUCKETS.map((bucket) => [bucket.name, total[agingCounter(bucket.name)] ?? 0])),
+  };
+}
+
+function summaryOf(counters: Record<string, number>): OutcomeSummary {
+  const counts: Record<string, number> = {};
+  const amounts: Record<string, Amounts> = {};
+  for (const outcome of RECONCILE_OUTCOMES) {
+    counts[outcome] = counters[outcome] ?? 0;
+    amounts[outcome] = {
+      expected: counters[`${outcome}_expected`] ?? 0,
+      actual: counters[`${outcome}_actual`] ?? 0,
+      diff: counters[`${outcome}_diff`] ?? 0,
+    };
+  }
+  return { counts, amounts };
+}
+
+export async function storeNames(db: Database, ids: number[]): Promise<Map<number, string>> {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return new Map();
+  const rows = await queryRows<{ id: number; name: string }>(
+    db,
+    sql`select id, name from stores where id in (${sql.join(
+      unique.map((id) => sql`${id}`),
+      sql`, `,
+    )})`,
+  );
+  return new Map(rows.map((row) => [row.id, row.name]));
+}
+
+/** A run as GET /api/reconcile lists it: its status without the per-store breakdown. */
+export async function runSummary(db: Database, view: JobView) {
+  const { by_store: _byStore, ...summary } = await reconcileStatus(db, view);
+  return summary;
+}
