@@ -20,6 +20,8 @@ export class UpstreamError extends Error {
       status?: number;
       /** The request used up its whole timeout: retrying it in this invocation would only use up another. */
       timedOut?: boolean;
+      /** The invocation's budget ran out before an answer (or a request slot) came: not the upstream's fault. */
+      budgetRanOut?: boolean;
       /** Throttled: how long the upstream asked us to wait, if it said. */
       retryAfterMs?: number;
       cause?: unknown;

@@ -18,13 +18,19 @@ export interface UpstreamRequest {
   body?: string;
   /** This request's own timeout. */
   timeoutMs: number;
+  /** What is left of the invocation's budget: the request is cut short to it. */
+  timeLeftMs?: number;
   /** The invocation's budget: aborts the request when the budget runs out. */
   budget?: AbortSignal;
 }
 
 export async function sendUpstream(request: UpstreamRequest): Promise<UpstreamResponse> {
-  const own = AbortSignal.timeout(Math.max(1, request.timeoutMs));
-  const signal = request.budget ? AbortSignal.any([own, request.budget]) : own;
+  const ownMs = Math.max(1, request.timeoutMs);
+  // A request cut short by the budget that then runs out is not a hang of the
+  // upstream: it must not count towards the timeouts that make a page a gap.
+  const cutMs = request.timeLeftMs === undefined ? ownMs : Math.max(1, Math.min(ownMs, request.timeLeftMs));
+  const timer = AbortSignal.timeout(cutMs);
+  const signal = request.budget ? AbortSignal.any([timer, request.budget]) : timer;
   try {
     const response = await fetch(request.url, {
       method: request.method,
@@ -36,11 +42,11 @@ export async function sendUpstream(request: UpstreamRequest): Promise<UpstreamRe
     const text = await response.text();
     return { status: response.status, headers: response.headers, text };
   } catch (error) {
-    if (own.aborted) {
+    if (timer.aborted && cutMs === ownMs) {
       throw new UpstreamError("transient", `no answer within ${request.timeoutMs} ms`, { timedOut: true, cause: error });
     }
-    if (request.budget?.aborted) {
-      throw new UpstreamError("transient", "the invocation's time budget ran out during the request", { timedOut: true, cause: error });
+    if (timer.aborted || request.budget?.aborted) {
+      throw new UpstreamError("transient", "the invocation's time budget ran out during the request", { budgetRanOut: true, cause: error });
     }
     throw new UpstreamError("transient", `network error: ${describeNetworkError(error)}`, { cause: error });
   }

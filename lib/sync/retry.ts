@@ -37,6 +37,7 @@ export async function withRetries<T>(call: (attempt: number) => Promise<T>, poli
       return await call(attempt);
     } catch (error) {
       if (!(error instanceof UpstreamError) || error.failure === "fatal") throw error;
+      if (error.details.budgetRanOut) throw new BudgetSpent(`the time budget ran out: ${error.message}`);
       if (error.details.timedOut) throw new BudgetSpent(`stopped after a request used up its timeout: ${error.message}`, true);
       if (attempt >= policy.attempts && error.failure !== "throttled") throw error;
       const delayMs =

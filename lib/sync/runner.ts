@@ -88,7 +88,7 @@ export function pageFailure(error: unknown): PageFailure {
   if (error instanceof UpstreamError) {
     if (error.failure === "fatal") throw error;
     if (error.failure === "throttled") {
-      if (error.details.timedOut) return { kind: "handOn", timedOut: false };
+      if (error.details.budgetRanOut) return { kind: "handOn", timedOut: false };
       return { kind: "throttled", retryAfterS: Math.max(1, Math.ceil((error.details.retryAfterMs ?? 1_000) / 1000)) };
     }
     return { kind: "failed", reason: error.message };

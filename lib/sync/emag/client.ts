@@ -66,7 +66,7 @@ export function createEmagClient(options: EmagClientOptions): EmagClient {
     const needsMs = Math.min(options.timeoutMs, 5_000);
     const granted = await pacer.acquire(Math.max(0, ctx.timeLeftMs() - needsMs), ctx.signal);
     if (!granted) {
-      throw new UpstreamError("throttled", `account ${account.name}: no request slot within the time left`, { timedOut: true });
+      throw new UpstreamError("throttled", `account ${account.name}: no request slot within the time left`, { budgetRanOut: true });
     }
     await ctx.sending();
     return observed(ctx.observe, async () => {
@@ -80,7 +80,8 @@ export function createEmagClient(options: EmagClientOptions): EmagClient {
         ...(options.forwardedFor ? { "x-forwarded-for": options.forwardedFor } : {}),
       },
       body: JSON.stringify(body),
-      timeoutMs: Math.min(options.timeoutMs, Math.max(1, ctx.timeLeftMs())),
+      timeoutMs: options.timeoutMs,
+      timeLeftMs: ctx.timeLeftMs(),
       budget: ctx.signal,
     });
     return envelopeResults(action, response, ctx);

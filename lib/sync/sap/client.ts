@@ -65,7 +65,8 @@ export function createSapClient(options: { settings: SapSettings; sessions: SapS
             accept: "application/json",
             ...(pageSize ? { prefer: `odata.maxpagesize=${pageSize}`, "b1s-pagesize": String(pageSize) } : {}),
           },
-          timeoutMs: Math.min(options.timeoutMs, Math.max(1, ctx.timeLeftMs())),
+          timeoutMs: options.timeoutMs,
+          timeLeftMs: ctx.timeLeftMs(),
           budget: ctx.signal,
         });
         return classify(path, response, renewed);

@@ -119,7 +119,8 @@ export function createSapSessions(options: {
       method: "POST",
       headers: { "content-type": "application/json", accept: "application/json" },
       body: JSON.stringify({ CompanyDB: settings.companyDb, UserName: settings.user, Password: settings.password }),
-      timeoutMs: Math.min(options.timeoutMs, Math.max(1, ctx.timeLeftMs())),
+      timeoutMs: options.timeoutMs,
+          timeLeftMs: ctx.timeLeftMs(),
       budget: ctx.signal,
     });
     if (response.status === 401 || response.status === 403 || response.status === 400) {
@@ -170,7 +171,7 @@ export function createSapSessions(options: {
           await store.unlock(lockKey, owner);
         }
       }
-      if (ctx.timeLeftMs() < POLL_MS * 2) throw new UpstreamError("transient", "SAP login by another worker did not finish in time", { timedOut: true });
+      if (ctx.timeLeftMs() < POLL_MS * 2) throw new UpstreamError("transient", "SAP login by another worker did not finish in time", { budgetRanOut: true });
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
   }
