@@ -1,7 +1,11 @@
 /**
  * Local services mode's workers: N processes of the dev server sharing one port
- * (Node's cluster module hands connections round-robin), standing in for Vercel's
- * function instances behind one URL. A worker that dies is replaced, as Vercel
+ * (Node's cluster module), standing in for Vercel's function instances behind one
+ * URL. Each worker accepts its own connections (SCHED_NONE): with the cluster's
+ * round-robin the primary accepts them and hands each over, and a connection handed
+ * to a worker that dies before acknowledging it is never closed nor passed on, so
+ * its client waits forever (seen as hung test requests while workers crash on
+ * purpose). A dying worker's own connections are reset, and clients retry. A worker that dies is replaced, as Vercel
  * starts a new instance; the primary runs the watchdog cron the way Vercel cron
  * would, by calling GET /api/cron/watchdog with the cron secret.
  *
@@ -19,6 +23,7 @@ import { startDevServer } from "./server.js";
 const log = logger("workers");
 
 async function primary(workers: number): Promise<void> {
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
   const config = loadConfig();
   // Migrate once here rather than racing N workers to it.
   const handle = await openDatabase(config.database, { maxConnections: 1 });

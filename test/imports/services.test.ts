@@ -17,7 +17,7 @@ import { applyBlobSdkSettings } from "../../lib/config.js";
 import { newImportKey } from "../../lib/storage/index.js";
 import { availablePostgres } from "../support/databases.js";
 import { waitForStatus } from "../support/job-status.js";
-import { expectAWorkerCrashed } from "../support/worker-crashes.js";
+import { expectAWorkerCrashed, requestSurvivingCrashes } from "../support/worker-crashes.js";
 
 const postgres = availablePostgres();
 const METRICS_TOKEN = "import-services-metrics-token-01";
@@ -60,17 +60,7 @@ describe.skipIf(!postgres)("import in local services mode with workers dying aft
     await services?.stop();
   });
 
-  /** Workers die on purpose: a request that hit a dying worker is sent again. */
-  async function request(p: string, init?: RequestInit): Promise<Response> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fetch(`${services.baseUrl}${p}`, init);
-      } catch (error) {
-        if (!(error instanceof TypeError) || attempt >= 100) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-    }
-  }
+  const request = (p: string, init?: RequestInit) => requestSurvivingCrashes(services, p, init);
 
   // Every worker process dies at its second commit, replacements too: on a loaded
   // machine the leases of the chunks each dead worker held (6 s) add up past vitest's
@@ -137,9 +127,12 @@ describe.skipIf(!postgres)("import in local services mode with workers dying aft
       await db.end();
     }
     // Following the import's correlation id: every function that touched it, in order, across processes.
-    const logs = (await (await request("/api/logs?correlation_id=import-followed&limit=1000", { headers })).json()) as {
-      records: Array<{ time: string; event: string | null; fields: { pid?: number } }>;
-    };
+    // The finalising delivery stores its records when it ends, which can be just after the
+    // status reads terminal: wait for them.
+    type Logs = { records: Array<{ time: string; event: string | null; fields: { pid?: number } }> };
+    const followed = async () => (await (await request("/api/logs?correlation_id=import-followed&limit=1000", { headers })).json()) as Logs;
+    await expect.poll(async () => (await followed()).records.map((record) => record.event), { timeout: 15_000 }).toContain("job_finalised");
+    const logs = await followed();
     const events = logs.records.map((record) => record.event);
     expect(events).toContain("job_created");
     expect(events).toContain("job_planned");

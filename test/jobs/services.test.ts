@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalServices, startLocalServices } from "../../dev/services.js";
 import { availablePostgres } from "../support/databases.js";
 import { waitForStatus } from "../support/job-status.js";
-import { expectAWorkerCrashed } from "../support/worker-crashes.js";
+import { expectAWorkerCrashed, requestSurvivingCrashes } from "../support/worker-crashes.js";
 
 const postgres = availablePostgres();
 
@@ -46,25 +46,14 @@ interface SuiteContext {
 }
 
 /** Workers die on purpose here: a request that hit a dying worker is sent again. */
-async function request(services: LocalServices, path: string, init?: RequestInit): Promise<Response> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fetch(`${services.baseUrl}${path}`, init);
-    } catch (error) {
-      // Until a replacement worker listens (both may be down at once for a few seconds).
-      if (!(error instanceof TypeError) || attempt >= 100) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
-}
 
 async function runJob(services: LocalServices, params: Record<string, unknown>, kind = "test-rows") {
   const headers = { authorization: `Bearer ${services.apiToken}`, "content-type": "application/json" };
-  const created = await request(services, "/api/jobs", { method: "POST", headers, body: JSON.stringify({ kind, params }) });
+  const created = await requestSurvivingCrashes(services, "/api/jobs", { method: "POST", headers, body: JSON.stringify({ kind, params }) });
   expect(created.status).toBe(202);
   const { id } = (await created.json()) as { id: string };
   return waitForStatus(
-    async () => (await (await request(services, `/api/jobs/${id}`, { headers })).json()) as { status: string; counters: Record<string, number> },
+    async () => (await (await requestSurvivingCrashes(services, `/api/jobs/${id}`, { headers })).json()) as { status: string; counters: Record<string, number> },
     { timeoutMs: 60_000, what: `job ${id}` },
   );
 }

@@ -16,7 +16,7 @@ import { type LocalServices, startLocalServices } from "../../dev/services.js";
 import { RECONCILE_OUTCOMES } from "../../lib/db/schema.js";
 import { availablePostgres } from "../support/databases.js";
 import { waitForStatus } from "../support/job-status.js";
-import { expectAWorkerCrashed } from "../support/worker-crashes.js";
+import { expectAWorkerCrashed, requestSurvivingCrashes } from "../support/worker-crashes.js";
 
 const postgres = availablePostgres();
 
@@ -27,18 +27,8 @@ describe.skipIf(!postgres)("reconcile in local services mode, workers killed aft
   let summary: Summary;
   let dir: string;
 
-  /** Workers die on purpose here: a request that hit a dying worker is sent again. */
-  const request = async (route: string, init: RequestInit = {}): Promise<Response> => {
-    const headers = { authorization: `Bearer ${services.apiToken}`, ...init.headers };
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fetch(`${services.baseUrl}${route}`, { ...init, headers });
-      } catch (error) {
-        if (!(error instanceof TypeError) || attempt >= 100) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-    }
-  };
+  const request = (route: string, init: RequestInit = {}) =>
+    requestSurvivingCrashes(services, route, { ...init, headers: { authorization: `Bearer ${services.apiToken}`, ...init.headers } });
 
   /** One import of `names` (multipart), waited for. */
   const importFiles = async (fields: Record<string, string>, names: string[]) => {

@@ -13,7 +13,7 @@ import { type LocalServices, startLocalServices } from "../../dev/services.js";
 import { handleFor } from "../../lib/sync/items.js";
 import { availablePostgres } from "../support/databases.js";
 import { waitForStatus } from "../support/job-status.js";
-import { expectAWorkerCrashed } from "../support/worker-crashes.js";
+import { expectAWorkerCrashed, requestSurvivingCrashes } from "../support/worker-crashes.js";
 import { maxInWindow } from "./harness.js";
 
 const postgres = availablePostgres();
@@ -54,20 +54,11 @@ describe.skipIf(!postgres)("sync in local services mode, workers dying after the
     return response.json();
   }
 
-  /** Workers die on purpose: a request that hit a dying worker is sent again. */
-  async function request(path: string, init: RequestInit = {}, bearer = services.apiToken): Promise<Response> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fetch(`${services.baseUrl}${path}`, {
-          ...init,
-          headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json", ...init.headers },
-        });
-      } catch (error) {
-        if (!(error instanceof TypeError) || attempt >= 100) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-    }
-  }
+  const request = (path: string, init: RequestInit = {}, bearer = services.apiToken) =>
+    requestSurvivingCrashes(services, path, {
+      ...init,
+      headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json", ...init.headers },
+    });
 
   const finish = (id: string) =>
     waitForStatus(async () => (await (await request(`/api/sync/runs/${id}`)).json()) as { status: string; seen_unique: number; requests: Record<string, number> }, {
@@ -149,10 +140,12 @@ describe.skipIf(!postgres)("sync in local services mode, workers dying after the
 
     // Following the run's correlation id: every function that touched it, in order, each
     // record naming its process. (Which worker takes a delivery is the kernel's choice on
-    // the shared port: on a loaded machine one worker can take them all.)
-    const logs = (await (await request("/api/logs?correlation_id=sap-run-followed&limit=1000")).json()) as {
-      records: Array<{ time: string; event: string | null; fields: { pid?: number } }>;
-    };
+    // the shared port: on a loaded machine one worker can take them all.) The finalising
+    // delivery stores its records when it ends, which can be just after the run reads ended.
+    type Logs = { records: Array<{ time: string; event: string | null; fields: { pid?: number } }> };
+    const followed = async () => (await (await request("/api/logs?correlation_id=sap-run-followed&limit=1000")).json()) as Logs;
+    await expect.poll(async () => (await followed()).records.map((record) => record.event), { timeout: 15_000 }).toContain("job_finalised");
+    const logs = await followed();
     const events = logs.records.map((record) => record.event);
     expect(events).toContain("job_created");
     expect(events).toContain("job_planned");
