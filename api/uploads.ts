@@ -1,5 +1,5 @@
-import { route } from "../lib/http/index.js";
-import { handleUploadRequest } from "../lib/imports/uploads.js";
+import { json, route } from "../lib/http/index.js";
+import { handleUploadRequest, uploadSettings } from "../lib/imports/uploads.js";
 
 /**
  * Vercel Blob client uploads. `auth: "public"` on purpose: the route has two callers
@@ -10,4 +10,9 @@ import { handleUploadRequest } from "../lib/imports/uploads.js";
  */
 export const POST = route({ operation: "handleUpload", auth: "public" }, ({ request, runtime }) =>
   handleUploadRequest(runtime, request),
+);
+
+/** Where a client sends an upload's bytes and the largest file allowed (the dashboard asks before it uploads). */
+export const GET = route({ operation: "getUploadSettings", auth: "api" }, ({ runtime }) =>
+  Promise.resolve(json(uploadSettings(runtime))),
 );

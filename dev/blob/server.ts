@@ -657,6 +657,15 @@ export async function startBlobServer(options: BlobServerOptions): Promise<BlobS
   }
 
   const server = createServer((req, res) => {
+    // Browsers send client uploads straight to the Blob API (the dashboard does), from
+    // the app's origin: Vercel's API answers CORS for any origin, and so does the
+    // stand-in. A bearer header, never a cookie, carries the credentials.
+    res.setHeader("access-control-allow-origin", "*");
+    res.setHeader("access-control-expose-headers", "retry-after");
+    if (req.method === "OPTIONS") {
+      answerPreflight(req, res);
+      return;
+    }
     handle(req, res)
       .catch((error: unknown) => fail(req, res, error))
       .catch((error: unknown) => {
@@ -853,6 +862,17 @@ function readSmallBody(req: IncomingMessage, limit = 1024 * 1024): Promise<Buffe
 function discardingResponse(): ServerResponse {
   const sink = { headersSent: false, writeHead: () => sink, end: () => sink, destroy: () => sink, setHeader: () => sink };
   return sink as unknown as ServerResponse;
+}
+
+/** A CORS preflight: the methods of the API and whatever headers the SDK asks to send (its x-* headers). */
+function answerPreflight(req: IncomingMessage, res: ServerResponse): void {
+  req.resume();
+  res.writeHead(204, {
+    "access-control-allow-methods": "GET, HEAD, PUT, POST",
+    "access-control-allow-headers": header(req, "access-control-request-headers") ?? "authorization, content-type",
+    "access-control-max-age": "600",
+  });
+  res.end();
 }
 
 function answer(res: ServerResponse, status: number, body: unknown): void {

@@ -78,6 +78,24 @@ const UploadEvent = z.discriminatedUnion("type", [
   }),
 ]);
 
+/**
+ * What a client needs before its first client upload (GET /api/uploads): where the
+ * bytes go and how large a file may be. A browser has no environment to read
+ * VERCEL_BLOB_API_URL from, so the dashboard asks here.
+ */
+export const UploadSettingsSchema = z.object({
+  /** The Blob API to send the bytes to; null: Vercel Blob's own (the SDK's default). */
+  blob_api_url: z.string().url().nullable(),
+  /** DROPFLOW_MAX_UPLOAD_BYTES: a larger file is refused when its token is asked for. */
+  max_upload_bytes: z.number().int().positive(),
+});
+export type UploadSettings = z.infer<typeof UploadSettingsSchema>;
+
+/** The configured Blob API (a Blob-compatible server, or the dev server's stand-in) and the size limit. */
+export function uploadSettings(runtime: Runtime): UploadSettings {
+  return { blob_api_url: runtime.blobSettings().apiUrl, max_upload_bytes: runtime.config.maxUploadBytes };
+}
+
 /** `clientPayload` / `tokenPayload`: JSON `{ "name": "<the file's own name>" }`, optional. */
 const NamePayload = z.object({ name: z.string().trim().min(1).max(MAX_NAME_LENGTH) });
 
