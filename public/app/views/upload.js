@@ -47,17 +47,22 @@ function uploadRow(file) {
   const bar = el("progress", { max: "100", value: "0", "aria-label": `Upload of ${file.name}` });
   const state = el("span", { class: "upload-state" }, "waiting");
   const li = el("li", { class: "upload" }, el("span", { class: "upload-name" }, file.name), el("span", { class: "meta" }, bytes(file.size)), bar, state);
+  let finished = false;
   return {
     li,
     progress(percent) {
+      // The SDK throttles its reports: a late one may come after the upload has ended.
+      if (finished) return;
       bar.value = percent;
       state.textContent = `${Math.floor(percent)} %`;
     },
     done() {
+      finished = true;
       bar.value = 100;
       state.textContent = "✓ uploaded";
     },
     failed(message) {
+      finished = true;
       li.classList.add("tone-bad");
       state.textContent = `✕ ${message}`;
     },
