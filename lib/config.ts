@@ -639,12 +639,13 @@ export function currentEnvironment(): Record<string, string | undefined> {
  *   the SDK uses Vercel's own API when `apiUrl` is null;
  * - the SDK's retries are turned off (0): its default is 10 retries with exponential
  *   backoff from 1 s, about 17 minutes, far past a function's maxDuration. The adapter
- *   retries itself, bounded, and also retries reads, which the SDK never does.
+ *   retries itself, bounded, and also retries reads, which the SDK never does. The CLI,
+ *   whose client uploads only the SDK can retry, asks for a few (`options.retries`).
  * Environment variables are process-wide, so one process talks to one Blob API at a
  * time: a claim for a different URL while another is held throws. Returns the release,
  * which restores the previous values once the last holder lets go.
  */
-export function applyBlobSdkSettings(apiUrl: string | null): () => void {
+export function applyBlobSdkSettings(apiUrl: string | null, options: { retries?: number } = {}): () => void {
   if (blobSdkClaim && blobSdkClaim.apiUrl !== apiUrl) {
     throw new Error(
       `the Blob SDK is already pointed at ${blobSdkClaim.apiUrl ?? "Vercel's API"} in this process; ` +
@@ -658,7 +659,7 @@ export function applyBlobSdkSettings(apiUrl: string | null): () => void {
       previous: { url: process.env.VERCEL_BLOB_API_URL, retries: process.env.VERCEL_BLOB_RETRIES },
     };
     setOrDelete("VERCEL_BLOB_API_URL", apiUrl ?? undefined);
-    process.env.VERCEL_BLOB_RETRIES = "0";
+    process.env.VERCEL_BLOB_RETRIES = String(options.retries ?? 0);
   }
   const claim = blobSdkClaim;
   claim.holders += 1;
@@ -694,4 +695,52 @@ let cached: Config | undefined;
 export function getConfig(): Config {
   cached ??= loadConfig();
   return cached;
+}
+
+/** The command-line client's settings (loadCliSettings). */
+export interface CliSettings {
+  /** Without a trailing slash; null when neither the flag nor the variable gives one. */
+  url: string | null;
+  token: string | null;
+  /** Where client uploads' bytes go instead of where the deployment says; null: as it says. */
+  blobApiUrl: string | null;
+}
+
+export interface CliFlags {
+  url?: string | undefined;
+  token?: string | undefined;
+  blobApiUrl?: string | undefined;
+}
+
+const CliSettingsSchema = z.object({ url: httpUrl, token: secret(1), blobApiUrl: httpUrl });
+
+/**
+ * The command-line client's settings (docs/cli.md): the API's address, the API token,
+ * and the Blob API for client uploads. Each comes from its flag, else from its
+ * variable: `--url` / DROPFLOW_URL, `--token` / DROPFLOW_TOKEN, `--blob-api-url` /
+ * VERCEL_BLOB_API_URL (the SDK's own name; rarely needed: the CLI asks the deployment,
+ * GET /api/uploads). Separate from loadConfig(): the CLI serves nothing and needs none
+ * of the server's settings. Throws a ConfigError naming the flag or variable (never its
+ * value).
+ */
+export function loadCliSettings(flags: CliFlags = {}, env: Environment = process.env): CliSettings {
+  const sources = {
+    url: flags.url !== undefined ? "--url" : "DROPFLOW_URL",
+    token: flags.token !== undefined ? "--token" : "DROPFLOW_TOKEN",
+    blobApiUrl: flags.blobApiUrl !== undefined ? "--blob-api-url" : "VERCEL_BLOB_API_URL",
+  } as const;
+  const parsed = CliSettingsSchema.safeParse({
+    url: flags.url ?? env.DROPFLOW_URL,
+    token: flags.token ?? env.DROPFLOW_TOKEN,
+    blobApiUrl: flags.blobApiUrl ?? env.VERCEL_BLOB_API_URL,
+  });
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => ({
+        variable: sources[issue.path[0] as keyof typeof sources] ?? String(issue.path[0]),
+        problem: issue.message,
+      })),
+    );
+  }
+  return { url: parsed.data.url ?? null, token: parsed.data.token ?? null, blobApiUrl: parsed.data.blobApiUrl ?? null };
 }
