@@ -658,7 +658,7 @@ export async function startBlobServer(options: BlobServerOptions): Promise<BlobS
 
   const server = createServer((req, res) => {
     // Browsers send client uploads straight to the Blob API (the dashboard does), from
-    // the app's origin: Vercel's API answers CORS for any origin, and so does the
+    // the app's origin: Vercel's API takes them from pages on any site, and so does the
     // stand-in. A bearer header, never a cookie, carries the credentials.
     res.setHeader("access-control-allow-origin", "*");
     res.setHeader("access-control-expose-headers", "retry-after");

@@ -5,6 +5,7 @@
  * sits beside a table of the same numbers.
  */
 import "../vendor/chart.umd.min.js";
+import { compact } from "./format.js";
 
 export const Chart = globalThis.Chart;
 
@@ -56,6 +57,11 @@ const PATTERNS = ["solid", "stripes", "dots", "grid"];
 export function seriesStyle(index) {
   const colour = COLOURS[index % COLOURS.length];
   return { backgroundColor: patternFill(colour, PATTERNS[index % PATTERNS.length]), borderColor: colour, borderWidth: 1.5 };
+}
+
+/** A y axis of rupiah with short tick labels ("1.2B"), titled `title`. */
+export function rupiahAxis(title, extra = {}) {
+  return { beginAtZero: true, ticks: { callback: (value) => compact(value) }, title: { display: true, text: title }, ...extra };
 }
 
 /** Draws `config` on `canvas`, or updates the chart already there with its data and options. */

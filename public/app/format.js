@@ -12,6 +12,13 @@ export function rupiah(value) {
   return value === null || value === undefined ? "–" : `Rp ${integer.format(value)}`;
 }
 
+const compactNumber = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
+
+/** A large number for a chart axis: "1.2B", "350M", "12K". */
+export function compact(value) {
+  return compactNumber.format(value);
+}
+
 export function percent(value) {
   return value === null || value === undefined ? "–" : `${decimal.format(value)} %`;
 }

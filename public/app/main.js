@@ -5,7 +5,8 @@
  * Every view refreshes itself while it is shown (poll.js); the work runs on the server.
  */
 import { api, forgetToken, saveToken, savedToken, SIGNED_OUT_EVENT } from "./api.js";
-import { byId, el, fill, say } from "./dom.js";
+import { byId, say } from "./dom.js";
+import { loadStores } from "./stores.js";
 import { mountHealth } from "./views/health.js";
 import { mountImports } from "./views/imports.js";
 import { mountInvoices } from "./views/invoices.js";
@@ -51,18 +52,9 @@ function showRoute() {
   shown = view;
   views[view].show(id, params);
   if (switched && !id) byId(`${view}-title`).focus({ preventScroll: true });
-  void loadStores();
+  loadStores().catch(reportError);
 }
 
-/** The stores every store field suggests (GET /api/stores). */
-async function loadStores() {
-  try {
-    const { stores } = await api("/api/stores");
-    fill(byId("store-names"), stores.map((store) => el("option", { value: store.name })));
-  } catch (error) {
-    reportError(error);
-  }
-}
 
 function reportError(error) {
   if (error?.status === 401) return; // the sign-out handler says it

@@ -29,6 +29,8 @@ const TOKEN = "dashboard-browser-test-token-0123456789";
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const RESULTS_DIR = path.join(ROOT, "test-results");
 const STORE = "Toko Test";
+/** How long the page may take to show what the API already says (it polls every second; CI machines are busy). */
+const WAIT_MS = 30_000;
 
 const noBrowser = missingChromium();
 if (noBrowser) process.stderr.write(skipBanner(noBrowser, "Browser (dashboard)"));
@@ -106,7 +108,7 @@ describe.skipIf(!postgres || noBrowser)("the dashboard in Chromium", () => {
     await page.goto(`${app.base}/`);
     await page.getByLabel("API token").fill(TOKEN);
     await page.getByRole("button", { name: "Sign in" }).click();
-    await expect.poll(() => page.locator("#view-imports").isVisible()).toBe(true);
+    await expect.poll(() => page.locator("#view-imports").isVisible(), { timeout: WAIT_MS }).toBe(true);
     expect(await page.evaluate("sessionStorage.getItem('dropflow.apiToken')")).toBe(TOKEN);
     expect(await page.evaluate("localStorage.length")).toBe(0);
 
@@ -131,8 +133,8 @@ describe.skipIf(!postgres || noBrowser)("the dashboard in Chromium", () => {
       what: "the import to end",
     });
     expect(final.status).toBe("completed_with_errors");
-    await expect.poll(() => page.locator("#import-detail .job-status [data-status]").getAttribute("data-status"), { timeout: 15_000 }).toBe(final.status);
-    await expect.poll(() => barValue("#import-detail .progress progress")).toBe(100);
+    await expect.poll(() => page.locator("#import-detail .job-status [data-status]").getAttribute("data-status"), { timeout: WAIT_MS }).toBe(final.status);
+    await expect.poll(() => barValue("#import-detail .progress progress"), { timeout: WAIT_MS }).toBe(100);
     expect(await page.locator("#import-detail .progress-text").textContent()).toMatch(/^100 % · /);
     const shown = Object.fromEntries(
       await page.locator("#import-detail [data-part=counts] [data-key]").evaluateAll(
@@ -191,10 +193,10 @@ describe.skipIf(!postgres || noBrowser)("the dashboard in Chromium", () => {
       })()`);
     const words = (code: string) => code.charAt(0).toUpperCase() + code.slice(1).replaceAll("_", " ");
     await expect
-      .poll(chartData, { timeout: 15_000 })
+      .poll(chartData, { timeout: WAIT_MS })
       .toEqual({ labels: Object.keys(run.counts).map(words), data: Object.values(run.counts), drawn: true });
     expect(Object.values(run.counts).reduce((sum, n) => sum + n, 0)).toBe(500);
-    await expect.poll(() => page.locator("#reconcile-detail .job-status [data-status]").getAttribute("data-status")).toBe("completed");
+    await expect.poll(() => page.locator("#reconcile-detail .job-status [data-status]").getAttribute("data-status"), { timeout: WAIT_MS }).toBe("completed");
 
     // The invoice lookup, as the API answers it.
     const invoice = "INV000000001UP";
@@ -202,7 +204,7 @@ describe.skipIf(!postgres || noBrowser)("the dashboard in Chromium", () => {
     await page.getByRole("link", { name: "Invoices" }).click();
     await page.getByLabel("Invoice (marketplace order number)").fill(invoice);
     await page.getByRole("button", { name: "Look up" }).click();
-    await expect.poll(() => page.locator("#invoice-result h3").textContent()).toBe(`Invoice ${invoice}`);
+    await expect.poll(() => page.locator("#invoice-result h3").textContent(), { timeout: WAIT_MS }).toBe(`Invoice ${invoice}`);
     const facts = await page.locator("#invoice-result .facts").first().innerText();
     expect(facts).toContain(found.store);
     expect(facts).toContain(words(found.outcome.outcome));
@@ -213,7 +215,8 @@ describe.skipIf(!postgres || noBrowser)("the dashboard in Chromium", () => {
 
     // Sign out forgets the token and shows the sign-in form again.
     await page.getByRole("button", { name: "Sign out" }).click();
-    await expect.poll(() => page.locator("#sign-in").isVisible()).toBe(true);
+    await expect.poll(() => page.locator("#sign-in").isVisible(), { timeout: WAIT_MS }).toBe(true);
+    await page.waitForLoadState("load");
     expect(await page.evaluate("sessionStorage.getItem('dropflow.apiToken')")).toBeNull();
     expect(await page.locator("#app").isVisible()).toBe(false);
   }, 180_000);

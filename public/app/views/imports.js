@@ -10,6 +10,7 @@ import { jobList } from "../job-list.js";
 import { poller } from "../poll.js";
 import { progressBar } from "../progress.js";
 import { isActive, statusBadge } from "../status.js";
+import { storeName } from "../stores.js";
 import { mountUpload } from "./upload.js";
 
 const LIST_SIZE = 20;
@@ -24,7 +25,7 @@ export function mountImports({ navigate, reportError }) {
     title: titleOf,
     details: (job) => {
       const files = job.params?.files ?? [];
-      const store = job.params?.store ? ` · ${job.params.store}` : "";
+      const store = job.params?.store_id ? ` · ${storeNames.get(job.params.store_id) ?? ""}` : "";
       const dry = job.params?.dry_run ? " · dry run" : "";
       return `${dateTime(job.created_at)} · ${count(files.length)} file${files.length === 1 ? "" : "s"}${store}${dry}`;
     },
@@ -34,8 +35,14 @@ export function mountImports({ navigate, reportError }) {
   const detail = importDetail(byId("import-detail"), reportError);
   let selected = null;
 
+  // Settlement imports name their store by id.
+  const storeNames = new Map();
   const refresh = async () => {
     const page = await api(`/api/imports?limit=${LIST_SIZE}`);
+    for (const job of page.imports) {
+      const id = job.params?.store_id;
+      if (id && !storeNames.has(id)) storeNames.set(id, await storeName(id));
+    }
     list.update(page.imports, selected);
     const shown = selected ? await detail.show(selected) : false;
     return shown || page.imports.some((job) => isActive(job.status));

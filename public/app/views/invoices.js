@@ -6,6 +6,8 @@ import { api } from "../api.js";
 import { byId, el, facts, fill, say, table } from "../dom.js";
 import { count, dateTime, rupiah, shortId, words } from "../format.js";
 
+/** Settlement fields whose name reads better spelt out than as its words. */
+const LABELS = { ams_commission: "AMS commission" };
 /** Settlement fields that are money (the rest are days and names). */
 const NOT_MONEY = new Set(["ordered_on", "payout_date", "shipping_service", "courier_name", "updated_at"]);
 
@@ -104,7 +106,7 @@ function invoiceView(found) {
         ),
     el("h4", {}, "Settlement"),
     found.settlement
-      ? facts(Object.entries(found.settlement).map(([name, value]) => [words(name), NOT_MONEY.has(name) ? (name === "updated_at" ? dateTime(value) : (value ?? "–")) : rupiah(value)]))
+      ? facts(Object.entries(found.settlement).map(([name, value]) => [LABELS[name] ?? words(name), NOT_MONEY.has(name) ? (name === "updated_at" ? dateTime(value) : (value ?? "–")) : rupiah(value)]))
       : el("p", { class: "empty" }, "The marketplace has not settled this invoice (or its report is not imported yet)."),
   );
 }

@@ -4,7 +4,7 @@
  * totals, and as a CSV download.
  */
 import { api, download } from "../api.js";
-import { chartCanvas, COLOURS, drawChart, seriesStyle } from "../charts.js";
+import { chartCanvas, COLOURS, drawChart, rupiahAxis, seriesStyle } from "../charts.js";
 import { byId, el, fill, say, table } from "../dom.js";
 import { bytes, count, percent, rupiah, words } from "../format.js";
 
@@ -75,8 +75,8 @@ export function mountMargin({ reportError }) {
         },
         options: {
           scales: {
-            y: { beginAtZero: true, title: { display: true, text: "rupiah" } },
-            margin: { position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: "net margin, rupiah" } },
+            y: rupiahAxis("rupiah"),
+            margin: rupiahAxis("net margin, rupiah", { position: "right", grid: { drawOnChartArea: false } }),
           },
         },
       });

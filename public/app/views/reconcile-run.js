@@ -4,7 +4,7 @@
  * (GET /api/reconcile/:id/results), with cancel and retry.
  */
 import { api, download } from "../api.js";
-import { chartCanvas, drawChart, seriesStyle } from "../charts.js";
+import { chartCanvas, drawChart, rupiahAxis, seriesStyle } from "../charts.js";
 import { el, facts, fill, say, table } from "../dom.js";
 import { bytes, count, dateTime, rupiah, shortId, words } from "../format.js";
 import { progressBar } from "../progress.js";
@@ -111,7 +111,7 @@ export function reconcileRunDetail(panel, { reportError }) {
           { label: "Actual", data: outcomeNames.map((name) => run.amounts[name].actual), ...seriesStyle(1) },
         ],
       },
-      options: { scales: { y: { beginAtZero: true, title: { display: true, text: "rupiah" } } } },
+      options: { scales: { y: rupiahAxis("rupiah") } },
     });
     const totals = outcomeNames.reduce(
       (sum, name) => ({
