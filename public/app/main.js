@@ -56,9 +56,11 @@ function showRoute() {
 }
 
 
+/** Shows what failed in the page's notice line; null clears it (the next refresh worked). */
 function reportError(error) {
   if (error?.status === 401) return; // the sign-out handler says it
-  say(byId("notice"), `Something went wrong: ${error instanceof Error ? error.message : String(error)}`, "bad");
+  if (error === null) say(byId("notice"), "");
+  else say(byId("notice"), `Something went wrong: ${error instanceof Error ? error.message : String(error)}`, "bad");
 }
 
 function startApp() {

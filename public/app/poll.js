@@ -9,13 +9,15 @@ export const IDLE_MS = 10_000;
 
 /**
  * `task` refreshes what a view shows and resolves to true while something it shows is
- * still running. `onError` gets a failed refresh (the next one is tried all the same).
+ * still running. `onError` gets a failed refresh (the next one is tried all the same),
+ * and null at the first refresh that works again.
  */
 export function poller(task, onError) {
   let timer = null;
   let stopped = true;
   let inFlight = false;
   let again = false;
+  let failing = false;
 
   async function tick() {
     timer = null;
@@ -28,7 +30,10 @@ export function poller(task, onError) {
     let active = false;
     try {
       active = await task();
+      if (failing) onError(null);
+      failing = false;
     } catch (error) {
+      failing = true;
       onError(error);
     } finally {
       inFlight = false;

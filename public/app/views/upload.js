@@ -34,8 +34,8 @@ export async function uploadFile(file, onProgress) {
     handleUploadUrl: "/api/uploads",
     headers: authHeaders(),
     clientPayload: JSON.stringify({ name: file.name }),
-    // The browser's type for the file; none lets storage infer it from the name.
-    contentType: file.type || undefined,
+    // The browser's type for the file; none (or one that says nothing) lets storage infer it from the name.
+    contentType: file.type && file.type !== "application/octet-stream" ? file.type : undefined,
     multipart: file.size > MULTIPART_FROM_BYTES,
     onUploadProgress: ({ percentage }) => onProgress(percentage),
   });
