@@ -2,6 +2,7 @@ import { json, route } from "../../lib/http/index.js";
 import { createImport } from "../../lib/imports/create.js";
 import { IMPORT_KIND } from "../../lib/imports/job-params.js";
 import { readImportRequest } from "../../lib/imports/request.js";
+import type { ImportList } from "../../lib/imports/status.js";
 import { JobListQuery, listJobPage } from "../../lib/jobs/index.js";
 
 /**
@@ -17,5 +18,5 @@ export const GET = route({ operation: "listImports", auth: "api", query: JobList
   const { db } = await runtime.database();
   const engine = await runtime.engine();
   const { page, nextCursor } = await listJobPage(db, IMPORT_KIND, query);
-  return json({ imports: await Promise.all(page.map((job) => engine.view(job))), next_cursor: nextCursor });
+  return json({ imports: await Promise.all(page.map((job) => engine.view(job))), next_cursor: nextCursor } satisfies ImportList);
 });

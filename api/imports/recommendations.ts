@@ -1,13 +1,7 @@
-import { z } from "zod";
 import { json, route } from "../../lib/http/index.js";
-import { recommendImport } from "../../lib/imports/recommend.js";
+import { RecommendationQuery, recommendImport } from "../../lib/imports/recommend.js";
 
-const Query = z.object({
-  file_count: z.coerce.number().int().min(1).max(200),
-  avg_file_size: z.coerce.number().int().min(1),
-});
-
-export const GET = route({ operation: "recommendImport", auth: "api", query: Query }, async ({ query, runtime }) => {
+export const GET = route({ operation: "recommendImport", auth: "api", query: RecommendationQuery }, async ({ query, runtime }) => {
   const { db } = await runtime.database();
   return json(
     await recommendImport(

@@ -2,7 +2,7 @@ import { json, route } from "../../lib/http/index.js";
 import { JobListQuery, listJobPage } from "../../lib/jobs/index.js";
 import { createReconcile } from "../../lib/reconcile/create.js";
 import { RECONCILE_KIND, ReconcileRequest } from "../../lib/reconcile/params.js";
-import { runSummary } from "../../lib/reconcile/status.js";
+import { type ReconcileRunList, runSummary } from "../../lib/reconcile/status.js";
 
 /** Starts a reconcile run; honours Idempotency-Key. */
 export const POST = route(
@@ -16,5 +16,5 @@ export const GET = route({ operation: "listReconcileRuns", auth: "api", query: J
   const { db } = await runtime.database();
   const { page, nextCursor } = await listJobPage(db, RECONCILE_KIND, query);
   const runs = await Promise.all(page.map(async (job) => runSummary(db, await engine.view(job))));
-  return json({ runs, next_cursor: nextCursor });
+  return json({ runs, next_cursor: nextCursor } satisfies ReconcileRunList);
 });

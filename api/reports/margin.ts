@@ -1,19 +1,10 @@
-import { z } from "zod";
 import { type CsvRow, csvDownload } from "../../lib/downloads/csv.js";
 import { json, route } from "../../lib/http/index.js";
-import { refineDayRange, StoreAndDayFilters } from "../../lib/reconcile/params.js";
-import { MARGIN_COLUMNS, MARGIN_GROUPS, type MarginFigures, marginReport } from "../../lib/reports/margin.js";
+import { MARGIN_COLUMNS, type MarginFigures, type MarginReportAnswer, MarginReportQuery, marginReport } from "../../lib/reports/margin.js";
 import { resolveStore } from "../../lib/stores/resolve.js";
 
-const Query = StoreAndDayFilters.extend({
-  group: z.enum(MARGIN_GROUPS).default("month"),
-  format: z.enum(["json", "csv"]).default("json"),
-})
-  .strict()
-  .superRefine(refineDayRange);
-
 /** The margin report by month, store or SKU, with its totals; JSON, or CSV with a TOTAL row. */
-export const GET = route({ operation: "getMarginReport", auth: "api", query: Query }, async ({ query, runtime }) => {
+export const GET = route({ operation: "getMarginReport", auth: "api", query: MarginReportQuery }, async ({ query, runtime }) => {
   const { db } = await runtime.database();
   const store = query.store === undefined ? null : await resolveStore(db, query.store, { location: "query" });
   const report = await marginReport(db, {
@@ -35,5 +26,5 @@ export const GET = route({ operation: "getMarginReport", auth: "api", query: Que
     filters: { store: store?.name ?? null, from: query.from ?? null, to: query.to ?? null },
     rows: report.rows,
     totals: report.totals,
-  });
+  } satisfies MarginReportAnswer);
 });

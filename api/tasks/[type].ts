@@ -4,7 +4,7 @@ import { TASK_TYPES } from "../../lib/jobs/index.js";
 import { logger } from "../../lib/log/index.js";
 import { recordMetrics } from "../../lib/metrics/record.js";
 import type { Runtime } from "../../lib/runtime.js";
-import { TaskMessageSchema } from "../../lib/queue/types.js";
+import { type TaskAnswer, TaskMessageSchema, TaskRouteParams } from "../../lib/queue/types.js";
 import { runWebhookTask, WEBHOOK_TASK, WebhookTaskPayload } from "../../lib/webhooks/task.js";
 
 const ChunkPayload = z.object({ job_id: z.string().uuid(), chunk: z.number().int().min(0) });
@@ -18,11 +18,11 @@ const log = logger("tasks");
  * answers 200 with what happened.
  */
 export const POST = route(
-  { operation: "runTask", auth: "queue", query: z.object({ type: z.string() }), body: TaskMessageSchema },
+  { operation: "runTask", auth: "queue", query: TaskRouteParams, body: TaskMessageSchema },
   async ({ query, body, delivery, runtime }) => {
     if (body.type !== query.type) {
       log.error("task type does not match its route", { route_type: query.type, message_type: body.type });
-      return json({ outcome: "ignored", reason: "type mismatch" });
+      return json({ outcome: "ignored", reason: "type mismatch" } satisfies TaskAnswer);
     }
     try {
       const answer = await runTask(body, delivery, runtime);
@@ -45,7 +45,7 @@ async function runTask(
   body: { type: string; payload: unknown },
   delivery: { messageId: string | null; retried: number } | null,
   runtime: Runtime,
-): Promise<{ outcome: string; reason?: string }> {
+): Promise<TaskAnswer> {
     const engine = await runtime.engine();
     switch (body.type) {
       case TASK_TYPES.plan: {

@@ -1,15 +1,7 @@
-import { z } from "zod";
 import { json, route } from "../../lib/http/index.js";
 import { logger } from "../../lib/log/index.js";
-import { TaskMessageSchema } from "../../lib/queue/types.js";
+import { FailureCallback, type TaskAnswer, TaskMessageSchema } from "../../lib/queue/types.js";
 
-/** QStash's failure callback body (the fields we use). */
-const FailureCallback = z.object({
-  status: z.number().int(),
-  retried: z.number().int().min(0).default(0),
-  sourceBody: z.string(),
-  sourceMessageId: z.string().optional(),
-});
 const log = logger("tasks");
 
 /** The queue gave up on a message after its last retry: fail what it carried. */
@@ -21,10 +13,10 @@ export const POST = route(
     );
     if (!source.success) {
       log.error("failure callback for a message that is not a task", { message_id: body.sourceMessageId });
-      return json({ outcome: "ignored" });
+      return json({ outcome: "ignored" } satisfies TaskAnswer);
     }
     const engine = await runtime.engine();
     await engine.handleDeliveryFailure(source.data, { status: body.status, retried: body.retried });
-    return json({ outcome: "recorded" });
+    return json({ outcome: "recorded" } satisfies TaskAnswer);
   },
 );

@@ -27,7 +27,17 @@ export async function follow<T extends { status: JobStatus }>(
   process.once("SIGINT", onInterrupt);
   try {
     for (;;) {
-      const value = await fetchStatus();
+      let value: T;
+      try {
+        value = await fetchStatus();
+      } catch (error) {
+        // The job does not stop with the CLI: say how to look at it again.
+        if (!(error instanceof CliError) || error.code === "interrupted") throw error;
+        throw new CliError(error.code, `${error.message}; job ${options.jobId} may still be running (dropflow status ${options.jobId})`, {
+          ...error.details,
+          job_id: options.jobId,
+        });
+      }
       display.update(value);
       if (settled(value)) return value;
       await pause(POLL_MS, interrupted.signal);

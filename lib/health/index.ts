@@ -2,22 +2,31 @@
  * Dependency checks for GET /api/health: each one answers up/down with its latency,
  * bounded by a timeout, and never with internals (no hosts, no messages from drivers).
  */
+import { z } from "zod";
 import { logger } from "../log/index.js";
 
-export type CheckName = "db" | "kv" | "queue" | "storage";
+const CHECK_NAMES = ["db", "kv", "queue", "storage"] as const;
+export type CheckName = (typeof CHECK_NAMES)[number];
 
-export type CheckResult =
-  | { status: "ok"; latency_ms: number }
-  | { status: "down"; latency_ms: number; error: string }
-  | { status: "not_configured" };
+const CheckResultSchema = z.discriminatedUnion("status", [
+  z.object({ status: z.literal("ok"), latency_ms: z.number() }),
+  z.object({
+    status: z.literal("down"),
+    latency_ms: z.number(),
+    error: z.string().describe('"unreachable" or the timeout: never a host or a driver\'s message'),
+  }),
+  z.object({ status: z.literal("not_configured") }),
+]);
+export type CheckResult = z.infer<typeof CheckResultSchema>;
 
-export interface HealthReport {
-  status: "ok" | "down";
-  version: string;
-  /** The dependencies that are down, by name. */
-  down: CheckName[];
-  checks: Record<CheckName, CheckResult>;
-}
+/** GET /api/health's answer (200 when `status` is ok, else 503). */
+export const HealthReportSchema = z.object({
+  status: z.enum(["ok", "down"]),
+  version: z.string(),
+  down: z.array(z.enum(CHECK_NAMES)).describe("The dependencies that are down, by name."),
+  checks: z.object({ db: CheckResultSchema, kv: CheckResultSchema, queue: CheckResultSchema, storage: CheckResultSchema }),
+});
+export type HealthReport = z.infer<typeof HealthReportSchema>;
 
 /** A probe resolves when the dependency answers; `null` means the port is not configured. */
 export type Probe = (() => Promise<void>) | null;

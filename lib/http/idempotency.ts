@@ -22,6 +22,7 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import { type SQL, sql } from "drizzle-orm";
+import { z } from "zod";
 import { bearerToken } from "../auth/bearer.js";
 import { type Database, queryRows } from "../db/client.js";
 import { AppError } from "../errors.js";
@@ -32,6 +33,15 @@ export const REPLAYED_HEADER = "idempotent-replayed";
 /** How long a key is remembered. */
 export const IDEMPOTENCY_TTL_S = 24 * 60 * 60;
 const MAX_KEY_LENGTH = 255;
+
+/** The header's value: printable ASCII without spaces (surrounding whitespace aside). */
+export const IdempotencyKey = z
+  .string()
+  .trim()
+  .min(1)
+  .max(MAX_KEY_LENGTH)
+  .regex(/^[\x21-\x7e]+$/)
+  .describe("The same key from the same API token within 24 hours answers the first response instead of starting the work again.");
 /** Expired rows removed per request, at most (the rest go with later requests). */
 const SWEEP_LIMIT = 100;
 /** Headers of the first response that a replay repeats (the correlation id is the new request's). */
@@ -65,14 +75,14 @@ type KeyRow = {
 export function idempotencyKeyOf(request: Request): string | null {
   const raw = request.headers.get(IDEMPOTENCY_HEADER);
   if (raw === null) return null;
-  const key = raw.trim();
-  if (key === "" || key.length > MAX_KEY_LENGTH || !/^[\x21-\x7e]+$/.test(key)) {
+  const key = IdempotencyKey.safeParse(raw);
+  if (!key.success) {
     const message = `must be 1 to ${MAX_KEY_LENGTH} printable ASCII characters without spaces`;
     throw new AppError("validation_failed", `Idempotency-Key ${message}.`, {
       fields: [{ field: "Idempotency-Key", location: "headers", message }],
     });
   }
-  return key;
+  return key.data;
 }
 
 /**

@@ -1,14 +1,20 @@
-import type { AppError, ErrorCode, FieldProblem } from "../errors.js";
+import { z } from "zod";
+import { type AppError, ERROR_CODES, FieldProblemSchema } from "../errors.js";
 
-export interface Problem {
-  error: {
-    code: ErrorCode;
-    message: string;
-    fields: FieldProblem[];
-    correlation_id: string;
-    [extra: string]: unknown;
-  };
-}
+/** The one error body of every route (docs/api.md lists the codes). */
+export const ProblemSchema = z
+  .object({
+    error: z.looseObject({
+      code: z.enum(ERROR_CODES),
+      message: z.string(),
+      fields: z.array(FieldProblemSchema),
+      correlation_id: z.string(),
+      /** `import_running`, `sync_running`: the job in the way (AppError's `extra`). */
+      job_id: z.string().optional(),
+    }),
+  })
+  .meta({ id: "Problem", description: "The JSON problem every route answers an error with." });
+export type Problem = z.infer<typeof ProblemSchema>;
 
 export function json(data: unknown, init: { status?: number; headers?: Record<string, string> } = {}): Response {
   return new Response(JSON.stringify(data), {

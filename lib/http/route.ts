@@ -35,7 +35,11 @@ export interface RouteContext<Query, Body> {
   runtime: Runtime;
 }
 
-export type RouteHandler = (request: Request) => Promise<Response>;
+/**
+ * A route's handler. `spec` is what route() was given: the OpenAPI document's test
+ * checks that the document names each route with this very auth and these very schemas.
+ */
+export type RouteHandler = ((request: Request) => Promise<Response>) & { readonly spec?: RouteSpec<z.ZodType, z.ZodType> };
 
 const http = logger("http");
 
@@ -45,7 +49,7 @@ export function route<Query extends z.ZodType = z.ZodUndefined, Body extends z.Z
   spec: RouteSpec<Query, Body>,
   handler: (ctx: RouteContext<Output<Query>, Output<Body>>) => Promise<Response>,
 ): RouteHandler {
-  return (request) => {
+  const handle = (request: Request): Promise<Response> => {
     const correlationId = correlationIdFrom(request.headers);
     return runWithContext({ correlationId }, async () => {
       const url = new URL(request.url);
@@ -106,6 +110,7 @@ export function route<Query extends z.ZodType = z.ZodUndefined, Body extends z.Z
       return response;
     });
   };
+  return Object.assign(handle, { spec });
 }
 
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);

@@ -9,6 +9,7 @@
  * Errors name the field (`files.1.url`, `store`); the same content twice is a 400
  * `duplicate_content` naming the later copy (`files.1`).
  */
+import { z } from "zod";
 import type { Database } from "../db/client.js";
 import { importFiles } from "../db/schema.js";
 import { AppError } from "../errors.js";
@@ -28,6 +29,14 @@ import { IMPORT_KIND } from "./job-params.js";
 import type { FileReference, ImportRequest, ImportSettings } from "./request.js";
 
 export const CREATE_IMPORT_SCOPE = "POST /api/imports";
+
+/** POST /api/imports's 202: the job, its files as they will be imported, where to follow it. */
+export const ImportCreatedSchema = z.object({
+  job_id: z.string(),
+  files: z.array(z.object({ id: z.string(), name: z.string(), size: z.number().int(), key: z.string() })),
+  status_url: z.string(),
+});
+export type ImportCreated = z.infer<typeof ImportCreatedSchema>;
 
 interface FileToImport {
   key: string;
@@ -132,7 +141,7 @@ async function startImport(
       job_id: jobId,
       files: files.map(({ id, name, size, key }) => ({ id, name, size, key })),
       status_url: `/api/imports/${jobId}`,
-    },
+    } satisfies ImportCreated,
     { status: 202, headers: { location: `/api/imports/${jobId}` } },
   );
 }

@@ -4,6 +4,7 @@
  * row errors and data stay; `import_files.object_deleted_at` records the deletion.
  */
 import { sql } from "drizzle-orm";
+import { z } from "zod";
 import { type Database, queryRows } from "../db/client.js";
 import { AppError } from "../errors.js";
 import type { JobEngine } from "../jobs/index.js";
@@ -15,7 +16,10 @@ import { IMPORT_KIND } from "./job-params.js";
 
 const log = logger("imports");
 
-export async function deleteImportFiles(db: Database, objects: ObjectStore, engine: JobEngine, jobId: string): Promise<{ id: string; files_deleted: number }> {
+export const ImportFilesDeletedSchema = z.object({ id: z.string(), files_deleted: z.number().int() });
+export type ImportFilesDeleted = z.infer<typeof ImportFilesDeletedSchema>;
+
+export async function deleteImportFiles(db: Database, objects: ObjectStore, engine: JobEngine, jobId: string): Promise<ImportFilesDeleted> {
   const job = await engine.requireJob(jobId);
   if (job.kind !== IMPORT_KIND) throw new AppError("not_found", `No import ${jobId}.`);
   if (!TERMINAL_STATUSES.includes(job.status)) {

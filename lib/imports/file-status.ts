@@ -7,8 +7,24 @@ import { sql } from "drizzle-orm";
 import { type Database, queryRows } from "../db/client.js";
 import type { JobStatus } from "../db/schema.js";
 import { chunkOutcomes, sumCountsByKey } from "../jobs/outcomes.js";
+import { FILE_ERROR_MEANINGS, type FileErrorCode } from "./csv/types.js";
 import { ChunkPayload, type ImportParams } from "./job-params.js";
 import type { TakenBack, UpsertCounts, WriteReport } from "./model.js";
+
+/** Why a file failed or ended unread, besides its CSV (FILE_ERROR_MEANINGS): the planner's and the import's reasons. */
+export const FILE_END_MEANINGS = {
+  duplicate_file: "The same content as an earlier file of the import (the planner's SHA-256).",
+  unknown_store: "A settlement report whose seller matches no store.",
+  import_failed: "The import failed (planning gave up) before this file was read; see the import's last_error.",
+  import_cancelled: "The import was cancelled before this file was read.",
+} as const;
+
+/** Every code an import's file can carry in `error.code`. */
+export type FileFailureCode = FileErrorCode | keyof typeof FILE_END_MEANINGS;
+export const FILE_FAILURE_MEANINGS: Record<FileFailureCode, string> = { ...FILE_ERROR_MEANINGS, ...FILE_END_MEANINGS };
+
+/** The statuses an import's file shows (import_files.status). */
+export const FILE_STATUSES = ["queued", "running", "completed", "completed_with_errors", "failed", "cancelled"] as const;
 
 type RowType = "orders" | "settlements";
 const OUTCOMES: ReadonlyArray<keyof UpsertCounts> = ["inserted", "updated", "unchanged"];
@@ -184,7 +200,7 @@ export async function settleImportFiles(
 function unreachedFileStatus(
   status: JobStatus,
   planned: boolean,
-): { status: string; code: string | null; message: string | null } {
+): { status: (typeof FILE_STATUSES)[number]; code: FileFailureCode | null; message: string | null } {
   if (status === "failed") {
     return {
       status: "failed",

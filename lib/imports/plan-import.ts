@@ -13,6 +13,7 @@ import type { Logger } from "../log/index.js";
 import type { ObjectStore } from "../storage/types.js";
 import { type ChunkLayout, type FilePlan, planFileChunks } from "./csv/index.js";
 import type { ChunkPayload, ImportParams } from "./job-params.js";
+import type { FileFailureCode } from "./file-status.js";
 
 type ImportFile = ImportParams["files"][number];
 
@@ -30,7 +31,7 @@ export async function planImport(
   const seenContent = new Map<string, string>();
   const recorded = await recordedHashes(db, job.id);
   for (const file of [...params.files].sort((a, b) => a.position - b.position)) {
-    const fail = async (code: string, message: string, sha256?: string) => {
+    const fail = async (code: FileFailureCode, message: string, sha256?: string) => {
       failed += 1;
       log.warn("file failed", { file: file.name, code, message });
       await markFileFailed(db, file.id, code, message, sha256);
@@ -115,7 +116,7 @@ function chunkOfFile(file: ImportFile, chunk: FilePlan["chunks"][number], storeI
 
 // A cancel may have settled the files while the planner read: a file it settled keeps its status.
 
-async function markFileFailed(db: Database, fileId: string, code: string, message: string, sha256?: string): Promise<void> {
+async function markFileFailed(db: Database, fileId: string, code: FileFailureCode, message: string, sha256?: string): Promise<void> {
   await db
     .update(importFiles)
     .set({ status: "failed", errorCode: code, errorMessage: message, ...(sha256 ? { sha256 } : {}), updatedAt: sql`now()` })

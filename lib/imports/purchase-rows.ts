@@ -59,6 +59,23 @@ export const ROW_ERROR_CODES = [
 export const WARNING_CODES = ["total_mismatch", "repeated_order"] as const;
 export type RowErrorCode = (typeof ROW_ERROR_CODES)[number] | (typeof WARNING_CODES)[number];
 
+/**
+ * What each row code means (docs/imports.md tells more; docs/api.md's catalogue and the
+ * OpenAPI document show these). An error rejects its row; a warning keeps it.
+ */
+export const ROW_CODE_MEANINGS: Record<RowErrorCode, string> = {
+  bad_qty: "Qty is not a positive whole number.",
+  bad_date: "A date that does not parse (purchases `03 March 2025 14:05:09`, settlements `2025-05-01`).",
+  bad_amount: "An amount that is not a plain whole-rupiah number.",
+  missing_field: "A required field is empty.",
+  field_count: "The record has another number of fields than the header.",
+  stray_quote: "A quote inside an unquoted field, a quoted field not closed properly, or one the file ends inside; reading resumes on the next line.",
+  field_too_long: "A quoted field runs past 64 KiB (MAX_QUOTED_FIELD_BYTES) without a closing quote; the message names the lines skipped.",
+  conflicting_order: "A line of an order disagrees with the order's first line on the store or the invoice.",
+  total_mismatch: "Warning: the order's total is not the sum of its lines and fees.",
+  repeated_order: "Warning: an order code appears again later in the file; the later block wins.",
+};
+
 export interface RowProblem {
   line: number;
   /** The header text as written in the file; null for a problem of the whole record. */

@@ -4,19 +4,29 @@
  * per second and bytes per row), falling back to the benchmark's figures.
  */
 import { sql } from "drizzle-orm";
+import { z } from "zod";
 import { type Database, queryRows } from "../db/client.js";
 
 /** From bench/import.ts and a measured 343 MB, 1 M-row purchase export, used until this deployment has history. */
 const FALLBACK_ROWS_PER_S = 5000;
 const FALLBACK_BYTES_PER_ROW = 343;
 
-export interface Recommendation {
-  chunk_rows: number;
-  expected_rows: number;
-  expected_chunks: number;
-  expected_seconds: number;
-  basis: { rows_per_s: number; bytes_per_row: number; from_history: boolean; imports_measured: number };
-}
+/** The upcoming import: how many files, of how many bytes on average. */
+export const RecommendationQuery = z.object({
+  file_count: z.coerce.number().int().min(1).max(200),
+  avg_file_size: z.coerce.number().int().min(1),
+});
+
+export const RecommendationSchema = z.object({
+  chunk_rows: z.number().int(),
+  expected_rows: z.number().int(),
+  expected_chunks: z.number().int(),
+  expected_seconds: z.number().int(),
+  basis: z
+    .object({ rows_per_s: z.number().int(), bytes_per_row: z.number().int(), from_history: z.boolean(), imports_measured: z.number().int() })
+    .describe("From the last 50 finished imports of this deployment (from_history), else the benchmark's figures."),
+});
+export type Recommendation = z.infer<typeof RecommendationSchema>;
 
 export async function recommendImport(
   db: Database,

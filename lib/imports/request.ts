@@ -81,7 +81,8 @@ function requireFileType<T extends { file_type?: FileType | undefined; kind?: Fi
   }
 }
 
-const CreateImportJson = z
+/** The JSON form: files already in object storage, each by its key or its storage URL. */
+export const CreateImportJson = z
   .object({ ...common, files: z.array(FileRef).min(1).max(MAX_FILES) })
   .superRefine(requireFileType);
 
@@ -98,14 +99,20 @@ const formBoolean = z.preprocess(
   z.boolean({ message: "must be true or false" }).default(false),
 );
 
-const CreateImportForm = z
+/** The multipart form: the same fields as text parts, and one or more `files` parts. */
+export const CreateImportForm = z
   .object({
     ...common,
     lenient_amounts: formBoolean,
     dry_run: formBoolean,
     reconcile: formBoolean,
     files: z
-      .array(z.custom<FormFile>((value) => value !== null && typeof value === "object", { message: "must be a file part" }))
+      .array(
+        z
+          .custom<FormFile>((value) => value !== null && typeof value === "object", { message: "must be a file part" })
+          // JSON Schema cannot say "a file part" by itself: how OpenAPI 3.1 names one.
+          .meta({ override: { type: "string", contentMediaType: "text/csv" } }),
+      )
       .min(1, { message: "give at least one files part" })
       .max(MAX_FILES),
   })

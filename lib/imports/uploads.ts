@@ -60,7 +60,7 @@ const MAX_NAME_LENGTH = 255;
 const log = logger("uploads");
 
 /** The two events handleUpload() takes; checked here so that a bad body is a 400 naming the field. */
-const UploadEvent = z.discriminatedUnion("type", [
+export const UploadEvent = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("blob.generate-client-token"),
     payload: z.object({
@@ -77,6 +77,16 @@ const UploadEvent = z.discriminatedUnion("type", [
     }),
   }),
 ]);
+
+/** What POST /api/uploads answers each event with (the SDK's handleUpload() result). */
+export const UploadAnswerSchema = z.discriminatedUnion("type", [
+  z.object({
+    type: z.literal("blob.generate-client-token"),
+    clientToken: z.string().describe("Allows one object: the pathname asked for, CSV content types, no overwrite, for an hour."),
+  }),
+  z.object({ type: z.literal("blob.upload-completed"), response: z.literal("ok") }),
+]);
+export type UploadAnswer = z.infer<typeof UploadAnswerSchema>;
 
 /**
  * What a client needs before its first client upload (GET /api/uploads): where the
@@ -138,7 +148,7 @@ export async function handleUploadRequest(runtime: Runtime, request: Request): P
       onBeforeGenerateToken: (pathname, clientPayload) => Promise.resolve(tokenOptions(runtime, pathname, clientPayload)),
       onUploadCompleted: ({ blob, tokenPayload }) => recordUpload(runtime, blob.pathname, tokenPayload ?? null),
     });
-    return json(result);
+    return json(result satisfies UploadAnswer);
   } catch (error) {
     if (error instanceof BlobError && /callback signature/i.test(error.message)) {
       log.warn("refused an upload-completed callback with an invalid signature");

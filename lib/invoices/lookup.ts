@@ -5,26 +5,97 @@
  * store may be left out while only one store has the number.
  */
 import { type SQL, sql } from "drizzle-orm";
+import { z } from "zod";
 import { type Database, queryRows } from "../db/client.js";
+import { RECONCILE_OUTCOMES } from "../db/schema.js";
 import { AppError } from "../errors.js";
 import { stripTextGuard } from "../imports/csv/index.js";
 import { SETTLEMENT_MONEY } from "../imports/settlement-rows.js";
 import { jakartaDay } from "../reconcile/scope.js";
-import { type StatusClass, statusClassSql } from "../reconcile/status-classes.js";
+import { STATUS_CLASSES, statusClassSql } from "../reconcile/status-classes.js";
 import { type NamedStore, resolveStore } from "../stores/resolve.js";
 
+/** GET /api/invoices/:invoice: the invoice (its marketplace order number) and, when several stores have it, the store. */
+export const InvoiceQuery = z
+  .object({
+    invoice: z.string().trim().min(1).max(200),
+    store: z.string().trim().min(1).max(200).optional(),
+  })
+  .strict();
+
+const rupiah = z.number().describe("Whole rupiah.");
+/** Timestamps are ISO 8601 in UTC with milliseconds; days are YYYY-MM-DD. */
+const isoTime = z.string();
+const isoDay = z.string();
+
+/** One line of a purchase; its keys are the columns the lookup reads. */
+const PurchaseLineViewSchema = z.object({
+  line_no: z.number().int(),
+  sku: z.string(),
+  product_name: z.string().nullable(),
+  unit_cost: rupiah,
+  qty: z.number().int(),
+  line_cost: rupiah,
+  unit_price: rupiah,
+  line_price: rupiah,
+  line_margin: rupiah,
+});
+
+const PurchaseViewSchema = z.object({
+  order_code: z.string(),
+  transaction_code: z.string().nullable(),
+  channel: z.string(),
+  ordered_at: isoTime,
+  status: z.string().describe("The supplier's last status, as written."),
+  status_class: z.enum(STATUS_CLASSES),
+  other_fee: rupiah,
+  partner_fee: rupiah,
+  order_total: rupiah,
+  created_by: z.string().nullable(),
+  warehouse: z.string().nullable(),
+  courier: z.string().nullable(),
+  cashless: z.boolean().nullable(),
+  waybill: z.string().nullable(),
+  shipped_at: isoTime.nullable(),
+  province: z.string().nullable(),
+  city: z.string().nullable(),
+  updated_at: isoTime,
+  lines: z.array(PurchaseLineViewSchema),
+});
+
+const SettlementViewSchema = z.object({
+  ordered_on: isoDay.nullable(),
+  payout_date: isoDay.nullable(),
+  ...(Object.fromEntries(SETTLEMENT_MONEY.map(([column]) => [column, rupiah])) as Record<string, typeof rupiah>),
+  shipping_service: z.string().nullable(),
+  courier_name: z.string().nullable(),
+  updated_at: isoTime,
+});
+
+const InvoiceOutcomeViewSchema = z.object({
+  outcome: z.enum(RECONCILE_OUTCOMES),
+  expected: rupiah.nullable(),
+  actual: rupiah.nullable(),
+  diff: rupiah.nullable(),
+  split_invoice: z.boolean(),
+  order_date: isoDay.nullable(),
+  decided_at: isoTime,
+  job_id: z.string().describe("The reconcile run that decided it."),
+  reconcile_url: z.string(),
+});
+
 /** Purchases with their lines, the settlement and the outcome, as the database wrote them (snake_case, whole rupiah). */
-export interface InvoiceView {
-  store: string;
-  invoice: string;
-  /** The earliest purchase's order day in Asia/Jakarta, else the settlement's. */
-  order_date: string | null;
-  purchases: Array<Record<string, unknown> & { status_class: StatusClass; lines: Array<Record<string, unknown>> }>;
-  settlement: Record<string, unknown> | null;
-  outcome:
-    | (Record<string, unknown> & { outcome: string; job_id: string; reconcile_url: string })
-    | null;
-}
+export const InvoiceViewSchema = z
+  .object({
+    store: z.string(),
+    invoice: z.string(),
+    order_date: isoDay.nullable().describe("The earliest purchase's order day in Asia/Jakarta, else the settlement's."),
+    purchases: z.array(PurchaseViewSchema),
+    settlement: SettlementViewSchema.nullable(),
+    outcome: InvoiceOutcomeViewSchema.nullable().describe("The invoice's current reconcile outcome; null until a run decided it."),
+  })
+  .meta({ id: "InvoiceView" });
+export type InvoiceView = z.infer<typeof InvoiceViewSchema>;
 
 /**
  * The invoice, or 404; `storeName` null asks every store, and a number that several
@@ -72,9 +143,7 @@ const columns = (alias: string, names: string[]): Array<[string, SQL]> => names.
 
 /** The whole invoice in one statement, built as JSON by the database; null when the store has neither purchase nor settlement. */
 async function invoiceOf(db: Database, store: NamedStore, invoice: string): Promise<InvoiceView | null> {
-  const line = jsonObject(
-    columns("l", ["line_no", "sku", "product_name", "unit_cost", "qty", "line_cost", "unit_price", "line_price", "line_margin"]),
-  );
+  const line = jsonObject(columns("l", Object.keys(PurchaseLineViewSchema.shape)));
   const purchase = jsonObject([
     ...columns("p", ["order_code", "transaction_code", "channel"]),
     ["ordered_at", iso(sql`p.ordered_at`)],

@@ -8,9 +8,10 @@
  * watchdog (watchdog.ts) repairs what a crash leaves behind.
  */
 import { randomUUID } from "node:crypto";
+import { z } from "zod";
 import type { JobsConfig } from "../config.js";
 import type { Database } from "../db/client.js";
-import type { JobStatus } from "../db/schema.js";
+import { JOB_STATUSES, type JobStatus } from "../db/schema.js";
 import { AppError } from "../errors.js";
 import type { ChunkTally, JobStateStore } from "../kv/job-state.js";
 import { type Logger, logger } from "../log/index.js";
@@ -18,7 +19,7 @@ import type { PublishOptions, TaskMessage, TaskQueue } from "../queue/types.js";
 import { startBudget, type TimeBudget } from "./budget.js";
 import { ChunkSlots } from "./slots.js";
 import { uuidv7 } from "./ids.js";
-import { computeProgress, type Progress } from "./progress.js";
+import { computeProgress, ProgressSchema } from "./progress.js";
 import { DEFAULT_DELIVERY_RETRIES, type JobCatalogue, type JobKind } from "./kind.js";
 import {
   ACTIVE_STATUSES,
@@ -123,19 +124,27 @@ export type ChunkDeliveryResult =
 
 const log = logger("jobs");
 
-export interface JobView {
-  id: string;
-  kind: string;
-  status: JobStatus;
-  params: unknown;
-  counters: Record<string, number>;
-  last_error: string | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  heartbeat_at: string | null;
-  progress: Progress;
-}
+/** What GET /api/jobs/:id shows of a job: its durable status and its live progress. */
+export const JobViewSchema = z
+  .object({
+    id: z.string(),
+    kind: z.string(),
+    status: z.enum(JOB_STATUSES),
+    params: z.unknown().describe("What the job was created with; each kind has its own."),
+    counters: z.record(z.string(), z.number()).describe("The kind's counters; a finished job's are final."),
+    last_error: z.string().nullable(),
+    created_at: z.string(),
+    started_at: z.string().nullable(),
+    finished_at: z.string().nullable(),
+    heartbeat_at: z.string().nullable(),
+    progress: ProgressSchema,
+  })
+  .meta({ id: "JobView" });
+export type JobView = z.infer<typeof JobViewSchema>;
+
+/** POST /api/jobs/:id/retry: how many chunks run again, and the job as it is now. */
+export const JobRetriedSchema = z.object({ retried_chunks: z.number().int(), job: JobViewSchema });
+export type JobRetried = z.infer<typeof JobRetriedSchema>;
 
 export class JobEngine {
   private readonly slots: ChunkSlots;

@@ -1,4 +1,8 @@
 import { randomBytes } from "node:crypto";
+import { z } from "zod";
+
+/** The `[id]` path segment of every route about one job (an import, a reconcile or sync run, a job). */
+export const JobIdParams = z.object({ id: z.string().uuid() });
 
 /**
  * UUID version 7: time-ordered, so ids sort by creation like the keyset pagination

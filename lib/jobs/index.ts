@@ -7,17 +7,20 @@ export {
   type EngineDeps,
   type EngineFaults,
   JobEngine,
+  type JobRetried,
+  JobRetriedSchema,
   type JobView,
+  JobViewSchema,
   MAX_CHUNK_PUBLICATIONS,
   type PlanTaskPayload,
   TASK_TYPES,
   WorkerCrash,
 } from "./engine.js";
-export { uuidv7 } from "./ids.js";
+export { JobIdParams, uuidv7 } from "./ids.js";
 export { type ChunkReport, chunkCounterSums, chunkOutcomes, sumCountsByKey } from "./outcomes.js";
-export { computeProgress, type Progress } from "./progress.js";
-export { JobListQuery, listJobPage } from "./list-cursor.js";
-export { defineJobKind, JobCatalogue, type JobKind } from "./kind.js";
+export { computeProgress, type Progress, ProgressSchema } from "./progress.js";
+export { JobListByKindQuery, type JobList, JobListQuery, JobListSchema, listJobPage, NextCursor } from "./list-cursor.js";
+export { CreateJobRequest, defineJobKind, JobCatalogue, type JobKind } from "./kind.js";
 export { activeJobs, findJob, findJobByParam, type JobRow, type ListedJob, listJobs } from "./repository.js";
 export * from "./types.js";
-export { recoverActiveJobs, type RecoveryReport, runWatchdog, type WatchdogReport } from "./watchdog.js";
+export { recoverActiveJobs, type RecoveryReport, runWatchdog, type WatchdogReport, WatchdogReportSchema } from "./watchdog.js";

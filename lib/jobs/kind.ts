@@ -5,6 +5,7 @@
  * receive typed values. A payload that does not parse is bad data a retry will not
  * fix: a PermanentChunkError.
  */
+import { z } from "zod";
 import { AppError } from "../errors.js";
 import type { Database } from "../db/client.js";
 import type { JobStatus } from "../db/schema.js";
@@ -31,6 +32,12 @@ export interface ChunkDelivery {
   flowControl: FlowControl;
   retries: number;
 }
+
+/**
+ * POST /api/jobs: a job of a kind that allows it (`creatableViaApi`: the test and
+ * benchmark kinds); the kind checks its params.
+ */
+export const CreateJobRequest = z.object({ kind: z.string().min(1).max(50), params: z.record(z.string(), z.unknown()).default({}) });
 
 /** Deliveries of one job in flight at once by default, so one big import cannot starve the others. */
 export const DEFAULT_PARALLELISM = 16;

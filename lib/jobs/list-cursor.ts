@@ -6,6 +6,7 @@ import { z } from "zod";
 import type { Database } from "../db/client.js";
 import { JOB_STATUSES } from "../db/schema.js";
 import { AppError } from "../errors.js";
+import { JobViewSchema } from "./engine.js";
 import { type ListedJob, listJobs } from "./repository.js";
 
 /** The query of every job list route: a status filter, a page size, the cursor of the page before. */
@@ -15,6 +16,16 @@ export const JobListQuery = z.object({
   cursor: z.string().max(200).optional(),
 });
 export type JobListQuery = z.output<typeof JobListQuery>;
+
+/** GET /api/jobs: every kind's jobs, or one kind's. */
+export const JobListByKindQuery = JobListQuery.extend({ kind: z.string().min(1).max(50).optional() });
+
+/** The `next_cursor` of every paged list: pass it back as `cursor` for the next page; null on the last. */
+export const NextCursor = z.string().nullable().describe("The next page's `cursor`; null on the last page.");
+
+/** GET /api/jobs: a page of job views, newest first. */
+export const JobListSchema = z.object({ jobs: z.array(JobViewSchema), next_cursor: NextCursor });
+export type JobList = z.infer<typeof JobListSchema>;
 
 /** One page of jobs (of `kind`, when given), newest first, and the cursor of the next. */
 export async function listJobPage(

@@ -1,19 +1,25 @@
+import { z } from "zod";
 import type { LiveJobState } from "../kv/job-state.js";
 import type { ChunkTotals, JobRow } from "./repository.js";
 
-export interface Progress {
-  /** Null while the total is not known (a job that adds chunks as it goes). */
-  percent: number | null;
-  /** False while chunks may still add more work: rows.total and chunks.total are so far. */
-  total_known: boolean;
-  rows: { total: number; done: number; failed: number };
-  chunks: { total: number; done: number; failed: number; cancelled: number; running: number };
-  rate_per_s: number | null;
-  /** Null when it cannot be known: no rate yet, or the job is stalled. */
-  eta_s: number | null;
-  /** Seconds since anything last happened to an active job, once that is longer than the stall window; else null. */
-  stalled_for_s: number | null;
-}
+const count = z.number().int();
+
+export const ProgressSchema = z
+  .object({
+    percent: z.number().nullable().describe("Null while the total is not known (a job that adds chunks as it goes)."),
+    total_known: z.boolean().describe("False while chunks may still add more work: rows.total and chunks.total are so far."),
+    rows: z.object({ total: count, done: count, failed: count }),
+    chunks: z.object({ total: count, done: count, failed: count, cancelled: count, running: count }),
+    rate_per_s: z.number().nullable(),
+    eta_s: z.number().int().nullable().describe("Null when it cannot be known: no rate yet, or the job is stalled."),
+    stalled_for_s: z
+      .number()
+      .int()
+      .nullable()
+      .describe("Seconds since anything last happened to an active job, once that is longer than the stall window; else null."),
+  })
+  .meta({ id: "Progress" });
+export type Progress = z.infer<typeof ProgressSchema>;
 
 export interface Activity {
   /** The job's last sign of life: a claim, a heartbeat of a working chunk, a commit. */

@@ -14,12 +14,13 @@
  *  - finalises a job whose chunks are all complete in Postgres.
  * So no job stays `running` forever.
  */
+import { z } from "zod";
 import type { MetricsStore } from "../kv/metrics-store.js";
 import { recordMetrics } from "../metrics/record.js";
 import type { JobsConfig } from "../config.js";
 import type { Database } from "../db/client.js";
 import type { JobStateStore } from "../kv/job-state.js";
-import { logger } from "../log/index.js";
+import { logger, runWithContext } from "../log/index.js";
 import { type JobEngine, MAX_CHUNK_PUBLICATIONS } from "./engine.js";
 import { activeJobs, bumpPlanPublications, chunkTotals, type JobRow, jobSnapshot, listChunks } from "./repository.js";
 
@@ -27,16 +28,20 @@ import { activeJobs, bumpPlanPublications, chunkTotals, type JobRow, jobSnapshot
 export const MAX_PLAN_PUBLICATIONS = 3;
 const JOBS_PER_RUN = 200;
 
-export interface WatchdogReport {
-  jobs_checked: number;
-  states_restored: number;
-  chunks_republished: number;
-  chunks_failed: number;
-  plans_republished: number;
-  jobs_failed: number;
-  jobs_finalised: number;
-  steps_published: number;
-}
+const count = z.number().int();
+
+/** What one watchdog pass did (GET /api/cron/watchdog). */
+export const WatchdogReportSchema = z.object({
+  jobs_checked: count,
+  states_restored: count,
+  chunks_republished: count,
+  chunks_failed: count,
+  plans_republished: count,
+  jobs_failed: count,
+  jobs_finalised: count,
+  steps_published: count,
+});
+export type WatchdogReport = z.infer<typeof WatchdogReportSchema>;
 
 const log = logger("watchdog");
 
@@ -58,8 +63,9 @@ export async function runWatchdog(
   for (const job of await activeJobs(deps.db, JOBS_PER_RUN)) {
     report.jobs_checked += 1;
     try {
-      if (job.status === "running") await checkRunningJob(deps, job, nowMs, report);
-      else await checkPlanningJob(deps, job, nowMs, report);
+      await inJobContext(job, () =>
+        job.status === "running" ? checkRunningJob(deps, job, nowMs, report) : checkPlanningJob(deps, job, nowMs, report),
+      );
     } catch (error) {
       // One broken job must not stop the recovery of the others.
       log.error("could not check job", { job_id: job.id, err: error });
@@ -98,20 +104,7 @@ export async function recoverActiveJobs(deps: {
   const report: RecoveryReport = { jobs_recovered: 0, plans_republished: 0, chunks_republished: 0, jobs_finalised: 0 };
   for (const job of await activeJobs(deps.db, Number.MAX_SAFE_INTEGER)) {
     try {
-      if (job.status !== "running") {
-        const published = Number((job.totals as { plan_publications?: number }).plan_publications ?? 1);
-        await bumpPlanPublications(deps.db, job.id, published + 1);
-        await deps.engine.publishPlan(job, published + 1);
-        report.plans_republished += 1;
-      } else {
-        await deps.store.restoreJob(job.id, await jobSnapshot(deps.db, job));
-        const pending = (await listChunks(deps.db, job.id, "pending")).map((chunk) => chunk.chunk);
-        if (pending.length === 0) {
-          if ((await deps.engine.chunksSettled(job.id)) === "finalised") report.jobs_finalised += 1;
-        } else {
-          report.chunks_republished += await deps.engine.publishChunks(job, pending);
-        }
-      }
+      await inJobContext(job, () => recoverJob(deps, job, report));
       report.jobs_recovered += 1;
     } catch (error) {
       // One broken job must not stop the recovery of the others; the watchdog tries again later.
@@ -120,6 +113,32 @@ export async function recoverActiveJobs(deps: {
   }
   if (report.jobs_recovered > 0) log.warn("recovered the jobs a previous process left active", { event: "jobs_recovered", ...report });
   return report;
+}
+
+/**
+ * What the watchdog or recovery does to a job it logs, and the engine logs (a chunk
+ * re-published, the job finalised), under the job's own correlation id: following an
+ * import's id shows its whole life, even where the watchdog finished it.
+ */
+function inJobContext<T>(job: JobRow, work: () => Promise<T>): Promise<T> {
+  return runWithContext({ correlationId: job.correlationId ?? job.id }, work);
+}
+
+async function recoverJob(deps: { db: Database; store: JobStateStore; engine: JobEngine }, job: JobRow, report: RecoveryReport): Promise<void> {
+  if (job.status !== "running") {
+    const published = Number((job.totals as { plan_publications?: number }).plan_publications ?? 1);
+    await bumpPlanPublications(deps.db, job.id, published + 1);
+    await deps.engine.publishPlan(job, published + 1);
+    report.plans_republished += 1;
+  } else {
+    await deps.store.restoreJob(job.id, await jobSnapshot(deps.db, job));
+    const pending = (await listChunks(deps.db, job.id, "pending")).map((chunk) => chunk.chunk);
+    if (pending.length === 0) {
+      if ((await deps.engine.chunksSettled(job.id)) === "finalised") report.jobs_finalised += 1;
+    } else {
+      report.chunks_republished += await deps.engine.publishChunks(job, pending);
+    }
+  }
 }
 
 async function checkPlanningJob(

@@ -4,7 +4,7 @@
  * order things happened (by their time, whichever process flushed them first), so
  * following one correlation id reads as the story of what happened.
  */
-import { invalidCursor } from "../jobs/list-cursor.js";
+import { invalidCursor, NextCursor } from "../jobs/list-cursor.js";
 import { containsPattern } from "../db/like.js";
 import { sql } from "drizzle-orm";
 import { z } from "zod";
@@ -46,19 +46,24 @@ export const LogQuery = z.object({
 });
 export type LogQuery = z.output<typeof LogQuery>;
 
-export interface StoredLogRecord {
-  time: string;
-  level: string;
-  service: string;
-  operation: string | null;
-  correlation_id: string | null;
-  job_id: string | null;
-  event: string | null;
-  msg: string;
-  fields: Record<string, unknown>;
-}
+export const StoredLogRecordSchema = z.object({
+  time: z.string(),
+  level: z.enum(LEVELS),
+  service: z.string(),
+  operation: z.string().nullable(),
+  correlation_id: z.string().nullable(),
+  job_id: z.string().nullable(),
+  event: z.string().nullable().describe("A job lifecycle event (created, planned, chunk claimed, …), when the record is one."),
+  msg: z.string(),
+  fields: z.record(z.string(), z.unknown()),
+});
+export type StoredLogRecord = z.infer<typeof StoredLogRecordSchema>;
 
-export async function searchLogs(db: Database, query: LogQuery): Promise<{ records: StoredLogRecord[]; next_cursor: string | null }> {
+/** GET /api/logs: a page of records in time order. */
+export const LogPageSchema = z.object({ records: z.array(StoredLogRecordSchema), next_cursor: NextCursor });
+export type LogPage = z.infer<typeof LogPageSchema>;
+
+export async function searchLogs(db: Database, query: LogQuery): Promise<LogPage> {
   let after: { time: string; id: number } | null = null;
   if (query.cursor !== undefined) {
     const [time, id] = Buffer.from(query.cursor, "base64url").toString("utf8").split("|");

@@ -14,6 +14,25 @@ export const TaskMessageSchema = z.object({
 });
 export type TaskMessage = z.infer<typeof TaskMessageSchema>;
 
+/** The `[type]` of POST /api/tasks/<type>: the task type the message was published to. */
+export const TaskRouteParams = z.object({ type: z.string() });
+
+/** QStash's failure callback body (the fields dropflow uses), after a message's last retry. */
+export const FailureCallback = z.object({
+  status: z.number().int(),
+  retried: z.number().int().min(0).default(0),
+  sourceBody: z.string().describe("The failed message's body, base64."),
+  sourceMessageId: z.string().optional(),
+});
+
+/**
+ * What a queue route answers when a retry could not help (200): what the task came to
+ * (e.g. planned, completed, already_done; the failure callback recorded or ignored),
+ * and why, when it was ignored.
+ */
+export const TaskAnswerSchema = z.object({ outcome: z.string(), reason: z.string().optional() });
+export type TaskAnswer = z.infer<typeof TaskAnswerSchema>;
+
 export interface FlowControl {
   /** Limits are counted per key (e.g. per job or per upstream account). */
   key: string;

@@ -3,6 +3,7 @@
  * store resolved, the run refused while an import writes to what it would read, the
  * run's day fixed, the job created.
  */
+import { z } from "zod";
 import type { Database } from "../db/client.js";
 import { AppError } from "../errors.js";
 import { fingerprint, withIdempotency } from "../http/idempotency.js";
@@ -14,6 +15,10 @@ import { resolveStore } from "../stores/resolve.js";
 import { RECONCILE_KIND, type ReconcileParams, type ReconcileRequest } from "./params.js";
 
 export const CREATE_RECONCILE_SCOPE = "POST /api/reconcile";
+
+/** POST /api/reconcile's 202: the run and where to follow it. */
+export const ReconcileStartedSchema = z.object({ job_id: z.string(), status_url: z.string() });
+export type ReconcileStarted = z.infer<typeof ReconcileStartedSchema>;
 
 /** Imports looked at for one that is in the way; more active ones than this is not a real load. */
 const ACTIVE_IMPORTS_LIMIT = 1000;
@@ -49,7 +54,7 @@ export async function createReconcile(
     }
     const jobId = await startReconcileJob(runtime, params, correlationId);
     return json(
-      { job_id: jobId, status_url: `/api/reconcile/${jobId}` },
+      { job_id: jobId, status_url: `/api/reconcile/${jobId}` } satisfies ReconcileStarted,
       { status: 202, headers: { location: `/api/reconcile/${jobId}` } },
     );
   });

@@ -3,21 +3,39 @@
  * primary key (or on the (job, outcome, store, invoice) index for one outcome), never
  * OFFSET, so a page costs the same at the millionth row as at the first.
  */
-import { invalidCursor } from "../jobs/list-cursor.js";
+import { invalidCursor, NextCursor } from "../jobs/list-cursor.js";
 import { type SQL, sql } from "drizzle-orm";
+import { z } from "zod";
 import { type Database, queryRows } from "../db/client.js";
+import { RECONCILE_OUTCOMES } from "../db/schema.js";
 import type { ReconcileOutcome } from "./decide.js";
 
-export interface ResultView {
-  store: string;
-  invoice: string;
-  outcome: ReconcileOutcome;
-  expected: number | null;
-  actual: number | null;
-  diff: number | null;
-  split_invoice: boolean;
-  order_date: string | null;
-}
+/** One (store, invoice) as a run decided it; amounts in whole rupiah. */
+export const ResultViewSchema = z.object({
+  store: z.string(),
+  invoice: z.string(),
+  outcome: z.enum(RECONCILE_OUTCOMES),
+  expected: z.number().nullable(),
+  actual: z.number().nullable(),
+  diff: z.number().nullable(),
+  split_invoice: z.boolean(),
+  order_date: z.string().nullable(),
+});
+export type ResultView = z.infer<typeof ResultViewSchema>;
+
+/** GET /api/reconcile/:id/results: the filters, the page and the format. */
+export const ResultQuery = z.object({
+  id: z.string().uuid(),
+  outcome: z.enum(RECONCILE_OUTCOMES).optional(),
+  store: z.string().trim().min(1).max(200).optional(),
+  cursor: z.string().max(400).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  format: z.enum(["json", "csv"]).default("json"),
+});
+
+/** The JSON page of GET /api/reconcile/:id/results, in (store, invoice) order. */
+export const ResultPageSchema = z.object({ results: z.array(ResultViewSchema), next_cursor: NextCursor });
+export type ResultPage = z.infer<typeof ResultPageSchema>;
 
 export interface ResultFilter {
   outcome?: ReconcileOutcome;

@@ -5,12 +5,14 @@
  * outcome API), so a running run shows what its committed chunks decided so far.
  */
 import { sql } from "drizzle-orm";
+import { z } from "zod";
 import { type Database, queryRows } from "../db/client.js";
-import { RECONCILE_OUTCOMES } from "../db/schema.js";
+import { JOB_STATUSES, RECONCILE_OUTCOMES } from "../db/schema.js";
 import { AppError } from "../errors.js";
-import { chunkOutcomes, type JobEngine, type JobRow, type JobView, sumCountsByKey } from "../jobs/index.js";
+import { chunkOutcomes, type JobEngine, type JobRow, type JobView, NextCursor, ProgressSchema, sumCountsByKey } from "../jobs/index.js";
 import { agingCounter } from "./decide.js";
 import { AGING_BUCKETS, RECONCILE_KIND, ReconcileParams, ReconcilePayload } from "./params.js";
+import { STATUS_CLASSES } from "./status-classes.js";
 
 /** The run `id`, or 404: a job of another kind is no reconcile run. */
 export async function requireReconcile(engine: JobEngine, id: string): Promise<JobRow> {
@@ -19,18 +21,51 @@ export async function requireReconcile(engine: JobEngine, id: string): Promise<J
   return job;
 }
 
-interface Amounts {
-  expected: number;
-  actual: number;
-  diff: number;
-}
+const count = z.number().int();
+const Outcome = z.enum(RECONCILE_OUTCOMES);
+const AmountsSchema = z.object({ expected: z.number(), actual: z.number(), diff: z.number() });
 
-interface OutcomeSummary {
-  counts: Record<string, number>;
-  amounts: Record<string, Amounts>;
-}
+/** Counts and amounts (whole rupiah) per outcome, every outcome present (0 when none). */
+const OutcomeSummarySchema = z.object({ counts: z.record(Outcome, count), amounts: z.record(Outcome, AmountsSchema) });
+type OutcomeSummary = z.infer<typeof OutcomeSummarySchema>;
 
-export async function reconcileStatus(db: Database, view: JobView) {
+/** GET /api/reconcile/:id: a run's status, filters and what it decided (so far, while it runs). */
+export const ReconcileRunStatusSchema = z
+  .object({
+    id: z.string(),
+    status: z.enum(JOB_STATUSES),
+    created_at: z.string(),
+    finished_at: z.string().nullable(),
+    last_error: z.string().nullable(),
+    progress: ProgressSchema,
+    filters: z.object({
+      store: z.string().nullable().describe("The store's name; null: every store."),
+      from: z.string().nullable(),
+      to: z.string().nullable(),
+      status: z.enum(STATUS_CLASSES).nullable(),
+      tolerance: count,
+    }),
+    as_of: z.string().describe("The run's day in Asia/Jakarta, what the aging counts from."),
+    after_import: z.string().nullable().describe("The import whose end started this run, if one did."),
+    ...OutcomeSummarySchema.shape,
+    split_invoices: count,
+    by_store: z.record(z.string(), OutcomeSummarySchema).describe("The same counts and amounts per store name."),
+    aging: z
+      .record(z.enum(AGING_BUCKETS.map((bucket) => bucket.name) as [string, ...string[]]), count)
+      .describe("Missing settlements by days since the order."),
+  })
+  .meta({ id: "ReconcileRunStatus" });
+export type ReconcileRunStatus = z.infer<typeof ReconcileRunStatusSchema>;
+
+/** A run as GET /api/reconcile lists it: its status without `by_store`. */
+export const ReconcileRunSummarySchema = ReconcileRunStatusSchema.omit({ by_store: true }).meta({ id: "ReconcileRunSummary" });
+export type ReconcileRunSummary = z.infer<typeof ReconcileRunSummarySchema>;
+
+/** GET /api/reconcile: a page of runs, newest first. */
+export const ReconcileRunListSchema = z.object({ runs: z.array(ReconcileRunSummarySchema), next_cursor: NextCursor });
+export type ReconcileRunList = z.infer<typeof ReconcileRunListSchema>;
+
+export async function reconcileStatus(db: Database, view: JobView): Promise<ReconcileRunStatus> {
   const params = ReconcileParams.parse(view.params);
   const byStoreId = sumCountsByKey(await chunkOutcomes(db, view.id, ReconcilePayload));
   const total: Record<string, number> = {};
@@ -62,13 +97,13 @@ export async function reconcileStatus(db: Database, view: JobView) {
     ...summaryOf(total),
     split_invoices: total.split_invoices ?? 0,
     by_store: byStore,
-    aging: Object.fromEntries(AGING_BUCKETS.map((bucket) => [bucket.name, total[agingCounter(bucket.name)] ?? 0])),
+    aging: Object.fromEntries(AGING_BUCKETS.map((bucket) => [bucket.name, total[agingCounter(bucket.name)] ?? 0])) as ReconcileRunStatus["aging"],
   };
 }
 
 function summaryOf(counters: Record<string, number>): OutcomeSummary {
-  const counts: Record<string, number> = {};
-  const amounts: Record<string, Amounts> = {};
+  const counts = {} as OutcomeSummary["counts"];
+  const amounts = {} as OutcomeSummary["amounts"];
   for (const outcome of RECONCILE_OUTCOMES) {
     counts[outcome] = counters[outcome] ?? 0;
     amounts[outcome] = {
@@ -94,7 +129,7 @@ export async function storeNames(db: Database, ids: number[]): Promise<Map<numbe
 }
 
 /** A run as GET /api/reconcile lists it: its status without the per-store breakdown. */
-export async function runSummary(db: Database, view: JobView) {
+export async function runSummary(db: Database, view: JobView): Promise<ReconcileRunSummary> {
   const { by_store: _byStore, ...summary } = await reconcileStatus(db, view);
   return summary;
 }

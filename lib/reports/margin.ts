@@ -23,46 +23,66 @@
  * The totals row comes from the same statement (grouping sets), so it is the rows' sum.
  */
 import { type SQL, sql } from "drizzle-orm";
+import { z } from "zod";
 import { type Database, queryRows } from "../db/client.js";
 import { MARGIN_AMOUNTS } from "../reconcile/decide.js";
+import { refineDayRange, StoreAndDayFilters } from "../reconcile/params.js";
 import { dayFilter, purchaseClass, type StoreAndDayScope, storeFilter } from "../reconcile/scope.js";
 
 export const MARGIN_GROUPS = ["month", "store", "sku"] as const;
 export type MarginGroup = (typeof MARGIN_GROUPS)[number];
 
-/** Every amount of a row, in the order of the report's columns. */
-export const MARGIN_COLUMNS = [
-  "orders",
-  "gross_sales",
-  "admin_fee",
-  "service_fee",
-  "ams_commission",
-  "program_fee",
-  "campaign_fee",
-  "seller_voucher",
-  "net_payout",
-  "supplier_cost",
-  "refunds",
-  "net_margin",
-  "net_margin_pct",
-  "unsettled",
-] as const;
+/** GET /api/reports/margin: the scope (store, order days), the grouping and the format. */
+export const MarginReportQuery = StoreAndDayFilters.extend({
+  group: z.enum(MARGIN_GROUPS).default("month"),
+  format: z.enum(["json", "csv"]).default("json"),
+})
+  .strict()
+  .superRefine(refineDayRange);
 
-export type MarginFigures = Record<Exclude<(typeof MARGIN_COLUMNS)[number], "net_margin_pct">, number> & {
-  /** Net margin in percent of gross sales, two decimals; null when there were no sales. */
-  net_margin_pct: number | null;
-};
+const rupiah = z.number().int().describe("Whole rupiah.");
 
-export interface MarginRow extends MarginFigures {
-  /** `YYYY-MM`, the store's name or the SKU; null for the SKU group's invoices without a line. */
-  key: string | null;
-}
+/** Every amount of a row, in the order of the report's columns (the CSV's too). */
+export const MarginFiguresSchema = z.object({
+  orders: z.number().int(),
+  gross_sales: rupiah,
+  admin_fee: rupiah,
+  service_fee: rupiah,
+  ams_commission: rupiah,
+  program_fee: rupiah,
+  campaign_fee: rupiah,
+  seller_voucher: rupiah,
+  net_payout: rupiah,
+  supplier_cost: rupiah,
+  refunds: rupiah,
+  net_margin: rupiah,
+  net_margin_pct: z.number().nullable().describe("Net margin in percent of gross sales, two decimals; null when there were no sales."),
+  unsettled: rupiah,
+});
+export type MarginFigures = z.infer<typeof MarginFiguresSchema>;
+export const MARGIN_COLUMNS = MarginFiguresSchema.keyof().options;
+
+const MarginRowSchema = MarginFiguresSchema.extend({
+  key: z.string().nullable().describe("`YYYY-MM`, the store's name or the SKU; null for the SKU group's invoices without a line."),
+});
+export type MarginRow = z.infer<typeof MarginRowSchema>;
 
 export interface MarginReport {
   group: MarginGroup;
   rows: MarginRow[];
   totals: MarginFigures;
 }
+
+/** GET /api/reports/margin's JSON: the report with the filters it ran with (the store by name). */
+export const MarginReportAnswerSchema = z
+  .object({
+    group: z.enum(MARGIN_GROUPS),
+    filters: z.object({ store: z.string().nullable(), from: z.string().nullable(), to: z.string().nullable() }),
+    rows: z.array(MarginRowSchema),
+    totals: MarginFiguresSchema,
+  })
+  .meta({ id: "MarginReport" });
+export type MarginReportAnswer = z.infer<typeof MarginReportAnswerSchema>;
 
 export interface MarginQuery extends StoreAndDayScope {
   group: MarginGroup;

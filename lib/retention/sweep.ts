@@ -10,6 +10,7 @@
  * What is deleted is logged and counted (dropflow_retention_deleted_total).
  */
 import { sql } from "drizzle-orm";
+import { z } from "zod";
 import { type Database, queryRows } from "../db/client.js";
 import type { Logger } from "../log/index.js";
 import type { MetricsStore } from "../kv/metrics-store.js";
@@ -22,15 +23,16 @@ const ROW_BATCH = 5_000;
 const FILE_BATCH = 100;
 const ENDED = sql`('completed', 'completed_with_errors', 'completed_with_gaps', 'failed', 'cancelled')`;
 
-export interface RetentionReport {
-  log_records: number;
-  row_errors: number;
-  dry_run_rows: number;
-  chunk_rows: number;
-  files: number;
-  /** False when the budget ran out first: the next run goes on. */
-  finished: boolean;
-}
+/** What one retention pass deleted (GET /api/cron/retention). */
+export const RetentionReportSchema = z.object({
+  log_records: z.number().int(),
+  row_errors: z.number().int(),
+  dry_run_rows: z.number().int(),
+  chunk_rows: z.number().int(),
+  files: z.number().int(),
+  finished: z.boolean().describe("False when the budget ran out first: the next run goes on."),
+});
+export type RetentionReport = z.infer<typeof RetentionReportSchema>;
 
 export interface RetentionDeps {
   db: Database;

@@ -2,7 +2,7 @@
  * GET /api/catalogue: the synced items, by source, with a search over name, sku and
  * handle, paged by keyset on the item id. Retired items are listed only when asked.
  */
-import { invalidCursor } from "../jobs/list-cursor.js";
+import { invalidCursor, NextCursor } from "../jobs/list-cursor.js";
 import { containsPattern } from "../db/like.js";
 import { sql } from "drizzle-orm";
 import { z } from "zod";
@@ -19,23 +19,28 @@ export const CatalogueQuery = z.object({
 });
 export type CatalogueQuery = z.output<typeof CatalogueQuery>;
 
-export interface CatalogueItemView {
-  source: string;
-  account: string;
-  external_id: string;
-  handle: string;
-  sku: string | null;
-  name: string | null;
-  price: string | null;
-  currency: string | null;
-  stock: number | null;
-  status: string | null;
-  retired_at: string | null;
-  updated_at: string;
-}
+export const CatalogueItemViewSchema = z.object({
+  source: z.enum(SYNC_SOURCES),
+  account: z.string(),
+  external_id: z.string().describe("The item's id upstream."),
+  handle: z.string().describe("dropflow's stable handle for the item: given once, never changed."),
+  sku: z.string().nullable(),
+  name: z.string().nullable(),
+  price: z.string().nullable().describe("A decimal, as text: exact."),
+  currency: z.string().nullable(),
+  stock: z.number().int().nullable(),
+  status: z.string().nullable(),
+  retired_at: z.string().nullable().describe("When a complete run last did not see it; null while it is live."),
+  updated_at: z.string(),
+});
+export type CatalogueItemView = z.infer<typeof CatalogueItemViewSchema>;
+
+/** GET /api/catalogue: a page of items, by id. */
+export const CataloguePageSchema = z.object({ items: z.array(CatalogueItemViewSchema), next_cursor: NextCursor });
+export type CataloguePage = z.infer<typeof CataloguePageSchema>;
 
 /** LIKE's own wildcards in a search are literal characters. */
-export async function listCatalogue(db: Database, query: CatalogueQuery): Promise<{ items: CatalogueItemView[]; next_cursor: string | null }> {
+export async function listCatalogue(db: Database, query: CatalogueQuery): Promise<CataloguePage> {
   let after: number | null = null;
   if (query.cursor !== undefined) {
     after = Number(Buffer.from(query.cursor, "base64url").toString("utf8"));

@@ -4,8 +4,9 @@
  * row is inserted with its job, and the partial unique index refuses a second active
  * one, so two starts racing each other cannot both win.
  */
+import { z } from "zod";
 import type { Database } from "../db/client.js";
-import type { SyncMode, SyncSource } from "../db/schema.js";
+import { SYNC_MODES, SYNC_SOURCES, type SyncMode, type SyncSource } from "../db/schema.js";
 import { AppError } from "../errors.js";
 import { uuidv7 } from "../jobs/ids.js";
 import { findJob, type JobEngine } from "../jobs/index.js";
@@ -14,16 +15,17 @@ import type { Upstreams } from "./kind.js";
 import { SYNC_KIND, type SyncParams } from "./params.js";
 import { activeSyncRun, finishSyncRun, insertSyncRun, lastCompleteRunDay } from "./runs.js";
 
-export interface StartedRun {
-  job_id: string;
-  source: SyncSource;
-  account: string;
-  mode: SyncMode;
-  since: string | null;
-  status_url: string;
-  /** Why the run is not what was asked for (an incremental run with nothing to be incremental from). */
-  note?: string;
-}
+/** A run started (POST /api/sync/:source's 202, and each run a cron tick started). */
+export const StartedRunSchema = z.object({
+  job_id: z.string(),
+  source: z.enum(SYNC_SOURCES),
+  account: z.string(),
+  mode: z.enum(SYNC_MODES),
+  since: z.string().nullable().describe("Incremental SAP runs: items updated on or after this day."),
+  status_url: z.string(),
+  note: z.string().optional().describe("Why the run is not what was asked for (an incremental run with nothing to be incremental from)."),
+});
+export type StartedRun = z.infer<typeof StartedRunSchema>;
 
 class RunActive extends Error {}
 

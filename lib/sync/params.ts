@@ -46,6 +46,12 @@ export type SyncPayload = z.infer<typeof SyncPayload>;
 export type EmagPagesPayload = Extract<SyncPayload, { step: "emag_pages" }>;
 export type SapRangePayload = Extract<SyncPayload, { step: "sap_range" }>;
 
+/** The `[source]` of POST /api/sync/:source. */
+export const SyncSourceParams = z.object({ source: z.enum(SYNC_SOURCES) });
+
+/** GET /api/cron/sync-sap: incremental every 15 minutes, `?mode=full` nightly (vercel.json). */
+export const SapCronQuery = z.object({ mode: z.enum(SYNC_MODES).default("incremental") });
+
 /** POST /api/sync/:source's body. */
 export const SyncRequest = z
   .object({

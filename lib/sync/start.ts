@@ -3,12 +3,13 @@
  * Idempotency-Key) and Vercel cron (every configured account of the source; a run
  * still going is reported, not an error, so the cron's log stays green).
  */
-import type { SyncMode, SyncSource } from "../db/schema.js";
+import { z } from "zod";
+import { SYNC_SOURCES, type SyncMode, type SyncSource } from "../db/schema.js";
 import { AppError } from "../errors.js";
 import { fingerprint, withIdempotency } from "../http/idempotency.js";
 import { json } from "../http/respond.js";
 import type { Runtime } from "../runtime.js";
-import { accountsOf, checkMode, chooseAccount, type StartedRun, startSyncRun } from "./create.js";
+import { accountsOf, checkMode, chooseAccount, StartedRunSchema, startSyncRun } from "./create.js";
 import type { SyncRequest } from "./params.js";
 
 /** The mode a run gets when the caller names none: eMAG can only scan in full; SAP reads what changed. */
@@ -32,14 +33,16 @@ export async function startRunFromApi(
   });
 }
 
-export interface CronStartReport {
-  source: SyncSource;
-  started: StartedRun[];
-  /** Accounts whose previous run is still going: this tick starts nothing for them. */
-  running: Array<{ account: string; job_id: string | null }>;
-  /** No account of the source is configured: nothing to do. */
-  configured: boolean;
-}
+/** What a cron tick did: the runs it started, and the accounts whose run was still going. */
+export const CronStartReportSchema = z.object({
+  source: z.enum(SYNC_SOURCES),
+  started: z.array(StartedRunSchema),
+  running: z
+    .array(z.object({ account: z.string(), job_id: z.string().nullable() }))
+    .describe("Accounts whose previous run is still going: this tick starts nothing for them."),
+  configured: z.boolean().describe("False when no account of the source is configured: nothing to do."),
+});
+export type CronStartReport = z.infer<typeof CronStartReportSchema>;
 
 export async function startRunsFromCron(runtime: Runtime, source: SyncSource, mode: SyncMode, correlationId: string): Promise<CronStartReport> {
   const accounts = accountsOf(runtime.upstreams(), source);

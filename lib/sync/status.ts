@@ -7,16 +7,63 @@
  */
 import { invalidCursor } from "../jobs/list-cursor.js";
 import { sql } from "drizzle-orm";
+import { z } from "zod";
 import { type Database, queryRows } from "../db/client.js";
-import type { SyncSource } from "../db/schema.js";
+import { JOB_STATUSES, SYNC_MODES, SYNC_SOURCES, type SyncSource } from "../db/schema.js";
 import { AppError } from "../errors.js";
-import { chunkCounterSums, type JobEngine, type JobView } from "../jobs/index.js";
+import { chunkCounterSums, type JobEngine, type JobView, NextCursor, ProgressSchema } from "../jobs/index.js";
 import type { SyncStateStore } from "../kv/sync-state.js";
 import { SYNC_KIND, SyncParams } from "./params.js";
 import { findSyncRun, type SyncRunRow } from "./runs.js";
 import { readRunStats, STAT_NAMES } from "./stats.js";
 
 const ACTIVE = new Set(["queued", "planning", "running"]);
+const count = z.number().int();
+
+/** The run record (docs/sync.md, "The run record"): GET /api/sync/runs/:id and each run of the list. */
+export const SyncRunRecordSchema = z
+  .object({
+    id: z.string(),
+    source: z.enum(SYNC_SOURCES),
+    account: z.string(),
+    mode: z.enum(SYNC_MODES),
+    since: z.string().nullable(),
+    trigger: z.enum(["cron", "api"]),
+    status: z.enum(JOB_STATUSES),
+    reason: z.string().nullable().describe("Why it failed, or why it could not prove it saw everything (completed_with_gaps)."),
+    expected: z.object({ at_start: count.nullable(), at_end: count.nullable() }).describe("What the upstream counted at the start and the end."),
+    seen_unique: count.nullable(),
+    items: z.object({ created: count, updated: count, unchanged: count, duplicates: count, rejected: count, retired: count }),
+    pages: z.object({ read: count, failed: count, cap_hit: z.boolean() }),
+    requests: z.object({
+      total: count,
+      throttled_429: count,
+      retries: count,
+      logins: count,
+      logouts: count,
+      rate_per_s: z.number().nullable(),
+    }),
+    created_at: z.string(),
+    started_at: z.string().nullable(),
+    finished_at: z.string().nullable(),
+    heartbeat_at: z.string().nullable(),
+    duration_s: z.number(),
+    progress: ProgressSchema,
+  })
+  .meta({ id: "SyncRunRecord" });
+export type SyncRunRecord = z.infer<typeof SyncRunRecordSchema>;
+
+/** GET /api/sync/runs: one source's or account's runs, a page at a time. */
+export const SyncRunListQuery = z.object({
+  source: z.enum(SYNC_SOURCES).optional(),
+  account: z.string().min(1).max(40).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(200).optional(),
+});
+
+/** GET /api/sync/runs: a page of run records, newest first. */
+export const SyncRunListSchema = z.object({ runs: z.array(SyncRunRecordSchema), next_cursor: NextCursor });
+export type SyncRunList = z.infer<typeof SyncRunListSchema>;
 
 export async function requireSyncRun(engine: JobEngine, db: Database, id: string): Promise<{ view: JobView; run: SyncRunRow }> {
   const job = await engine.requireJob(id);
@@ -25,7 +72,7 @@ export async function requireSyncRun(engine: JobEngine, db: Database, id: string
   return { view: await engine.view(job), run };
 }
 
-export async function syncRunRecord(deps: { db: Database; store: SyncStateStore }, view: JobView, run: SyncRunRow) {
+export async function syncRunRecord(deps: { db: Database; store: SyncStateStore }, view: JobView, run: SyncRunRow): Promise<SyncRunRecord> {
   const params = SyncParams.parse(view.params);
   const active = ACTIVE.has(view.status);
   // A running run's counts are its committed chunks'; its request statistics live in the sync state store.
@@ -80,8 +127,6 @@ function failedReason(view: JobView, run: SyncRunRow): string {
   if (run.expectedAtStart === null) return `the run could not count the items at its start: ${run.startError ?? view.last_error ?? "its start failed"}`;
   return view.last_error ?? "the run failed";
 }
-
-export type SyncRunRecord = Awaited<ReturnType<typeof syncRunRecord>>;
 
 /** Statistics names the record reads, for documentation and tests. */
 export const RUN_STATISTICS = STAT_NAMES;

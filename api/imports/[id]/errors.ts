@@ -1,24 +1,14 @@
-import { z } from "zod";
 import type { Database } from "../../../lib/db/client.js";
 import { type CsvRow, csvDownload } from "../../../lib/downloads/csv.js";
 import { json, route } from "../../../lib/http/index.js";
-import { listRowErrors, requireImport } from "../../../lib/imports/status.js";
-
-const Query = z.object({
-  id: z.string().uuid(),
-  code: z.string().max(40).optional(),
-  file: z.string().uuid().optional(),
-  cursor: z.coerce.number().int().min(0).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-  format: z.enum(["json", "csv"]).default("json"),
-});
+import { listRowErrors, requireImport, type RowErrorPage, RowErrorQuery } from "../../../lib/imports/status.js";
 
 const CSV_HEADER: CsvRow = ["file", "line", "column", "code", "message", "raw"];
 /** Rows per query while streaming the CSV: one page is what the download holds in memory. */
 const CSV_PAGE_ROWS = 5000;
 
 /** Row errors of an import, page by page (JSON) or all of them as one streamed CSV download. */
-export const GET = route({ operation: "listImportErrors", auth: "api", query: Query }, async ({ query, runtime }) => {
+export const GET = route({ operation: "listImportErrors", auth: "api", query: RowErrorQuery }, async ({ query, runtime }) => {
   const engine = await runtime.engine();
   const job = await requireImport(engine, query.id);
   const { db } = await runtime.database();
@@ -27,7 +17,7 @@ export const GET = route({ operation: "listImportErrors", auth: "api", query: Qu
     return csvDownload(`import-${job.id}-errors.csv`, CSV_HEADER, rowErrorRecords(db, job.id, filter));
   }
   const page = await listRowErrors(db, job.id, { ...filter, afterId: query.cursor, limit: query.limit });
-  return json({ errors: page.errors, next_cursor: page.nextId === null ? null : String(page.nextId) });
+  return json({ errors: page.errors, next_cursor: page.nextId === null ? null : String(page.nextId) } satisfies RowErrorPage);
 });
 
 /** Every row error of the import as CSV records, one page queried at a time. */

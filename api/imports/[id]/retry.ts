@@ -1,14 +1,14 @@
-import { z } from "zod";
 import { json, route } from "../../../lib/http/index.js";
-import { requireImport } from "../../../lib/imports/status.js";
+import { type ImportRetried, requireImport } from "../../../lib/imports/status.js";
+import { JobIdParams } from "../../../lib/jobs/index.js";
 
 /** Re-runs the import's chunks that failed as a whole. */
 export const POST = route(
-  { operation: "retryImport", auth: "api", query: z.object({ id: z.string().uuid() }) },
+  { operation: "retryImport", auth: "api", query: JobIdParams },
   async ({ query, runtime }) => {
     const engine = await runtime.engine();
     await requireImport(engine, query.id);
     const chunks = await engine.retry(query.id);
-    return json({ retried_chunks: chunks, status_url: `/api/imports/${query.id}` }, { status: 202 });
+    return json({ retried_chunks: chunks, status_url: `/api/imports/${query.id}` } satisfies ImportRetried, { status: 202 });
   },
 );

@@ -1,12 +1,12 @@
-import { z } from "zod";
 import { json, route } from "../../../lib/http/index.js";
+import { JobIdParams, type JobRetried } from "../../../lib/jobs/index.js";
 
 /** Re-runs the chunks that failed as a whole; rows rejected for bad data stay rejected. */
 export const POST = route(
-  { operation: "retryJob", auth: "api", query: z.object({ id: z.string().uuid() }) },
+  { operation: "retryJob", auth: "api", query: JobIdParams },
   async ({ query, runtime }) => {
     const engine = await runtime.engine();
     const chunks = await engine.retry(query.id);
-    return json({ retried_chunks: chunks, job: await engine.view(await engine.requireJob(query.id)) }, { status: 202 });
+    return json({ retried_chunks: chunks, job: await engine.view(await engine.requireJob(query.id)) } satisfies JobRetried, { status: 202 });
   },
 );

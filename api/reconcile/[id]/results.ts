@@ -1,6 +1,4 @@
-import { z } from "zod";
 import type { Database } from "../../../lib/db/client.js";
-import { RECONCILE_OUTCOMES } from "../../../lib/db/schema.js";
 import { type CsvRow, csvDownload } from "../../../lib/downloads/csv.js";
 import { json, route } from "../../../lib/http/index.js";
 import {
@@ -8,25 +6,18 @@ import {
   encodeResultCursor,
   listResults,
   type ResultFilter,
+  type ResultPage,
+  ResultQuery,
 } from "../../../lib/reconcile/results.js";
 import { requireReconcile } from "../../../lib/reconcile/status.js";
 import { resolveStore } from "../../../lib/stores/resolve.js";
-
-const Query = z.object({
-  id: z.string().uuid(),
-  outcome: z.enum(RECONCILE_OUTCOMES).optional(),
-  store: z.string().trim().min(1).max(200).optional(),
-  cursor: z.string().max(400).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-  format: z.enum(["json", "csv"]).default("json"),
-});
 
 const CSV_HEADER: CsvRow = ["store", "invoice", "outcome", "expected", "actual", "diff", "split_invoice", "order_date"];
 /** Rows per query while streaming the CSV: one page is what the download holds in memory. */
 const CSV_PAGE_ROWS = 5000;
 
 /** A run's results, page by page (JSON) or all of them as one streamed CSV download. */
-export const GET = route({ operation: "listReconcileResults", auth: "api", query: Query }, async ({ query, runtime }) => {
+export const GET = route({ operation: "listReconcileResults", auth: "api", query: ResultQuery }, async ({ query, runtime }) => {
   const engine = await runtime.engine();
   const job = await requireReconcile(engine, query.id);
   const { db } = await runtime.database();
@@ -39,7 +30,7 @@ export const GET = route({ operation: "listReconcileResults", auth: "api", query
   }
   const after = query.cursor === undefined ? undefined : decodeResultCursor(query.cursor);
   const page = await listResults(db, job.id, { ...filter, after, limit: query.limit });
-  return json({ results: page.results, next_cursor: page.next === null ? null : encodeResultCursor(page.next) });
+  return json({ results: page.results, next_cursor: page.next === null ? null : encodeResultCursor(page.next) } satisfies ResultPage);
 });
 
 async function* resultRecords(db: Database, jobId: string, filter: ResultFilter): AsyncGenerator<CsvRow> {

@@ -36,7 +36,7 @@ export async function runsCommand(ctx: CommandContext, limit: number): Promise<E
       const params = ImportParams.safeParse(run.params);
       const fileType = params.success ? (params.data.file_type ?? params.data.kind ?? "") : "";
       const files = params.success ? (params.data.files?.length ?? 0) : 0;
-      return { ...base, about: `${fileType}, ${files} file${files === 1 ? "" : "s"}, ${count(run.progress.rows.done)} rows` };
+      return { ...base, about: `${fileType}, ${files} file${files === 1 ? "" : "s"}, ${count(run.progress.rows.done + run.progress.rows.failed)} rows` };
     }
     if (run.type === "reconcile") {
       const invoices = Object.values(run.counts).reduce((sum, n) => sum + n, 0);

@@ -10,6 +10,15 @@ export type FileType = "purchases" | "settlements";
  */
 export type FileErrorCode = "not_csv" | "bad_encoding" | "unknown_header" | "empty_file" | "line_too_long";
 
+/** What each file error code means (docs/imports.md tells more; docs/api.md's catalogue lists these). */
+export const FILE_ERROR_MEANINGS: Record<FileErrorCode, string> = {
+  empty_file: "0 bytes, or only whitespace and a byte-order mark.",
+  not_csv: "An Excel workbook, a zip, gzip or PDF file, or binary data (a NUL byte anywhere in the file).",
+  bad_encoding: "Not UTF-8: UTF-16, or a byte that is not valid UTF-8 anywhere in the file.",
+  unknown_header: "The header is not one dropflow knows (a purchase export lacking required columns; a settlement report without `No. Pesanan` and `Total Penghasilan` among its first 100 lines).",
+  line_too_long: "The header line, or a line before it, does not end within the file's first 1 MiB (MAX_HEAD_BYTES).",
+};
+
 /**
  * Why the tokenizer could not read a record cleanly (row error codes, part of the
  * public API). `stray_quote`: a quote inside an unquoted field, a quoted field that is
