@@ -177,8 +177,9 @@ describe.each(adapters)("job engine ($name)", (adapter) => {
       const job = await create({ chunks: 8, rows_per_chunk: 10, offset });
       const done = await waitForJob(job.id);
       expect(crashed).toBe(true);
-      // Recovered by the watchdog from job_chunks, not by a second run of the chunk.
-      expect(logs.records.some((r) => r.event === "state_restored" && r.job_id === job.id)).toBe(true);
+      // Recovered by the watchdog from job_chunks, not by a second run of the chunk (the
+      // counts below). It logs that just after the catch-up that ends the job: wait for it.
+      await expect.poll(() => logs.records.some((r) => r.event === "state_restored" && r.job_id === job.id)).toBe(true);
       expect(done.status).toBe("completed");
       expect(done.counters).toMatchObject({
         rows_done: 80,
