@@ -9,6 +9,7 @@ import type { z } from "zod";
 import { type CliFlags, ConfigError, loadCliSettings } from "../config.js";
 import { SYNC_MODES, SYNC_SOURCES, type SyncSource } from "../db/schema.js";
 import { refineDayRange, ReconcileRequest, StoreAndDayFilters } from "../reconcile/params.js";
+import type { MarginGroup } from "../reports/margin.js";
 import { SyncRequest } from "../sync/params.js";
 import { VERSION } from "../version.js";
 import { DropflowApi } from "./api-client.js";
@@ -27,6 +28,12 @@ import { type CliStreams, Output } from "./output.js";
 export const DEFAULT_URL = "http://localhost:3000";
 /** The margin report's groups (lib/reports/margin.ts MARGIN_GROUPS; not imported: it loads the database layer). */
 const MARGIN_GROUPS = ["month", "store", "sku"] as const;
+// ...but checked against it by tsc (a type import).
+const _sameGroups: [(typeof MARGIN_GROUPS)[number]] extends [MarginGroup]
+  ? [MarginGroup] extends [(typeof MARGIN_GROUPS)[number]]
+    ? true
+    : false
+  : false = true;
 
 const MarginQuery = StoreAndDayFilters.superRefine(refineDayRange);
 const JobId = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

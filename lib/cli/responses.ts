@@ -5,6 +5,15 @@
  */
 import { z } from "zod";
 import { JOB_STATUSES } from "../db/schema.js";
+import type { ImportCreated as ApiImportCreated } from "../imports/create.js";
+import type { ImportList as ApiImportList, ImportStatus as ApiImportStatus, RowErrorPage as ApiRowErrorPage } from "../imports/status.js";
+import type { UploadAnswer as ApiUploadAnswer, UploadSettings as ApiUploadSettings } from "../imports/uploads.js";
+import type { JobView as ApiJobView } from "../jobs/engine.js";
+import type { ReconcileStarted as ApiReconcileStarted } from "../reconcile/create.js";
+import type { ReconcileRunList as ApiReconcileRunList, ReconcileRunStatus as ApiReconcileRunStatus } from "../reconcile/status.js";
+import type { MarginReportAnswer as ApiMarginReportAnswer } from "../reports/margin.js";
+import type { StartedRun as ApiStartedRun } from "../sync/create.js";
+import type { SyncRunList as ApiSyncRunList, SyncRunRecord as ApiSyncRunRecord } from "../sync/status.js";
 
 export const JobStatus = z.enum(JOB_STATUSES);
 export type JobStatus = z.output<typeof JobStatus>;
@@ -176,3 +185,27 @@ export type MarginReport = z.output<typeof MarginReport>;
 export const ImportList = z.object({ imports: z.array(JobView), next_cursor: z.string().nullable() }).loose();
 export const ReconcileList = z.object({ runs: z.array(ReconcileView), next_cursor: z.string().nullable() }).loose();
 export const SyncRunList = z.object({ runs: z.array(SyncRunView), next_cursor: z.string().nullable() }).loose();
+
+/**
+ * The API's own answer types (the zod schemas next to the code that builds them) must
+ * each be accepted by the CLI's schema of it: tsc checks it here, so a change of a field
+ * the CLI reads fails the typecheck instead of a command. Type imports only: the CLI
+ * does not load the server's modules (their database and logging layers) to run.
+ */
+type Accepts<Schema extends z.ZodType, Answer extends z.input<Schema>> = Answer;
+export type _AnswersTheCliReads = [
+  Accepts<typeof JobView, ApiJobView>,
+  Accepts<typeof ImportView, ApiImportStatus>,
+  Accepts<typeof RowErrorPage, ApiRowErrorPage>,
+  Accepts<typeof ImportList, ApiImportList>,
+  Accepts<typeof ImportCreated, ApiImportCreated>,
+  Accepts<typeof UploadSettings, ApiUploadSettings>,
+  Accepts<typeof ClientTokenAnswer, Extract<ApiUploadAnswer, { type: "blob.generate-client-token" }>>,
+  Accepts<typeof ReconcileView, ApiReconcileRunStatus>,
+  Accepts<typeof ReconcileList, ApiReconcileRunList>,
+  Accepts<typeof RunStarted, ApiReconcileStarted>,
+  Accepts<typeof SyncStarted, ApiStartedRun>,
+  Accepts<typeof SyncRunView, ApiSyncRunRecord>,
+  Accepts<typeof SyncRunList, ApiSyncRunList>,
+  Accepts<typeof MarginReport, ApiMarginReportAnswer>,
+];

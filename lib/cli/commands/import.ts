@@ -7,6 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { applyBlobSdkSettings } from "../../config.js";
+import type { ImportStatus } from "../../imports/status.js";
 import type { CommandContext } from "../context.js";
 import { CliError, type ExitCode } from "../exit-codes.js";
 import { follow } from "../follow.js";
@@ -19,6 +20,12 @@ import { localFiles, uploadFiles, uploadTarget } from "../upload.js";
 /** What POST /api/imports calls `file_type` (`kind` is its older name). */
 export const FILE_TYPES = ["purchases", "settlements"] as const;
 export type FileType = (typeof FILE_TYPES)[number];
+// The API's own list, checked by tsc (a type import: the server's module is not loaded).
+const _sameAsTheApi: [FileType] extends [NonNullable<ImportStatus["file_type"]>]
+  ? [NonNullable<ImportStatus["file_type"]>] extends [FileType]
+    ? true
+    : false
+  : false = true;
 
 export interface ImportArgs {
   files: string[];
