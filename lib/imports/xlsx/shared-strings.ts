@@ -10,12 +10,17 @@ import { parsePart } from "./xml.js";
 import type { WorkbookZip } from "./zip.js";
 
 const SLAB_BYTES = 8 * 1024 * 1024;
+const STRINGS_PER_PAGE = 65_536;
 
 export class SharedStrings {
   private readonly slabs: Buffer[] = [];
   private used = 0;
-  /** Per string: slab index, start, end (three Uint32 each). */
-  private index = new Uint32Array(3 * 1024);
+  /**
+   * Per string: slab index, start, end (three Uint32 each), in fixed pages: growing
+   * one array by doubling would hold the old and the new copy at once (tens of MB
+   * for millions of strings).
+   */
+  private readonly pages: Uint32Array[] = [];
   private count = 0;
   private bytes = 0;
 
@@ -47,20 +52,22 @@ export class SharedStrings {
     const slab = this.slabs.length - 1;
     const start = this.used;
     this.used += (this.slabs[slab] as Buffer).write(text, start);
-    if (3 * (this.count + 1) > this.index.length) {
-      const grown = new Uint32Array(this.index.length * 2);
-      grown.set(this.index);
-      this.index = grown;
-    }
-    this.index.set([slab, start, this.used], 3 * this.count);
+    const offset = 3 * (this.count % STRINGS_PER_PAGE);
+    if (offset === 0) this.pages.push(new Uint32Array(3 * STRINGS_PER_PAGE));
+    const page = this.pages.at(-1) as Uint32Array;
+    page[offset] = slab;
+    page[offset + 1] = start;
+    page[offset + 2] = this.used;
     this.count += 1;
   }
 
   /** The string at `i`, or undefined for an index the table does not have. */
   at(i: number): string | undefined {
     if (!Number.isInteger(i) || i < 0 || i >= this.count) return undefined;
-    const slab = this.slabs[this.index[3 * i] as number] as Buffer;
-    return slab.toString("utf8", this.index[3 * i + 1], this.index[3 * i + 2]);
+    const page = this.pages[Math.floor(i / STRINGS_PER_PAGE)] as Uint32Array;
+    const offset = 3 * (i % STRINGS_PER_PAGE);
+    const slab = this.slabs[page[offset] as number] as Buffer;
+    return slab.toString("utf8", page[offset + 1], page[offset + 2]);
   }
 }
 

@@ -103,6 +103,14 @@ describe("the streaming workbook reader", () => {
     expect(table.at(-1)).toBeUndefined();
   });
 
+  it("keeps every string of a table larger than one index page", () => {
+    const table = new SharedStrings(64 * 1024 * 1024);
+    const count = 200_000;
+    for (let i = 0; i < count; i++) table.add(`order-${i}`);
+    expect(table.size).toBe(count);
+    for (const i of [0, 65_535, 65_536, 131_072, count - 1]) expect(table.at(i)).toBe(`order-${i}`);
+  });
+
   it("reads column letters as Excel does", () => {
     expect(["A1", "Z9", "AA10", "AM711", "XFD1"].map(columnIndex)).toEqual([0, 25, 26, 38, 16383]);
   });
