@@ -15,10 +15,10 @@ import { readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { upload } from "@vercel/blob/client";
-import { currentEnvironment, loadConfig } from "../lib/config.js";
+import { loadConfig } from "../lib/config.js";
 import { newImportKey } from "../lib/storage/index.js";
 import { generate } from "./generate/run.js";
-import { startDevServer } from "./server.js";
+import { embeddedEnvironment, startDevServer } from "./server.js";
 
 const { values } = parseArgs({
   options: {
@@ -62,23 +62,7 @@ async function main(): Promise<void> {
   out("dropflow demo");
   out(`  data directory: ${dataDir}`);
   const server = await startDevServer({
-    env: {
-      ...currentEnvironment(),
-      DROPFLOW_DATA_DIR: dataDir,
-      PORT: "0",
-      LOG_LEVEL: "warn",
-      DATABASE_URL: "",
-      UPSTASH_REDIS_REST_URL: "",
-      KV_REST_API_URL: "",
-      QSTASH_TOKEN: "",
-      BLOB_READ_WRITE_TOKEN: "",
-      // The built-in simulators stand in for eMAG and SAP.
-      EMAG_ACCOUNTS: "",
-      SAP_URL: "",
-      SAP_COMPANY_DB: "",
-      SAP_USER: "",
-      SAP_PASSWORD: "",
-    },
+    env: embeddedEnvironment(dataDir),
     simulators: { offers: DEMO_OFFERS, items: DEMO_ITEMS },
   });
   const base = server.url.replace("localhost", "127.0.0.1");

@@ -15,10 +15,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { Page } from "playwright-core";
-import { currentEnvironment } from "../lib/config.js";
 import { launchChromium, missingChromium } from "./browser.js";
 import { generate } from "./generate/run.js";
-import { startDevServer } from "./server.js";
+import { embeddedEnvironment, startDevServer } from "./server.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const { values } = parseArgs({
@@ -43,23 +42,7 @@ async function main(): Promise<void> {
   const out = path.resolve(String(values.out));
   await mkdir(out, { recursive: true });
   const server = await startDevServer({
-    env: {
-      ...currentEnvironment(),
-      DROPFLOW_DATA_DIR: dataDir,
-      PORT: "0",
-      LOG_LEVEL: "warn",
-      // Embedded defaults whatever the shell has set: PGlite, in-memory state, the stand-ins.
-      DATABASE_URL: "",
-      UPSTASH_REDIS_REST_URL: "",
-      KV_REST_API_URL: "",
-      QSTASH_TOKEN: "",
-      BLOB_READ_WRITE_TOKEN: "",
-      EMAG_ACCOUNTS: "",
-      SAP_URL: "",
-      SAP_COMPANY_DB: "",
-      SAP_USER: "",
-      SAP_PASSWORD: "",
-    },
+    env: embeddedEnvironment(dataDir),
     simulators: { offers: 600, items: 800 },
   });
   const browser = await launchChromium(DESKTOP);

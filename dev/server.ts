@@ -6,7 +6,7 @@
 import { createServer, type Server } from "node:http";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { type Config, ConfigError, type Environment, loadConfig } from "../lib/config.js";
+import { type Config, ConfigError, currentEnvironment, type Environment, loadConfig } from "../lib/config.js";
 import { DataDirInUseError } from "../lib/db/data-dir-lock.js";
 import { migrateDatabase } from "../lib/db/migrate.js";
 import { logger } from "../lib/log/index.js";
@@ -22,6 +22,31 @@ import { TEST_JOB_KINDS } from "./test-kinds.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const log = logger("dev");
+
+/**
+ * The environment of a dev server on embedded defaults whatever the shell has set
+ * (PGlite, in-memory state, the queue and Blob stand-ins, the eMAG and SAP
+ * simulators), its data under `dataDir`, on a free port: what the demo and the
+ * screenshots run on.
+ */
+export function embeddedEnvironment(dataDir: string): Record<string, string | undefined> {
+  return {
+    ...currentEnvironment(),
+    DROPFLOW_DATA_DIR: dataDir,
+    PORT: "0",
+    LOG_LEVEL: "warn",
+    DATABASE_URL: "",
+    UPSTASH_REDIS_REST_URL: "",
+    KV_REST_API_URL: "",
+    QSTASH_TOKEN: "",
+    BLOB_READ_WRITE_TOKEN: "",
+    EMAG_ACCOUNTS: "",
+    SAP_URL: "",
+    SAP_COMPANY_DB: "",
+    SAP_USER: "",
+    SAP_PASSWORD: "",
+  };
+}
 
 export interface DevServerOptions {
   env?: Environment;
