@@ -214,6 +214,12 @@ export const EnvSchema = z.object({
   /** Counts only the commits of this job kind towards DROPFLOW_FAULT_CRASH_AFTER_COMMIT. */
   DROPFLOW_FAULT_CRASH_KIND: z.preprocess(emptyAsUndefined, z.string().max(50).optional()),
   DROPFLOW_CHUNK_ROWS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).max(1_000_000).default(5000)),
+  /** .xlsx imports (docs/imports.md, "Excel workbooks"): the shared-string table a planner may hold. */
+  DROPFLOW_XLSX_MAX_SHARED_STRINGS_MB: z.preprocess(emptyAsUndefined, z.coerce.number().positive().max(1024).default(96)),
+  /** A workbook part (a sheet's XML), and the CSV a sheet converts to, may be at most this large. */
+  DROPFLOW_XLSX_MAX_PART_MB: z.preprocess(emptyAsUndefined, z.coerce.number().positive().default(2048)),
+  /** ...and inflate at most this many times its compressed size (zip bombs inflate thousands of times). */
+  DROPFLOW_XLSX_MAX_RATIO: z.preprocess(emptyAsUndefined, z.coerce.number().min(2).default(200)),
   DROPFLOW_RECONCILE_CHUNK: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).max(1_000_000).default(RECONCILE_CHUNK_INVOICES)),
   DROPFLOW_CHUNK_CONCURRENCY: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).max(1000).default(4)),
   DROPFLOW_MAX_UPLOAD_BYTES: z.preprocess(
@@ -301,6 +307,8 @@ export interface JobsConfig {
   /** A job without heartbeat, or a chunk never claimed, for this long is stuck. */
   stallMs: number;
   chunkRows: number;
+  /** What a workbook may cost the planner that converts it (lib/imports/xlsx/). */
+  workbookLimits: { maxSharedStringBytes: number; maxPartBytes: number; maxRatio: number };
   /**
    * Chunks one process works on at once; more deliveries wait for a slot. Bounds a
    * worker's memory whatever the queue sends it (Vercel's fluid compute hands one
@@ -572,6 +580,11 @@ export function loadConfig(env: Environment = process.env, options: LoadOptions 
       leaseMs: leaseS * 1000,
       stallMs: vars.DROPFLOW_STALL_S * 1000,
       chunkRows: vars.DROPFLOW_CHUNK_ROWS,
+      workbookLimits: {
+        maxSharedStringBytes: Math.round(vars.DROPFLOW_XLSX_MAX_SHARED_STRINGS_MB * 1024 ** 2),
+        maxPartBytes: Math.round(vars.DROPFLOW_XLSX_MAX_PART_MB * 1024 ** 2),
+        maxRatio: vars.DROPFLOW_XLSX_MAX_RATIO,
+      },
       chunkConcurrency: vars.DROPFLOW_CHUNK_CONCURRENCY,
       reconcileChunkInvoices: vars.DROPFLOW_RECONCILE_CHUNK,
     },

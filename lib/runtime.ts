@@ -134,6 +134,7 @@ export function createRuntime(config: Config): Runtime {
     createImportKind({
       objects: objects.get,
       chunkRows: () => config.jobs.chunkRows,
+      workbookLimits: () => config.jobs.workbookLimits,
       onFinished: (job, log) => queueImportWebhook(queue.get, job, log),
       reconcileAfter: async ({ job, db, counters, log: jobLog }) => {
         const createRun = async (params: ReconcileParams, correlationId: string) =>

@@ -144,6 +144,10 @@ export const importFiles = pgTable(
     counts: jsonb("counts").notNull().default({}),
     /** The uploaded object was deleted (retention, or DELETE /api/imports/:id/files): it held buyers' details. */
     objectDeletedAt: timestamp("object_deleted_at", { withTimezone: true }),
+    /** A workbook: the sheet imported (chosen by its header, or named with `sheet`). */
+    sheet: text("sheet"),
+    /** A workbook: the CSV the planner converted its sheet to, the object the chunks read (deleted with the upload). */
+    convertedKey: text("converted_key"),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -168,6 +172,9 @@ export const importRowErrors = pgTable(
     code: text("code").notNull(),
     message: text("message").notNull(),
     raw: text("raw"),
+    /** A workbook's row error: the sheet, and the cell as Excel refers to it (`Income!H57`; `Income!57:57` for the whole row). */
+    sheet: text("sheet"),
+    cell: text("cell"),
   },
   (t) => [
     index("import_row_errors_job_idx").on(t.jobId, t.id),

@@ -45,6 +45,8 @@ interface FileToImport {
   url?: string;
   /** Known from the request's bytes (a multipart part). */
   sha256?: string;
+  /** A workbook: the sheet to import (null: the one whose header fits). */
+  sheet: string | null;
 }
 
 /** The request's files: what its Idempotency-Key fingerprint covers, and where they are once the claim is ours. */
@@ -60,6 +62,7 @@ interface JobFile {
   name: string;
   size: number;
   position: number;
+  sheet: string | null;
 }
 
 /** POST /api/imports, its body read (request.ts); `request` carries the Idempotency-Key. */
@@ -96,7 +99,7 @@ function sentFiles(runtime: Runtime, settings: ImportSettings, parts: FormFile[]
       ...settings,
       files: parts.map((part, i) => ({ name: part.name, size: part.bytes.length, sha256: hashes[i] })),
     },
-    files: () => storeFormParts(runtime, parts, hashes),
+    files: async () => (await storeFormParts(runtime, parts, hashes)).map((part) => ({ ...part, sheet: settings.sheet })),
   };
 }
 
@@ -106,6 +109,7 @@ function namedFiles(runtime: Runtime, settings: ImportSettings, references: File
   const refs = references.map((file, index) => ({
     key: keyOf(file, index, (url) => objects.keyOfUrl(url)),
     name: file.name,
+    sheet: file.sheet ?? settings.sheet,
     ...(file.url ? { url: file.url } : {}),
   }));
   const duplicate = refs.findIndex((ref, i) => refs.findIndex((other) => other.key === ref.key) !== i);
@@ -134,6 +138,7 @@ async function startImport(
     name: ref.name,
     size: heads[position]?.size ?? 0,
     position,
+    sheet: ref.sheet,
   }));
   const jobId = await createImportJob(runtime, settings, storeId, files, hashes, correlationId);
   return json(

@@ -10,6 +10,7 @@ import { chunkOutcomes, sumCountsByKey } from "../jobs/outcomes.js";
 import { FILE_ERROR_MEANINGS, type FileErrorCode } from "./csv/types.js";
 import { ChunkPayload, type ImportParams } from "./job-params.js";
 import type { TakenBack, UpsertCounts, WriteReport } from "./model.js";
+import { WORKBOOK_ERROR_MEANINGS, type WorkbookErrorCode } from "./xlsx/errors.js";
 
 /** Why a file failed or ended unread, besides its CSV (FILE_ERROR_MEANINGS): the planner's and the import's reasons. */
 export const FILE_END_MEANINGS = {
@@ -19,9 +20,9 @@ export const FILE_END_MEANINGS = {
   import_cancelled: "The import was cancelled before this file was read.",
 } as const;
 
-/** Every code an import's file can carry in `error.code`. */
-export type FileFailureCode = FileErrorCode | keyof typeof FILE_END_MEANINGS;
-export const FILE_FAILURE_MEANINGS: Record<FileFailureCode, string> = { ...FILE_ERROR_MEANINGS, ...FILE_END_MEANINGS };
+/** Every code an import's file can carry in `error.code`: its CSV's, its workbook's, the planner's and the import's. */
+export type FileFailureCode = FileErrorCode | WorkbookErrorCode | keyof typeof FILE_END_MEANINGS;
+export const FILE_FAILURE_MEANINGS: Record<FileFailureCode, string> = { ...FILE_ERROR_MEANINGS, ...WORKBOOK_ERROR_MEANINGS, ...FILE_END_MEANINGS };
 
 /** The statuses an import's file shows (import_files.status). */
 export const FILE_STATUSES = ["queued", "running", "completed", "completed_with_errors", "failed", "cancelled"] as const;

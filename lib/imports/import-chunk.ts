@@ -14,6 +14,7 @@ import type { UpsertCounts, WriteReport } from "./model.js";
 import { purchaseValidator, type RowProblem } from "./purchase-rows.js";
 import { upsertPurchases } from "./purchases.js";
 import { settlementValidator } from "./settlement-rows.js";
+import { cellReference, excelRowOf } from "./xlsx/convert.js";
 import { upsertSettlements } from "./settlements.js";
 
 /** A chunk's records, validated, with how to write what passed. */
@@ -82,7 +83,7 @@ export async function commitImportChunk(
   const report = writeReport(at.dryRun);
   const counts = await maybeDry(tx, at.dryRun, (db) => validated.write(db, at.jobId, report));
   await recordDryRunRows(tx, at.jobId, validated.rowType, report, validated.dryRunKey);
-  await insertRowProblems(tx, at.jobId, at.chunk.file_id, [...validated.errors, ...validated.warnings]);
+  await insertRowProblems(tx, at.jobId, at.chunk, [...validated.errors, ...validated.warnings]);
   const rejected = validated.errors.length;
   const counters = {
     rows: validated.rows,
@@ -122,16 +123,27 @@ async function maybeDry(
 
 class DryRunRollback extends Error {}
 
-async function insertRowProblems(db: Database, jobId: string, fileId: string, problems: RowProblem[]): Promise<void> {
+/** Where a row problem is: its line (a workbook's: Excel's row), and a workbook's sheet and cell. */
+function placeOf(chunk: ChunkPayload, problem: RowProblem): { line: number; sheet: string | null; cell: string | null } {
+  if (!chunk.sheet) return { line: problem.line, sheet: null, cell: null };
+  const row = excelRowOf(problem.line, chunk.sheet.shifts);
+  // The converted CSV keeps the sheet's columns in place: field k is column k.
+  const column = problem.column === null ? -1 : chunk.layout.header.indexOf(problem.column);
+  return { line: row, sheet: chunk.sheet.name, cell: cellReference(chunk.sheet.name, column < 0 ? null : column, row) };
+}
+
+async function insertRowProblems(db: Database, jobId: string, chunk: ChunkPayload, problems: RowProblem[]): Promise<void> {
   if (problems.length === 0) return;
   const p = (values: unknown[]) => sql.param(values);
+  const places = problems.map((problem) => placeOf(chunk, problem));
   await queryRows(
     db,
-    sql`insert into import_row_errors (job_id, file_id, line, "column", code, message, raw)
-        select ${jobId}::uuid, ${fileId}::uuid, * from unnest(
-          ${p(problems.map((e) => e.line))}::int[], ${p(problems.map((e) => e.column))}::text[],
+    sql`insert into import_row_errors (job_id, file_id, line, "column", code, message, raw, sheet, cell)
+        select ${jobId}::uuid, ${chunk.file_id}::uuid, * from unnest(
+          ${p(places.map((e) => e.line))}::int[], ${p(problems.map((e) => e.column))}::text[],
           ${p(problems.map((e) => e.code))}::text[], ${p(problems.map((e) => e.message))}::text[],
-          ${p(problems.map((e) => e.raw.slice(0, 10_000)))}::text[]
+          ${p(problems.map((e) => e.raw.slice(0, 10_000)))}::text[],
+          ${p(places.map((e) => e.sheet))}::text[], ${p(places.map((e) => e.cell))}::text[]
         )`,
   );
 }

@@ -30,6 +30,8 @@ const ImportParamsShape = z.object({
         name: z.string(),
         size: z.number().int().min(0),
         position: z.number().int().min(0),
+        /** A workbook: the sheet to import (null: the one whose header fits). */
+        sheet: z.string().nullable().default(null),
       }),
     )
     .min(1)
@@ -54,6 +56,15 @@ export const ChunkPayload = z.object({
   first_line: z.number().int().min(1),
   store_id: z.number().int().nullable(),
   repeated: z.array(z.string()).default([]),
+  /**
+   * A workbook's chunk (it reads the CSV the planner converted the sheet to): the sheet,
+   * and where CSV lines and Excel rows part within the chunk (lib/imports/xlsx/convert.ts),
+   * so row errors name Excel's row and cell.
+   */
+  sheet: z
+    .object({ name: z.string(), shifts: z.array(z.tuple([z.number().int(), z.number().int()])).default([]) })
+    .nullable()
+    .default(null),
   layout: renamedFrom(
     "kind",
     "fileType",

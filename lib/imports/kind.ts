@@ -14,10 +14,12 @@ import { settleImportFiles } from "./file-status.js";
 import { commitImportChunk, validateChunk } from "./import-chunk.js";
 import { ChunkPayload, IMPORT_KIND, ImportParams } from "./job-params.js";
 import { planImport } from "./plan-import.js";
+import type { WorkbookLimits } from "./xlsx/workbook.js";
 
 export function createImportKind(deps: {
   objects: () => ObjectStore;
   chunkRows: () => number;
+  workbookLimits: () => WorkbookLimits;
   /** After the final status and file statuses are written: queues the completion webhook. */
   onFinished?: (job: JobRecord, log: Logger) => Promise<void>;
   /** After the final status, for an import that asked for it: starts the reconcile run over what it landed. */

@@ -14,12 +14,18 @@ import type { ObjectStore } from "../storage/types.js";
 import { type ChunkLayout, type FilePlan, planFileChunks } from "./csv/index.js";
 import type { ChunkPayload, ImportParams } from "./job-params.js";
 import type { FileFailureCode } from "./file-status.js";
+import { planWorkbookFile, type WorkbookSource } from "./workbook-file.js";
+import { containerOf } from "./xlsx/container.js";
+import { excelRowOf, type RowShift } from "./xlsx/convert.js";
+import type { WorkbookLimits } from "./xlsx/workbook.js";
+import { IMPORTS_PREFIX } from "../storage/keys.js";
 
 type ImportFile = ImportParams["files"][number];
 
 export interface ImportPlanDeps {
   objects: () => ObjectStore;
   chunkRows: () => number;
+  workbookLimits: () => WorkbookLimits;
 }
 
 export async function planImport(
@@ -36,9 +42,14 @@ export async function planImport(
       log.warn("file failed", { file: file.name, code, message });
       await markFileFailed(db, file.id, code, message, sha256);
     };
-    const { plan, sha256 } = await readAndPlanFile(deps, file, params.file_type, signal);
+    const read = await readAndPlanFile(deps, file, params.file_type, signal, job.id);
+    if ("refused" in read) {
+      await fail(read.refused.code, read.refused.message);
+      continue;
+    }
+    const { plan, sha256, source } = read;
     if (plan.fileError) {
-      await fail(plan.fileError.code, plan.fileError.message);
+      await fail(plan.fileError.code, source ? workbookMessage(plan.fileError.message, source) : plan.fileError.message);
       continue;
     }
     const twin = seenContent.get(sha256);
@@ -62,8 +73,8 @@ export async function planImport(
       }
       storeId = resolved.storeId;
     }
-    await markFileRunning(db, file.id, sha256, plan.totalRows);
-    for (const chunk of plan.chunks) chunks.push(chunkOfFile(file, chunk, storeId));
+    await markFileRunning(db, file.id, sha256, plan.totalRows, source);
+    plan.chunks.forEach((chunk, k) => chunks.push(chunkOfFile(file, chunk, storeId, source, plan.chunks[k + 1]?.firstLine ?? null)));
   }
   if (failed === params.files.length) {
     throw new PermanentChunkError(`every file failed (${failed} of ${params.files.length}); see each file's error`);
@@ -77,13 +88,22 @@ async function recordedHashes(db: Database, jobId: string): Promise<Map<string, 
   return new Map(rows.map((row) => [row.id, row.sha256]));
 }
 
-/** The planner reads each file once; the content hash rides along on that read. */
+type FileRead =
+  | { plan: FilePlan; sha256: string; source: WorkbookSource | null }
+  | { refused: { code: FileFailureCode; message: string } };
+
+/**
+ * The planner reads each file once; the content hash rides along on that read. A
+ * workbook (its first bytes say so) is converted to CSV on that read and the CSV
+ * planned (workbook-file.ts); anything else is planned as CSV.
+ */
 async function readAndPlanFile(
   deps: ImportPlanDeps,
   file: ImportFile,
   fileType: ImportParams["file_type"],
   signal: AbortSignal,
-): Promise<{ plan: FilePlan; sha256: string }> {
+  jobId: string,
+): Promise<FileRead> {
   const hash = createHash("sha256");
   const stream = (await deps.objects().read(file.key, { signal })).pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
@@ -93,16 +113,79 @@ async function readAndPlanFile(
       },
     }),
   );
-  const plan = await planFileChunks(stream, { fileType, targetRows: deps.chunkRows(), signal });
-  return { plan, sha256: hash.digest("hex") };
+  const { head, bytes } = await peek(stream, 8);
+  const container = containerOf(head);
+  if (!container) {
+    const plan = await planFileChunks(bytes, { fileType, targetRows: deps.chunkRows(), signal });
+    return { plan, sha256: hash.digest("hex"), source: null };
+  }
+  const workbook = await planWorkbookFile({ objects: deps.objects, limits: deps.workbookLimits() }, bytes, {
+    container,
+    convertedKey: `${IMPORTS_PREFIX}converted/${jobId}/${file.id}.csv`,
+    fileType,
+    sheet: file.sheet,
+    targetRows: deps.chunkRows(),
+    signal,
+  });
+  if ("refused" in workbook) return workbook;
+  return { plan: workbook.plan, sha256: hash.digest("hex"), source: workbook.source };
 }
 
-function chunkOfFile(file: ImportFile, chunk: FilePlan["chunks"][number], storeId: number | null): PlannedChunk<ChunkPayload> {
+/** The stream's first `size` bytes (or fewer, if it is shorter), and all of its bytes, those included. */
+async function peek(stream: ReadableStream<Uint8Array>, size: number): Promise<{ head: Uint8Array; bytes: AsyncIterable<Uint8Array> }> {
+  const reader = stream.getReader();
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  let done = false;
+  while (length < size && !done) {
+    const next = await reader.read();
+    if (next.done) done = true;
+    else {
+      parts.push(next.value);
+      length += next.value.length;
+    }
+  }
+  async function* all(): AsyncGenerator<Uint8Array> {
+    try {
+      yield* parts;
+      while (!done) {
+        const next = await reader.read();
+        if (next.done) done = true;
+        else yield next.value;
+      }
+    } finally {
+      if (!done) await reader.cancel();
+      reader.releaseLock();
+    }
+  }
+  return { head: Buffer.concat(parts), bytes: all() };
+}
+
+/** A file error of the converted CSV, said of the workbook's sheet. */
+function workbookMessage(message: string, source: WorkbookSource): string {
+  return `Sheet "${source.sheet}": ${message.replace(/\bLine (\d+)/g, (_, line: string) => `Row ${excelRowOf(Number(line), source.shifts)}`).replace(/\bline (\d+)/g, (_, line: string) => `row ${excelRowOf(Number(line), source.shifts)}`)}`;
+}
+
+/** The shifts that decide the rows of lines [from, to): the last one before `from` and those inside. */
+function shiftsWithin(shifts: readonly RowShift[], from: number, to: number | null): RowShift[] {
+  const before = shifts.filter(([line]) => line <= from).at(-1);
+  const inside = shifts.filter(([line]) => line > from && (to === null || line < to));
+  return before ? [before, ...inside] : inside;
+}
+
+function chunkOfFile(
+  file: ImportFile,
+  chunk: FilePlan["chunks"][number],
+  storeId: number | null,
+  source: WorkbookSource | null,
+  nextFirstLine: number | null,
+): PlannedChunk<ChunkPayload> {
   return {
     payload: {
       file_id: file.id,
       position: file.position,
-      key: file.key,
+      key: source ? source.convertedKey : file.key,
+      sheet: source ? { name: source.sheet, shifts: shiftsWithin(source.shifts, chunk.firstLine, nextFirstLine) } : null,
       start: chunk.startByte,
       end: chunk.endByte,
       first_line: chunk.firstLine,
@@ -123,10 +206,16 @@ async function markFileFailed(db: Database, fileId: string, code: FileFailureCod
     .where(and(eq(importFiles.id, fileId), ne(importFiles.status, "cancelled")));
 }
 
-async function markFileRunning(db: Database, fileId: string, sha256: string, rows: number): Promise<void> {
+async function markFileRunning(db: Database, fileId: string, sha256: string, rows: number, source: WorkbookSource | null): Promise<void> {
   await db
     .update(importFiles)
-    .set({ status: "running", sha256, counts: { rows }, updatedAt: sql`now()` })
+    .set({
+      status: "running",
+      sha256,
+      counts: { rows },
+      ...(source ? { sheet: source.sheet, convertedKey: source.convertedKey } : {}),
+      updatedAt: sql`now()`,
+    })
     .where(and(eq(importFiles.id, fileId), ne(importFiles.status, "cancelled")));
 }
 

@@ -21,6 +21,8 @@ export const MULTIPART_MAX_BYTES = 4 * 1024 * 1024;
 const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
 const MAX_FILES = 200;
 const MAX_NAME_LENGTH = 255;
+/** Excel's own limit on a sheet name. */
+const MAX_SHEET_NAME_LENGTH = 31;
 
 /** What both forms come down to, the files aside. */
 export interface ImportSettings {
@@ -31,6 +33,8 @@ export interface ImportSettings {
   /** Start a reconcile run over what the import landed once it ends (lib/reconcile/after-import.ts). */
   reconcile: boolean;
   callback_url: string | null;
+  /** Workbooks: the sheet to import from each (a file's own `sheet` wins); null: the one whose header fits. */
+  sheet: string | null;
 }
 
 /** A file the JSON form names in object storage, by exactly one of key and url. */
@@ -38,6 +42,8 @@ export interface FileReference {
   key?: string | undefined;
   url?: string | undefined;
   name: string;
+  /** A workbook: the sheet to import. */
+  sheet?: string | undefined;
 }
 
 /** A request to import: files named in object storage (JSON), or sent in the request (multipart). */
@@ -50,6 +56,7 @@ const FileRef = z
     key: z.string().min(1).optional(),
     url: z.string().url().optional(),
     name: z.string().min(1).max(MAX_NAME_LENGTH),
+    sheet: z.string().trim().min(1).max(MAX_SHEET_NAME_LENGTH).optional().describe("A workbook (.xlsx): the sheet to import; without it, the one sheet whose header fits."),
   })
   .refine((file) => Boolean(file.key) !== Boolean(file.url), { message: "give exactly one of key or url" });
 
@@ -67,6 +74,10 @@ const common = {
   dry_run: z.boolean().default(false),
   reconcile: z.boolean().default(false),
   callback_url: z.preprocess(blankAsUndefined, z.string().url().optional()),
+  sheet: z.preprocess(
+    blankAsUndefined,
+    z.string().trim().min(1).max(MAX_SHEET_NAME_LENGTH).optional().describe("Workbooks (.xlsx): the sheet to import from each file (a file's own `sheet` wins)."),
+  ),
 };
 
 /** Exactly one file type, named by file_type or by its alias kind. */
@@ -118,7 +129,7 @@ export const CreateImportForm = z
   })
   .superRefine(requireFileType);
 
-const TEXT_FIELDS = ["file_type", "kind", "store", "lenient_amounts", "dry_run", "reconcile", "callback_url"] as const;
+const TEXT_FIELDS = ["file_type", "kind", "store", "lenient_amounts", "dry_run", "reconcile", "callback_url", "sheet"] as const;
 
 /** Reads and validates the body of POST /api/imports by its content type. */
 export async function readImportRequest(request: Request): Promise<ImportRequest> {
@@ -134,10 +145,11 @@ export async function readImportRequest(request: Request): Promise<ImportRequest
   throw new AppError("unsupported_media_type", "The body must be JSON (application/json) or multipart/form-data.");
 }
 
-type ParsedSettings = Omit<ImportSettings, "callback_url" | "file_type"> & {
+type ParsedSettings = Omit<ImportSettings, "callback_url" | "file_type" | "sheet"> & {
   file_type?: FileType | undefined;
   kind?: FileType | undefined;
   callback_url?: string | undefined;
+  sheet?: string | undefined;
 };
 
 function settingsOf(body: ParsedSettings): ImportSettings {
@@ -151,6 +163,7 @@ function settingsOf(body: ParsedSettings): ImportSettings {
     dry_run: body.dry_run,
     reconcile: body.reconcile,
     callback_url: body.callback_url ?? null,
+    sheet: body.sheet ?? null,
   };
 }
 

@@ -30,11 +30,16 @@ const count = z.number().int();
 export const RowErrorViewSchema = z
   .object({
     file: z.string().describe("The file's name."),
-    line: count.describe("The physical line where the record starts."),
+    line: count.describe("The physical line where the record starts; in a workbook, Excel's row number."),
     column: z.string().nullable().describe("The header as written in the file; null for a problem of the whole record."),
+    sheet: z.string().nullable().describe("A workbook's row error: the sheet; null for a CSV file."),
+    cell: z
+      .string()
+      .nullable()
+      .describe("A workbook's row error: the cell as Excel refers to it (`Income!H57`, or `Income!57:57` for the whole row); null for a CSV file."),
     code: z.enum(ROW_CODES),
     message: z.string(),
-    raw: z.string().nullable().describe("The record as written."),
+    raw: z.string().nullable().describe("The record as written (a workbook's: the row as CSV)."),
   })
   .meta({ id: "RowError" });
 export type RowErrorView = z.infer<typeof RowErrorViewSchema>;
@@ -72,6 +77,7 @@ export const ImportStatusSchema = z
         name: z.string(),
         size: count,
         status: z.enum(FILE_STATUSES),
+        sheet: z.string().nullable().describe("A workbook: the sheet imported (chosen by its header, or named with `sheet`); null for a CSV file."),
         error: z.object({ code: z.enum(FILE_FAILURE_CODES), message: z.string() }).nullable(),
         counts: z.record(z.string(), z.number()).describe("The import's counters summed over this file's chunks."),
       }),
@@ -127,6 +133,7 @@ export async function importStatus(db: Database, view: JobView): Promise<ImportS
       size: file.size,
       // The columns are text; what writes them writes only these values.
       status: file.status as (typeof FILE_STATUSES)[number],
+      sheet: file.sheet,
       error: file.errorCode ? { code: file.errorCode as FileFailureCode, message: file.errorMessage ?? "" } : null,
       counts: file.counts as Record<string, number>,
     })),
@@ -143,7 +150,7 @@ export async function listRowErrors(
 ): Promise<{ errors: RowErrorView[]; nextId: number | null }> {
   const rows = await queryRows<RowErrorView & { id: number }>(
     db,
-    sql`select e.id, f.name as file, e.line, e."column", e.code, e.message, e.raw
+    sql`select e.id, f.name as file, e.line, e."column", e.sheet, e.cell, e.code, e.message, e.raw
         from import_row_errors e join import_files f on f.id = e.file_id
         where e.job_id = ${jobId}
           ${query.code ? sql`and e.code = ${query.code}` : sql``}

@@ -21,10 +21,10 @@
  *
  * Allowed content types: text/csv and its aliases (application/csv, text/x-csv),
  * application/vnd.ms-excel (what Windows browsers with Excel installed report for a
- * .csv), text/plain and text/tab-separated-values (exports saved as .txt/.tsv). Not
+ * .csv), the .xlsx workbook type, text/plain and text/tab-separated-values (exports saved as .txt/.tsv). Not
  * application/octet-stream: it says nothing about the bytes, and a client that does
  * not know the type need not send one (the store infers it from the name, text/csv
- * for a .csv). The import sniffs every file anyway and fails what is not CSV.
+ * for a .csv). The import sniffs every file anyway and fails what is neither CSV nor a workbook.
  */
 import type * as BlobSdk from "@vercel/blob";
 import type * as BlobClientSdk from "@vercel/blob/client";
@@ -49,6 +49,7 @@ export const UPLOAD_CONTENT_TYPES = [
   "application/csv",
   "text/x-csv",
   "application/vnd.ms-excel",
+  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
   "text/plain",
   "text/tab-separated-values",
 ] as const;

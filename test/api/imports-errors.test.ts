@@ -94,7 +94,7 @@ describe.skipIf(!postgres)("GET /api/imports/:id/errors", () => {
     const parsed = Papa.parse<string[]>(text, { header: false, delimiter: ",", newline: "\r\n", skipEmptyLines: true });
     expect(parsed.errors).toEqual([]);
     const [header, ...records] = parsed.data;
-    expect(header).toEqual(["file", "line", "column", "code", "message", "raw"]);
+    expect(header).toEqual(["file", "line", "column", "code", "message", "raw", "sheet", "cell"]);
     for (const cell of parsed.data.flat()) expect(cell).not.toMatch(FORMULA_START);
 
     // The same errors as the JSON, each formula-like text cell behind a `'`, nothing else changed.
@@ -116,6 +116,6 @@ describe.skipIf(!postgres)("GET /api/imports/:id/errors", () => {
 
   it("applies the code filter to the download too", async () => {
     const none = await app.api(`/api/imports/${importId}/errors?format=csv&code=bad_date`);
-    expect(await none.text()).toBe("file,line,column,code,message,raw\r\n");
+    expect(await none.text()).toBe("file,line,column,code,message,raw,sheet,cell\r\n");
   });
 });

@@ -87,7 +87,7 @@ describe.skipIf(!postgres)("dropflow status, errors, reconcile, report margin, s
     expect(csv.code).toBe(0);
     expect(csv.stdout).toBe(await text(`/api/imports/${purchases.job_id}/errors?format=csv`));
     const records = Papa.parse<string[]>(csv.stdout.replace(/^\uFEFF/, ""), { skipEmptyLines: true }).data;
-    expect(records[0]).toEqual(["file", "line", "column", "code", "message", "raw"]);
+    expect(records[0]).toEqual(["file", "line", "column", "code", "message", "raw", "sheet", "cell"]);
     expect(records).toHaveLength(recorded + 1);
 
     const both = await runCli(["errors", purchases.job_id, "--csv", "--json"], env);

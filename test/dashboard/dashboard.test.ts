@@ -167,7 +167,7 @@ describe.skipIf(!postgres || noBrowser)("the dashboard in Chromium", () => {
     const parsed = Papa.parse<string[]>(csv, { skipEmptyLines: true });
     expect(parsed.errors).toEqual([]);
     const [header, ...records] = parsed.data;
-    expect(header).toEqual(["file", "line", "column", "code", "message", "raw"]);
+    expect(header).toEqual(["file", "line", "column", "code", "message", "raw", "sheet", "cell"]);
     const errorCount = Object.values(final.errors_by_code).reduce((sum, n) => sum + n, 0);
     expect(records).toHaveLength(errorCount);
     // No cell opens as a formula: each one that would starts with the neutralising quote.

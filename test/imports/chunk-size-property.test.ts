@@ -275,6 +275,7 @@ describe.skipIf(!postgres)("chunk size property: chunked imports equal one whole
       createImportKind({
         objects: () => runtime.objectStore(),
         chunkRows: () => chunkRows,
+        workbookLimits: () => runtime.config.jobs.workbookLimits,
         onFinished: (job, log) => queueImportWebhook(() => runtime.taskQueue(), job, log),
       }),
     );

@@ -3,7 +3,8 @@ import { type CsvRow, csvDownload } from "../../../lib/downloads/csv.js";
 import { json, route } from "../../../lib/http/index.js";
 import { listRowErrors, requireImport, type RowErrorPage, RowErrorQuery } from "../../../lib/imports/status.js";
 
-const CSV_HEADER: CsvRow = ["file", "line", "column", "code", "message", "raw"];
+// sheet and cell came with workbooks: appended, so readers of the earlier columns by position keep working.
+const CSV_HEADER: CsvRow = ["file", "line", "column", "code", "message", "raw", "sheet", "cell"];
 /** Rows per query while streaming the CSV: one page is what the download holds in memory. */
 const CSV_PAGE_ROWS = 5000;
 
@@ -29,7 +30,7 @@ async function* rowErrorRecords(
   let afterId: number | undefined;
   for (;;) {
     const page = await listRowErrors(db, jobId, { ...filter, afterId, limit: CSV_PAGE_ROWS });
-    for (const e of page.errors) yield [e.file, e.line, e.column, e.code, e.message, e.raw];
+    for (const e of page.errors) yield [e.file, e.line, e.column, e.code, e.message, e.raw, e.sheet, e.cell];
     if (page.nextId === null) return;
     afterId = page.nextId;
   }

@@ -1,17 +1,16 @@
 /**
- * Reading an .xlsx workbook as a stream (groundwork of the .xlsx import, not yet wired
- * into the pipeline): its sheets by name, and one sheet's rows in order with their
- * cells as stored, shared strings resolved. Only the shared strings are held; a
- * sheet's XML is inflated and parsed as it is read (yauzl for the zip, saxes for the
- * XML). Cells keep Excel's own value text; what a person sees (dates by number
- * format, money) is decided by the caller.
+ * Reading an .xlsx workbook as a stream: its sheets by name, and one sheet's rows in
+ * order with their cells as stored, shared strings resolved. Only the shared strings
+ * are held; a sheet's XML is inflated and parsed as it is read (yauzl for the zip,
+ * saxes for the XML). Cells keep Excel's own value text; what a person sees (dates by
+ * number format, money) is cell-text.ts.
  */
 import path from "node:path/posix";
-import { SaxesParser } from "saxes";
 import { WorkbookError } from "./errors.js";
 import { readSharedStrings, type SharedStrings } from "./shared-strings.js";
-import { parsePart } from "./xml.js";
-import { openWorkbookZip, type WorkbookZip } from "./zip.js";
+import { type CellFormats, readCellFormats } from "./styles.js";
+import { parsePart, partParser, partText, writeXml } from "./xml.js";
+import { openWorkbookZip, type WorkbookZip, type ZipLimits } from "./zip.js";
 
 export interface SheetInfo {
   name: string;
@@ -42,28 +41,42 @@ export interface WorkbookRow {
 export interface Workbook {
   sheets: SheetInfo[];
   sharedStrings: SharedStrings;
+  formats: CellFormats;
+  /** Serial numbers count from 1904 (workbooks from old Mac Excel), not 1900. */
+  date1904: boolean;
   rows(sheet: string): AsyncGenerator<WorkbookRow>;
+  /** The sheet's used range as its `<dimension>` says (null without one): its last column, 0-based. */
+  lastColumn(sheet: string): Promise<number | null>;
   close(): void;
 }
 
-export async function openWorkbook(file: string, options: { maxSharedStringBytes: number }): Promise<Workbook> {
-  const zip = await openWorkbookZip(file);
+export interface WorkbookLimits extends ZipLimits {
+  maxSharedStringBytes: number;
+}
+
+export async function openWorkbook(file: string, options: WorkbookLimits): Promise<Workbook> {
+  const zip = await openWorkbookZip(file, options);
   try {
-    if (!zip.has("xl/workbook.xml")) throw new WorkbookError("not_a_workbook", "not an .xlsx workbook (no xl/workbook.xml)");
+    if (!zip.has("xl/workbook.xml")) throw new WorkbookError("not_a_workbook", "a zip file, but not an .xlsx workbook: it has no xl/workbook.xml");
     const targets = await readRelationships(zip, "xl/_rels/workbook.xml.rels");
-    const sheets = await readSheets(zip, targets);
-    const sharedPart = [...targets.values()].find((target) => target.type.endsWith("/sharedStrings"))?.part ?? null;
-    const sharedStrings = await readSharedStrings(zip, sharedPart, options.maxSharedStringBytes);
+    const { sheets, date1904 } = await readSheets(zip, targets);
+    const partOf = (type: string) => [...targets.values()].find((target) => target.type.endsWith(type))?.part ?? null;
+    const formats = await readCellFormats(zip, partOf("/styles"));
+    const sharedStrings = await readSharedStrings(zip, partOf("/sharedStrings"), options.maxSharedStringBytes);
+    const sheetPart = (name: string) => {
+      const sheet = sheets.find((candidate) => candidate.name === name);
+      if (!sheet) {
+        throw new WorkbookError("sheet_not_found", `no sheet named "${name}" (the workbook has ${sheets.map((s) => `"${s.name}"`).join(", ")})`);
+      }
+      return sheet.part;
+    };
     return {
       sheets,
       sharedStrings,
-      rows: (name) => {
-        const sheet = sheets.find((candidate) => candidate.name === name);
-        if (!sheet) {
-          throw new WorkbookError("sheet_not_found", `no sheet named "${name}" (the workbook has ${sheets.map((s) => `"${s.name}"`).join(", ")})`);
-        }
-        return readRows(zip, sheet.part, sharedStrings);
-      },
+      formats,
+      date1904,
+      rows: (name) => readRows(zip, sheetPart(name), sharedStrings),
+      lastColumn: (name) => readLastColumn(zip, sheetPart(name)),
       close: () => zip.close(),
     };
   } catch (error) {
@@ -88,17 +101,44 @@ async function readRelationships(zip: WorkbookZip, part: string): Promise<Map<st
   return targets;
 }
 
-async function readSheets(zip: WorkbookZip, targets: Map<string, { type: string; part: string }>): Promise<SheetInfo[]> {
+async function readSheets(
+  zip: WorkbookZip,
+  targets: Map<string, { type: string; part: string }>,
+): Promise<{ sheets: SheetInfo[]; date1904: boolean }> {
   const sheets: SheetInfo[] = [];
+  let date1904 = false;
   await parsePart(zip, "xl/workbook.xml", (parser) => {
     parser.on("opentag", (tag) => {
+      if (tag.name === "workbookPr") {
+        const value = String(tag.attributes.date1904 ?? "").toLowerCase();
+        date1904 = value === "1" || value === "true";
+      }
       if (tag.name !== "sheet") return;
       const id = Object.entries(tag.attributes).find(([name]) => name === "r:id" || name.endsWith(":id"))?.[1];
       const target = targets.get(String(id ?? ""));
       if (target && zip.has(target.part)) sheets.push({ name: String(tag.attributes.name ?? ""), part: target.part });
     });
   });
-  return sheets;
+  return { sheets, date1904 };
+}
+
+/** Reads the sheet only up to its `<dimension>` (it comes before the rows), e.g. ref="A1:AM711" -> 38. */
+async function readLastColumn(zip: WorkbookZip, part: string): Promise<number | null> {
+  const parser = partParser(part);
+  let found: number | null | undefined;
+  parser.on("opentag", (tag) => {
+    if (found !== undefined) return;
+    if (tag.name === "dimension") {
+      const last = String(tag.attributes.ref ?? "").split(":").at(-1) ?? "";
+      const column = columnIndex(last);
+      found = column >= 0 ? column : null;
+    } else if (tag.name === "sheetData") found = null;
+  });
+  for await (const text of partText(zip, part)) {
+    writeXml(parser, part, text);
+    if (found !== undefined) break;
+  }
+  return found ?? null;
 }
 
 /** "AB12" -> 27 (0-based column). */
@@ -121,9 +161,7 @@ async function* readRows(zip: WorkbookZip, part: string, sharedStrings: SharedSt
   let text: "value" | "inline" | null = null;
   let lastRow = 0;
   let lastColumn = -1;
-  const stream = await zip.open(part);
-  stream.setEncoding("utf8");
-  const parser = new SaxesParser();
+  const parser = partParser(part);
   parser.on("opentag", (tag) => {
     const attributes = tag.attributes as Record<string, string>;
     if (tag.name === "row") {
@@ -157,17 +195,10 @@ async function* readRows(zip: WorkbookZip, part: string, sharedStrings: SharedSt
       row = null;
     }
   });
-  try {
-    for await (const chunk of stream) {
-      parser.write(chunk as string);
-      while (done.length > 0) yield done.shift() as WorkbookRow;
-    }
-    parser.close();
-  } catch (error) {
-    if (error instanceof WorkbookError) throw error;
-    throw new WorkbookError("bad_workbook_xml", `${part}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-  } finally {
-    stream.destroy();
+  for await (const text of partText(zip, part)) {
+    writeXml(parser, part, text);
+    while (done.length > 0) yield done.shift() as WorkbookRow;
   }
+  writeXml(parser, part, null);
   while (done.length > 0) yield done.shift() as WorkbookRow;
 }

@@ -65,7 +65,7 @@ export const IMPORT_OPERATIONS: ApiOperation[] = [
     auth: "api",
     tag: "imports",
     summary: "An import's row errors and warnings, in the order found",
-    description: "`format=json` a page at a time; `format=csv` all of them as one streamed download (`file,line,column,code,message,raw`).",
+    description: "`format=json` a page at a time; `format=csv` all of them as one streamed download (`file,line,column,code,message,raw,sheet,cell`).",
     query: RowErrorQuery,
     answers: {
       200: {

@@ -15,7 +15,7 @@ import { NEEDS_SHARED_FIXTURES, sharedFixture } from "../../support/shared-fixtu
 
 const workbookPath = sharedFixture("shopee-income-2025-05.xlsx");
 const csvPath = sharedFixture("shopee-income-2025-05.csv");
-const LIMIT = { maxSharedStringBytes: 16 * 1024 * 1024 };
+const LIMIT = { maxSharedStringBytes: 16 * 1024 * 1024, maxPartBytes: 1024 ** 3, maxRatio: 100 };
 
 async function incomeRows(): Promise<WorkbookRow[]> {
   const workbook = await openWorkbook(workbookPath as string, LIMIT);
@@ -80,7 +80,7 @@ describe("the streaming workbook reader", () => {
   });
 
   it.skipIf(!workbookPath)("refuses shared strings past the configured size with a clear message", NEEDS_SHARED_FIXTURES, async () => {
-    const refused = await openWorkbook(workbookPath as string, { maxSharedStringBytes: 1024 }).catch((error: unknown) => error);
+    const refused = await openWorkbook(workbookPath as string, { ...LIMIT, maxSharedStringBytes: 1024 }).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(WorkbookError);
     expect(refused).toMatchObject({ code: "shared_strings_too_large" });
     expect((refused as Error).message).toMatch(/shared strings pass .* MB .*save the sheet as CSV UTF-8/);

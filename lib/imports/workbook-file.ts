@@ -1,0 +1,111 @@
+/**
+ * Planning a workbook (.xlsx) file: the upload is written to a temporary file (the zip
+ * is read by random access), its sheet chosen and converted once into CSV, and that
+ * CSV is planned exactly as an uploaded CSV is (planFileChunks), then stored beside the
+ * upload for the chunks to read. From there on a workbook is a CSV file to the
+ * pipeline: one validator, one writer, one set of counters. What stays different is
+ * where a row error points: the sheet and cell (`Income!H57`), from the chunk's
+ * `sheet` (import-chunk.ts).
+ *
+ * Memory: the shared strings are the one table held (bounded by
+ * DROPFLOW_XLSX_MAX_SHARED_STRINGS_MB); the sheet streams through. Disk: the workbook
+ * and its CSV in the function's temporary directory, removed before the planner goes on.
+ */
+import { once } from "node:events";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdtemp, open, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { type FilePlan, type FileType, planFileChunks } from "./csv/index.js";
+import { compoundFileRefusal, type Container } from "./xlsx/container.js";
+import { chooseSheet, type RowShift, writeSheetCsv } from "./xlsx/convert.js";
+import { WorkbookError, type WorkbookErrorCode } from "./xlsx/errors.js";
+import { openWorkbook, type WorkbookLimits } from "./xlsx/workbook.js";
+import type { ObjectStore } from "../storage/types.js";
+
+export interface WorkbookSource {
+  sheet: string;
+  /** The converted CSV in object storage: what the chunks read. */
+  convertedKey: string;
+  shifts: RowShift[];
+}
+
+export type WorkbookPlan =
+  | { plan: FilePlan; source: WorkbookSource }
+  | { refused: { code: WorkbookErrorCode; message: string } };
+
+export async function planWorkbookFile(
+  deps: { objects: () => ObjectStore; limits: WorkbookLimits },
+  bytes: AsyncIterable<Uint8Array>,
+  file: { container: Container; convertedKey: string; fileType: FileType; sheet: string | null; targetRows: number; signal: AbortSignal },
+): Promise<WorkbookPlan> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "dropflow-xlsx-"));
+  try {
+    const bookPath = path.join(dir, "book.xlsx");
+    await pipeline(Readable.from(bytes), createWriteStream(bookPath), { signal: file.signal });
+    if (file.container === "cfb") {
+      const handle = await open(bookPath, "r");
+      try {
+        const refusal = await compoundFileRefusal(handle);
+        return { refused: { code: refusal.code, message: refusal.message } };
+      } finally {
+        await handle.close();
+      }
+    }
+    const csvPath = path.join(dir, "sheet.csv");
+    const converted = await convertSheet(bookPath, csvPath, deps.limits, file);
+    if ("refused" in converted) return converted;
+    const plan = await planFileChunks(createReadStream(csvPath), { fileType: file.fileType, targetRows: file.targetRows, signal: file.signal });
+    if (!plan.fileError) {
+      await deps.objects().put(file.convertedKey, Readable.toWeb(createReadStream(csvPath)) as ReadableStream<Uint8Array>, {
+        contentType: "text/csv; charset=utf-8",
+        // A planner that runs again (after a crash) converts again, to the same key.
+        overwrite: true,
+        signal: file.signal,
+      });
+    }
+    return { plan, source: { sheet: converted.sheet, convertedKey: file.convertedKey, shifts: converted.shifts } };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function convertSheet(
+  bookPath: string,
+  csvPath: string,
+  limits: WorkbookLimits,
+  file: { fileType: FileType; sheet: string | null; signal: AbortSignal },
+): Promise<{ sheet: string; shifts: RowShift[] } | { refused: { code: WorkbookErrorCode; message: string } }> {
+  let workbook;
+  try {
+    workbook = await openWorkbook(bookPath, limits);
+  } catch (error) {
+    if (error instanceof WorkbookError) return { refused: { code: error.code, message: error.message } };
+    throw error;
+  }
+  const out = createWriteStream(csvPath);
+  try {
+    const sheet = await chooseSheet(workbook, file.fileType, file.sheet);
+    const conversion = await writeSheetCsv(
+      workbook,
+      sheet,
+      file.fileType,
+      async (text) => {
+        file.signal.throwIfAborted();
+        if (!out.write(text)) await once(out, "drain");
+      },
+      { maxBytes: limits.maxPartBytes },
+    );
+    out.end();
+    await once(out, "finish");
+    return { sheet, shifts: conversion.shifts };
+  } catch (error) {
+    if (error instanceof WorkbookError) return { refused: { code: error.code, message: error.message } };
+    throw error;
+  } finally {
+    out.destroy();
+    workbook.close();
+  }
+}

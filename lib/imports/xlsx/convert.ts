@@ -1,0 +1,201 @@
+/**
+ * A workbook's sheet as the CSV the one import pipeline reads: the planner converts the
+ * sheet once, stores the CSV beside the workbook, and plans and imports that as any
+ * other CSV (docs/imports.md, "Excel workbooks").
+ *
+ * Line N of the CSV is row N of the sheet, so row errors point at Excel's rows: a row
+ * without a `<row>` element (a sparse sheet) is an empty line. Only a cell with line
+ * breaks makes a row span more than one line; where that shifts the rows after it, the
+ * conversion records a shift (CSV line, Excel row) and row errors are mapped back
+ * (excelRowOf). Every row is padded to the sheet's used width, as Excel's own
+ * "CSV UTF-8" writes it.
+ */
+import { sniffFile } from "../csv/index.js";
+import { mapHeader, SETTLEMENT_COLUMNS, PURCHASE_COLUMNS } from "../csv/headers.js";
+import { MAX_PREAMBLE_RECORDS } from "../csv/sniff.js";
+import type { FileType } from "../csv/types.js";
+import { type CellReading, cellText } from "./cell-text.js";
+import { WorkbookError } from "./errors.js";
+import type { Workbook } from "./workbook.js";
+
+/** Where CSV lines and Excel rows part: from `line` on, line `line + k` is row `row + k`. */
+export type RowShift = [line: number, row: number];
+
+export interface SheetConversion {
+  sheet: string;
+  shifts: RowShift[];
+  /** Rows of the sheet written (sparse rows not counted). */
+  rows: number;
+  bytes: number;
+}
+
+/** Wider than any export we read; a `<dimension>` past it (a stray cell far right) is not padded to. */
+const MAX_PADDED_COLUMNS = 1024;
+
+const LABELS: Record<FileType, string> = { purchases: "Jakmall order export", settlements: "Shopee income report" };
+
+export function cellReading(workbook: Workbook, fileType: FileType): CellReading {
+  return { isDate: workbook.formats.isDate, date1904: workbook.date1904, dateStyle: fileType === "purchases" ? "jakmall" : "iso" };
+}
+
+/**
+ * The sheet to import: the one named, or the one sheet whose first rows hold the file
+ * type's header (what the CSV sniffer accepts). None or several: a WorkbookError whose
+ * message lists every sheet and what it lacked.
+ */
+export async function chooseSheet(workbook: Workbook, fileType: FileType, named: string | null): Promise<string> {
+  if (named !== null) {
+    if (!workbook.sheets.some((sheet) => sheet.name === named)) {
+      throw new WorkbookError(
+        "sheet_not_found",
+        `The workbook has no sheet "${named}"; its sheets are ${workbook.sheets.map((s) => `"${s.name}"`).join(", ")}.`,
+      );
+    }
+    return named;
+  }
+  const verdicts: Array<{ sheet: string; fits: boolean; lacks: string }> = [];
+  for (const sheet of workbook.sheets) verdicts.push({ sheet: sheet.name, ...(await headerVerdict(workbook, sheet.name, fileType)) });
+  const fitting = verdicts.filter((verdict) => verdict.fits);
+  if (fitting.length === 1) return (fitting[0] as { sheet: string }).sheet;
+  if (fitting.length > 1) {
+    throw new WorkbookError(
+      "ambiguous_sheet",
+      `More than one sheet has the header of a ${LABELS[fileType]}: ${fitting.map((v) => `"${v.sheet}"`).join(", ")}. ` +
+        "Name the one to import with `sheet`.",
+    );
+  }
+  const lacking = verdicts.map((verdict) => `"${verdict.sheet}" ${verdict.lacks}`).join("; ");
+  throw new WorkbookError(
+    "no_matching_sheet",
+    `No sheet of the workbook has the header of a ${LABELS[fileType]}${verdicts.length === 0 ? ": it has no sheets" : `: ${lacking}`}.`,
+  );
+}
+
+/** Whether the sheet's first rows hold the header, and if not what the nearest row lacked. */
+async function headerVerdict(workbook: Workbook, sheet: string, fileType: FileType): Promise<{ fits: boolean; lacks: string }> {
+  const reading = cellReading(workbook, fileType);
+  const rows: Array<{ row: number; fields: string[] }> = [];
+  for await (const row of workbook.rows(sheet)) {
+    if (row.row > MAX_PREAMBLE_RECORDS) break;
+    const fields: string[] = [];
+    for (const cell of row.cells) fields[cell.column] = cellText(cell, reading);
+    rows.push({ row: row.row, fields: Array.from(fields, (field) => field ?? "") });
+  }
+  if (rows.every((row) => row.fields.every((field) => field.trim() === ""))) return { fits: false, lacks: "is empty" };
+  let csv = "";
+  let line = 1;
+  for (const row of rows) {
+    csv += "\r\n".repeat(row.row - line) + row.fields.map(csvField).join(",") + "\r\n";
+    line = row.row + 1;
+  }
+  if (sniffFile(Buffer.from(csv), { fileType, complete: true }).status === "ok") return { fits: true, lacks: "" };
+  // What the nearest row (the most known columns) lacked, in the export's own column names.
+  const specs: ReadonlyArray<{ field: string; header: string }> = fileType === "purchases" ? PURCHASE_COLUMNS : SETTLEMENT_COLUMNS;
+  let best: { row: number; known: number; missing: string[] } | null = null;
+  for (const row of rows) {
+    const mapping = mapHeader(row.fields, fileType);
+    if (!best || mapping.known > best.known) best = { row: row.row, known: mapping.known, missing: mapping.missing };
+  }
+  if (!best || best.known === 0) return { fits: false, lacks: `has none of its columns in its first ${MAX_PREAMBLE_RECORDS} rows` };
+  const missing = best.missing.map((field) => `"${specs.find((spec) => spec.field === field)?.header ?? field}"`);
+  return {
+    fits: false,
+    lacks: missing.length > 0 ? `lacks ${missing.join(", ")} (its row ${best.row} comes nearest)` : `has no usable header row (row ${best.row} comes nearest)`,
+  };
+}
+
+/**
+ * Writes the sheet as CSV to `write` (which may return a promise: backpressure), at
+ * most `maxBytes` of it (a sheet that would convert to more is refused as too large).
+ */
+export async function writeSheetCsv(
+  workbook: Workbook,
+  sheet: string,
+  fileType: FileType,
+  write: (text: string) => void | Promise<void>,
+  options: { maxBytes: number },
+): Promise<SheetConversion> {
+  const reading = cellReading(workbook, fileType);
+  const lastColumn = await workbook.lastColumn(sheet);
+  const width = lastColumn === null ? 0 : Math.min(lastColumn + 1, MAX_PADDED_COLUMNS);
+  const shifts: RowShift[] = [];
+  let line = 1;
+  let offset = 0;
+  let rows = 0;
+  let bytes = 0;
+  let pending = "";
+  const flush = async () => {
+    bytes += Buffer.byteLength(pending);
+    if (bytes > options.maxBytes) {
+      throw new WorkbookError(
+        "workbook_too_large",
+        `sheet "${sheet}" converts to more than ${options.maxBytes} bytes of CSV (DROPFLOW_XLSX_MAX_PART_MB): split the workbook`,
+      );
+    }
+    const text = pending;
+    pending = "";
+    await write(text);
+  };
+  for await (const row of workbook.rows(sheet)) {
+    // Missing rows are empty lines, so the next row's line is its row number.
+    if (line < row.row) {
+      pending += "\r\n".repeat(row.row - line);
+      line = row.row;
+    }
+    if (line - row.row !== offset) {
+      offset = line - row.row;
+      shifts.push([line, row.row]);
+    }
+    const fields: string[] = [];
+    for (const cell of row.cells) fields[cell.column] = cellText(cell, reading);
+    const count = Math.max(width, fields.length);
+    let record = "";
+    for (let column = 0; column < count; column++) {
+      if (column > 0) record += ",";
+      const field = fields[column];
+      if (field) {
+        record += csvField(field);
+        line += lineBreaks(field);
+      }
+    }
+    pending += `${record}\r\n`;
+    line += 1;
+    rows += 1;
+    if (pending.length >= 64 * 1024) await flush();
+  }
+  await flush();
+  return { sheet, shifts, rows, bytes };
+}
+
+/** RFC 4180: quoted when it holds a quote, a comma or a line end. */
+function csvField(text: string): string {
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** Physical line ends as the CSV tokenizer counts them: CRLF, LF and a lone CR. */
+function lineBreaks(text: string): number {
+  return text.match(/\r\n|\r|\n/g)?.length ?? 0;
+}
+
+/** The Excel row of a record starting on CSV `line`, given the conversion's shifts (sorted by line). */
+export function excelRowOf(line: number, shifts: readonly RowShift[]): number {
+  let row = line;
+  for (const [shiftLine, shiftRow] of shifts) {
+    if (shiftLine > line) break;
+    row = shiftRow + (line - shiftLine);
+  }
+  return row;
+}
+
+/** 0 -> "A", 27 -> "AB". */
+export function columnLetters(column: number): string {
+  let letters = "";
+  for (let n = column + 1; n > 0; n = Math.floor((n - 1) / 26)) letters = String.fromCharCode(65 + ((n - 1) % 26)) + letters;
+  return letters;
+}
+
+/** A cell as Excel writes a reference to it: `Income!H57`, `'Service Fee'!A3`. */
+export function cellReference(sheet: string, column: number | null, row: number): string {
+  const name = /^[A-Za-z_][A-Za-z0-9_.]*$/.test(sheet) ? sheet : `'${sheet.replaceAll("'", "''")}'`;
+  return column === null ? `${name}!${row}:${row}` : `${name}!${columnLetters(column)}${row}`;
+}
