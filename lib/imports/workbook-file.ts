@@ -87,10 +87,10 @@ async function convertSheet(
   }
   const out = createWriteStream(csvPath);
   try {
-    const sheet = await chooseSheet(workbook, file.fileType, file.sheet);
+    const chosen = await chooseSheet(workbook, file.fileType, file.sheet);
     const conversion = await writeSheetCsv(
       workbook,
-      sheet,
+      chosen,
       file.fileType,
       async (text) => {
         file.signal.throwIfAborted();
@@ -100,7 +100,7 @@ async function convertSheet(
     );
     out.end();
     await once(out, "finish");
-    return { sheet, shifts: conversion.shifts };
+    return { sheet: chosen.sheet, shifts: conversion.shifts };
   } catch (error) {
     if (error instanceof WorkbookError) return { refused: { code: error.code, message: error.message } };
     throw error;

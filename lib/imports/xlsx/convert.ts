@@ -43,7 +43,7 @@ export function cellReading(workbook: Workbook, fileType: FileType): CellReading
  * type's header (what the CSV sniffer accepts). None or several: a WorkbookError whose
  * message lists every sheet and what it lacked.
  */
-export async function chooseSheet(workbook: Workbook, fileType: FileType, named: string | null): Promise<string> {
+export async function chooseSheet(workbook: Workbook, fileType: FileType, named: string | null): Promise<ChosenSheet> {
   if (named !== null) {
     if (!workbook.sheets.some((sheet) => sheet.name === named)) {
       throw new WorkbookError(
@@ -51,12 +51,16 @@ export async function chooseSheet(workbook: Workbook, fileType: FileType, named:
         `The workbook has no sheet "${named}"; its sheets are ${workbook.sheets.map((s) => `"${s.name}"`).join(", ")}.`,
       );
     }
-    return named;
+    // A named sheet is imported whatever its header: the CSV planner says what it lacks.
+    return { sheet: named, headerWidth: (await headerVerdict(workbook, named, fileType)).headerWidth };
   }
-  const verdicts: Array<{ sheet: string; fits: boolean; lacks: string }> = [];
+  const verdicts: Array<{ sheet: string } & HeaderVerdict> = [];
   for (const sheet of workbook.sheets) verdicts.push({ sheet: sheet.name, ...(await headerVerdict(workbook, sheet.name, fileType)) });
   const fitting = verdicts.filter((verdict) => verdict.fits);
-  if (fitting.length === 1) return (fitting[0] as { sheet: string }).sheet;
+  if (fitting.length === 1) {
+    const [chosen] = fitting as [{ sheet: string } & HeaderVerdict];
+    return { sheet: chosen.sheet, headerWidth: chosen.headerWidth };
+  }
   if (fitting.length > 1) {
     throw new WorkbookError(
       "ambiguous_sheet",
@@ -71,8 +75,21 @@ export async function chooseSheet(workbook: Workbook, fileType: FileType, named:
   );
 }
 
+export interface ChosenSheet {
+  sheet: string;
+  /** Columns up to the header's last named one (0 when no header was found): every row is padded to at least this. */
+  headerWidth: number;
+}
+
+interface HeaderVerdict {
+  fits: boolean;
+  /** Why not, in words ("lacks ...") when it does not fit. */
+  lacks: string;
+  headerWidth: number;
+}
+
 /** Whether the sheet's first rows hold the header, and if not what the nearest row lacked. */
-async function headerVerdict(workbook: Workbook, sheet: string, fileType: FileType): Promise<{ fits: boolean; lacks: string }> {
+async function headerVerdict(workbook: Workbook, sheet: string, fileType: FileType): Promise<HeaderVerdict> {
   const reading = cellReading(workbook, fileType);
   const rows: Array<{ row: number; fields: string[] }> = [];
   for await (const row of workbook.rows(sheet)) {
@@ -81,14 +98,15 @@ async function headerVerdict(workbook: Workbook, sheet: string, fileType: FileTy
     for (const cell of row.cells) fields[cell.column] = cellText(cell, reading);
     rows.push({ row: row.row, fields: Array.from(fields, (field) => field ?? "") });
   }
-  if (rows.every((row) => row.fields.every((field) => field.trim() === ""))) return { fits: false, lacks: "is empty" };
+  if (rows.every((row) => row.fields.every((field) => field.trim() === ""))) return { fits: false, lacks: "is empty", headerWidth: 0 };
   let csv = "";
   let line = 1;
   for (const row of rows) {
     csv += "\r\n".repeat(row.row - line) + row.fields.map(csvField).join(",") + "\r\n";
     line = row.row + 1;
   }
-  if (sniffFile(Buffer.from(csv), { fileType, complete: true }).status === "ok") return { fits: true, lacks: "" };
+  const sniffed = sniffFile(Buffer.from(csv), { fileType, complete: true });
+  if (sniffed.status === "ok") return { fits: true, lacks: "", headerWidth: sniffed.layout.header.header.length };
   // What the nearest row (the most known columns) lacked, in the export's own column names.
   const specs: ReadonlyArray<{ field: string; header: string }> = fileType === "purchases" ? PURCHASE_COLUMNS : SETTLEMENT_COLUMNS;
   let best: { row: number; known: number; missing: string[] } | null = null;
@@ -96,10 +114,11 @@ async function headerVerdict(workbook: Workbook, sheet: string, fileType: FileTy
     const mapping = mapHeader(row.fields, fileType);
     if (!best || mapping.known > best.known) best = { row: row.row, known: mapping.known, missing: mapping.missing };
   }
-  if (!best || best.known === 0) return { fits: false, lacks: `has none of its columns in its first ${MAX_PREAMBLE_RECORDS} rows` };
+  if (!best || best.known === 0) return { fits: false, lacks: `has none of its columns in its first ${MAX_PREAMBLE_RECORDS} rows`, headerWidth: 0 };
   const missing = best.missing.map((field) => `"${specs.find((spec) => spec.field === field)?.header ?? field}"`);
   return {
     fits: false,
+    headerWidth: 0,
     lacks: missing.length > 0 ? `lacks ${missing.join(", ")} (its row ${best.row} comes nearest)` : `has no usable header row (row ${best.row} comes nearest)`,
   };
 }
@@ -110,14 +129,16 @@ async function headerVerdict(workbook: Workbook, sheet: string, fileType: FileTy
  */
 export async function writeSheetCsv(
   workbook: Workbook,
-  sheet: string,
+  { sheet, headerWidth }: ChosenSheet,
   fileType: FileType,
   write: (text: string) => void | Promise<void>,
   options: { maxBytes: number },
 ): Promise<SheetConversion> {
   const reading = cellReading(workbook, fileType);
   const lastColumn = await workbook.lastColumn(sheet);
-  const width = lastColumn === null ? 0 : Math.min(lastColumn + 1, MAX_PADDED_COLUMNS);
+  // The used range, as Excel's CSV pads to it; without a <dimension>, the header's width
+  // (a cell right of the header in a row then makes it longer: field_count, as in CSV).
+  const width = Math.max(headerWidth, lastColumn === null ? 0 : Math.min(lastColumn + 1, MAX_PADDED_COLUMNS));
   const shifts: RowShift[] = [];
   let line = 1;
   let offset = 0;
