@@ -101,7 +101,7 @@ describe.skipIf(!postgres)("GET /api/imports/:id/errors", () => {
     const neutralised = (value: string | number | null) =>
       value === null ? "" : typeof value === "string" && FORMULA_START.test(value) ? `'${value}` : String(value);
     const errors = await allJsonErrors();
-    expect(records).toEqual(errors.map((e) => [e.file, e.line, e.column, e.code, e.message, e.raw].map(neutralised)));
+    expect(records).toEqual(errors.map((e) => [e.file, e.line, e.column, e.code, e.message, e.raw, e.sheet, e.cell].map(neutralised)));
     const formulaRecords = records
       .filter((r) => Number(r[1]) <= FORMULA_CELLS.length + 1)
       .sort((a, b) => Number(a[1]) - Number(b[1]));
