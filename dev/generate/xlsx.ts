@@ -324,7 +324,8 @@ export async function writeWorkbook(file: string, sheets: XlsxSheet[], options: 
   zip.on("error", fail);
 
   const stream = (part: string) => {
-    const pass = new PassThrough();
+    // Room for a few chunks, so the rows are made while the zip deflates the ones before.
+    const pass = new PassThrough({ highWaterMark: 4 * CHUNK });
     pass.on("error", ignore);
     current = pass;
     zip.addReadStream(pass, part, ENTRY);
