@@ -3,12 +3,14 @@
  * real sellers' exports (test/generate/generate.test.ts checks the shape).
  *
  *   npm run generate -- --rows N --files F --seed S --bad-rate R --out DIR
- *                       [--stores 5] [--settlements true] [--force]
+ *                       [--stores 5] [--settlements true] [--format csv|xlsx] [--force]
  *
  * Defaults: --rows 20000 --files 10 --seed 1 --bad-rate 0.01 --stores 5
- * --settlements true. --out is required and must be empty (--force removes an
- * earlier run's outputs there first). The last line printed is one JSON object
- * with the run's figures (seconds, peak RSS).
+ * --settlements true --format csv. --format xlsx writes the settlement reports as
+ * workbooks instead of CSV (see below); purchase files are CSV either way, and every
+ * other output is the same as with csv. --out is required and must be empty
+ * (--force removes an earlier run's outputs there first). The last line printed is
+ * one JSON object with the run's figures (seconds, peak RSS).
  *
  * OUTPUT (all under DIR)
  *
@@ -29,6 +31,20 @@
  *   a real report's Income sheet saved as "CSV UTF-8": BOM, CRLF, 39 fields per line,
  *   preamble (line 2: seller username, from, to), two empty lines, `total(Rp)`
  *   with the column sums, header on line 6, one settled order per line.
+ *
+ * settlements/shopee-income-<username>-<from>_<to>.xlsx  With --format xlsx: the same
+ *   reports as the workbook Shopee hands out (shaped like the real one; written by
+ *   dev/generate/settlement-workbook.ts through the streaming writer
+ *   dev/generate/xlsx.ts): sheets Summary, Income, Service Fee Details, Adjustment,
+ *   Shipping Fee Discrepancy. Sheet Income holds the CSV's lines cell for cell on the
+ *   same row numbers (CSV line N = Excel row N; dimension A1:AM<last>): no <row> for
+ *   the two empty lines, row 5's sums as SUM(H7:H<last>) formulas with cached values,
+ *   amounts as numbers, dates and the other fields as text (shared strings), an empty
+ *   field as no cell. Only Income's header row has both "No. Pesanan" and "Total
+ *   Penghasilan" (Service Fee Details has "No. Pesanan": a near miss). The summary
+ *   lists them with file_type settlements, rows, lines (Income's last row), bytes and
+ *   sha256, and options.format "xlsx". Other code writes one such report (or its CSV
+ *   twin) from rows of its own with writeSettlementWorkbook / settlementCsvText.
  *
  * bad-rows.jsonl  One JSON object per deliberately bad row, in file and line order:
  *   { "file": "jakmall-orders-0007.csv", "line": 1234, "code": "bad_qty",
@@ -71,14 +87,16 @@
  *   file_type, rows, lines, bytes, sha256 (and the purchase file's quirks).
  *
  * DETERMINISM  Same options → byte-identical files (the summary holds no clock
- * time). All randomness comes from the generator's own sfc32 streams seeded from
+ * time; a workbook's zip entries carry Excel's fixed 1980-01-01 time and no UTC
+ * timestamp, and are deflated by Node's zlib: the same Node build gives the same bytes). All randomness comes from the generator's own sfc32 streams seeded from
  * --seed, one stream per concern; --settlements false leaves the purchase files
  * unchanged. Nothing depends on the machine, the time zone or the wall clock.
  *
  * MEMORY  Streaming: rows go to disk as they are made, with backpressure. Held in
  * memory: the catalogue and shops, the orders of the current export overlap, a
  * ring of 32 recent orders, open settlement reports (a few weeks of rows), and the
- * reconcile ledger in typed arrays (~40 bytes per order).
+ * reconcile ledger in typed arrays (~40 bytes per order); writing a workbook, also
+ * its shared-string table (one report's distinct strings).
  */
 import { generate, fingerprint } from "./generate/run.js";
 import { OptionsError, parseOptions } from "./generate/options.js";

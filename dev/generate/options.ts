@@ -13,6 +13,8 @@ export interface GenerateOptions {
   /** Shops (1–6; a realistic seller has 4–6). */
   stores: number;
   settlements: boolean;
+  /** How settlement reports are written: CSV as a seller saves sheet Income (the default), or the .xlsx workbook itself. Purchase files are always CSV. */
+  format?: "csv" | "xlsx";
   /** Remove the generator's own earlier outputs from `out` first. */
   force: boolean;
 }
@@ -36,6 +38,7 @@ export function parseOptions(args: string[]): GenerateOptions {
       out: { type: "string" },
       stores: { type: "string", default: "5" },
       settlements: { type: "string", default: "true" },
+      format: { type: "string", default: "csv" },
       force: { type: "boolean", default: false },
     },
     strict: true,
@@ -45,6 +48,7 @@ export function parseOptions(args: string[]): GenerateOptions {
   const badRate = Number(values["bad-rate"]);
   if (!Number.isFinite(badRate) || badRate < 0 || badRate > 0.2) throw new OptionsError(`--bad-rate must be a number from 0 to 0.2, got "${values["bad-rate"]}"`);
   if (values.settlements !== "true" && values.settlements !== "false") throw new OptionsError(`--settlements must be true or false`);
+  if (values.format !== "csv" && values.format !== "xlsx") throw new OptionsError(`--format must be csv or xlsx, got "${values.format}"`);
   if (values.seed === "") throw new OptionsError("--seed must not be empty");
   return {
     rows,
@@ -54,6 +58,7 @@ export function parseOptions(args: string[]): GenerateOptions {
     out: values.out,
     stores: integer("stores", values.stores, 1, 6),
     settlements: values.settlements === "true",
+    format: values.format,
     force: values.force,
   };
 }

@@ -26,7 +26,8 @@ export const GENERATOR_VERSION = 1;
 const OUTPUTS = ["purchases", "settlements", "bad-rows.jsonl", "outcomes.csv", "summary.json"];
 
 export interface Summary {
-  generator: { version: number; options: Omit<GenerateOptions, "out" | "force"> };
+  /** options.format is there only for xlsx, so a CSV run's summary is as it always was. */
+  generator: { version: number; options: Omit<GenerateOptions, "out" | "force" | "format"> & { format?: "xlsx" } };
   window: { from: string; to: string; timeZone: string };
   totals: {
     purchaseFiles: number;
@@ -80,8 +81,15 @@ export async function generate(options: GenerateOptions): Promise<Summary> {
     stores.map((s) => s.weight),
   );
   const settlements = options.settlements
-    ? new SettlementBook(new Rng(seed, "settlements"), stores, storeWeights, ledger, invoices, path.join(options.out, "settlements"), (rng) =>
-        catalogue.sku(catalogue.draw(rng)).unitPrice,
+    ? new SettlementBook(
+        new Rng(seed, "settlements"),
+        stores,
+        storeWeights,
+        ledger,
+        invoices,
+        path.join(options.out, "settlements"),
+        (rng) => catalogue.sku(catalogue.draw(rng)).unitPrice,
+        options.format ?? "csv",
       )
     : null;
   const fileRng = new Rng(seed, "files");
@@ -136,7 +144,15 @@ export async function generate(options: GenerateOptions): Promise<Summary> {
   const summary: Summary = {
     generator: {
       version: GENERATOR_VERSION,
-      options: { rows: options.rows, files: options.files, seed, badRate: options.badRate, stores: options.stores, settlements: options.settlements },
+      options: {
+        rows: options.rows,
+        files: options.files,
+        seed,
+        badRate: options.badRate,
+        stores: options.stores,
+        settlements: options.settlements,
+        ...(options.format === "xlsx" ? { format: "xlsx" as const } : {}),
+      },
     },
     window: { from: isoDay(WINDOW_START / DAY), to: isoDay(WINDOW_START / DAY + WINDOW_DAYS - 1), timeZone: "Asia/Jakarta" },
     totals: {

@@ -6,7 +6,9 @@
  * period, two empty lines, line 5 `total(Rp)` with the column sums (the same columns
  * the real report sums: Biaya Komisi AMS and the text columns stay empty), the
  * header on line 6 (with its quoted `Bea Masuk, PPN & PPh` and its nameless column),
- * then one settled order per line.
+ * then one settled order per line. With `--format xlsx` each report is the workbook
+ * Shopee hands out instead (five sheets, Income second, holding the same cells on the
+ * same row numbers): see settlement-workbook.ts, which writes both forms.
  *
  * Fees follow the fixture: admin 8 % and service 5 % of (Harga Asli Produk + Total
  * Diskon Produk + Diskon Voucher Ditanggung Penjual), sometimes an affiliate (AMS)
@@ -23,58 +25,18 @@ import { type InvoiceCodes } from "./ids.js";
 import { type Ledger } from "./ledger.js";
 import { orderPrice, type Order, StatusClass } from "./purchase-format.js";
 import { type Rng, weightedInts, Weighted } from "./rng.js";
-import { csvField, FileSink } from "./sink.js";
+import { NET_COLUMNS, NUMERIC_COLUMNS, SETTLEMENT_WIDTH, type SettlementSource, writeSettlementCsv, writeSettlementWorkbook } from "./settlement-workbook.js";
 import { type Store } from "./stores.js";
 import { type FileEntry } from "./summary-types.js";
 
-export const SETTLEMENT_HEADERS = [
-  "No.",
-  "No. Pesanan",
-  "No. Pengajuan",
-  "Username (Pembeli)",
-  "Waktu Pesanan Dibuat",
-  "Metode pembayaran pembeli",
-  "Tanggal Dana Dilepaskan",
-  "Harga Asli Produk",
-  "Total Diskon Produk",
-  "Jumlah Pengembalian Dana ke Pembeli",
-  "Diskon Produk dari Shopee",
-  "Diskon Voucher Ditanggung Penjual",
-  "Cashback Koin yang Ditanggung Penjual",
-  "Ongkir Dibayar Pembeli",
-  "Diskon Ongkir Ditanggung Jasa Kirim",
-  "Gratis Ongkir dari Shopee",
-  "Ongkir yang Diteruskan oleh Shopee ke Jasa Kirim",
-  "Ongkos Kirim Pengembalian Barang",
-  "Pengembalian Biaya Kirim",
-  "Biaya Komisi AMS",
-  "Biaya Administrasi",
-  "Biaya Layanan (termasuk PPN 11%)",
-  "Premi",
-  "Biaya Program",
-  "Biaya Kartu Kredit",
-  "Biaya Kampanye",
-  "Bea Masuk, PPN & PPh",
-  "Total Penghasilan",
-  "Kode Voucher",
-  "Kompensasi",
-  "Promo Gratis Ongkir dari Penjual",
-  "Jasa Kirim",
-  "Nama Kurir",
-  "",
-  "Pengembalian Dana ke Pembeli",
-  "Pro-rata Koin yang Ditukarkan untuk Pengembalian Barang",
-  "Pro-rata Voucher Shopee untuk Pengembalian Barang",
-  "Pro-rated Bank Payment Channel Promotion  for return refund Items",
-  "Pro-rated Shopee Payment Channel Promotion  for return refund Items",
-] as const;
+export { NET_COLUMNS, SETTLEMENT_HEADERS, settlementCsvText, TOTALLED_COLUMNS, writeSettlementWorkbook } from "./settlement-workbook.js";
+export type { SettlementReport } from "./settlement-workbook.js";
 
-const WIDTH = SETTLEMENT_HEADERS.length; // 39
-/** The columns whose sums the fixture's `total(Rp)` line shows. */
-export const TOTALLED_COLUMNS = [7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 20, 21, 22, 23, 24, 25, 26, 27, 29, 30, 34, 35, 36, 37, 38];
-/** Total Penghasilan (27) = the sum of these. */
-export const NET_COLUMNS = [7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26];
-const EOL = "\r\n";
+const WIDTH = SETTLEMENT_WIDTH; // 39
+/** The columns a report sums up front: its totals line and the workbook's Summary sheet. */
+const SUMMED_COLUMNS = NUMERIC_COLUMNS.filter((c) => c > 0);
+/** Joins a row's fields while its report is open (no generated field holds it). */
+const FIELD_SEPARATOR = "\u001F";
 
 const PAYMENT = new Weighted(
   ["COD (Bayar di Tempat)", "Saldo ShopeePay", "Online Payment", "SPayLater", "SeaBank Bayar Instan", "Kartu Kredit/Debit", "Alfamart/Alfamidi/Dan+Dan"],
@@ -141,6 +103,7 @@ export class SettlementBook {
     private readonly invoices: InvoiceCodes,
     private readonly dir: string,
     private readonly samplePrice: (rng: Rng) => number,
+    private readonly format: "csv" | "xlsx" = "csv",
   ) {}
 
   /**
@@ -246,9 +209,9 @@ export class SettlementBook {
       report = { store, period, rows: [], sums: new Float64Array(WIDTH) };
       this.open.set(key, report);
     }
-    for (const c of TOTALLED_COLUMNS) report.sums[c] = (report.sums[c] as number) + (v[c] as number);
-    // "No." is numbered when the report is written; keep the rest of the line.
-    report.rows.push(text.slice(1).map((t) => csvField(t, ",", EOL)).join(","));
+    for (const c of SUMMED_COLUMNS) report.sums[c] = (report.sums[c] as number) + (v[c] as number);
+    // "No." is numbered when the report is written; keep the rest of the row.
+    report.rows.push(text.slice(1).join(FIELD_SEPARATOR));
     this.ledger.setSettlement(invoiceIndex, harga, refund && v[9] !== 0);
     const counts = this.ledger.stores[store];
     if (counts) counts.settlementRows++;
@@ -274,30 +237,31 @@ export class SettlementBook {
     const store = this.stores[report.store] as Store;
     const from = isoDay(report.period.firstDay);
     const to = isoDay(report.period.lastDay);
-    const name = `shopee-income-${store.username}-${from.replace(/-/g, "")}_${to.replace(/-/g, "")}.csv`;
-    const sink = new FileSink(path.join(this.dir, name));
-    const pad = (fields: string[]) => [...fields, ...new Array<string>(WIDTH - fields.length).fill("")].join(",") + EOL;
-    await sink.write("\uFEFF");
-    await sink.write(pad(["Username (Penjual)", "Dari", "ke"]));
-    await sink.write(pad([store.username, from, to]));
-    await sink.write(pad([]));
-    await sink.write(pad([]));
-    const totals = new Array<string>(WIDTH).fill("");
-    totals[0] = "total(Rp)";
-    for (const c of TOTALLED_COLUMNS) totals[c] = String(report.sums[c]);
-    await sink.write(totals.join(",") + EOL);
-    await sink.write(SETTLEMENT_HEADERS.map((h) => csvField(h, ",", EOL)).join(",") + EOL);
+    const name = `shopee-income-${store.username}-${from.replace(/-/g, "")}_${to.replace(/-/g, "")}.${this.format}`;
     // Shopee numbers the rows of its full report; a seller's saved sheet shows gaps.
+    const numbers = new Array<number>(report.rows.length);
     let no = 1 + this.rng.int(100);
-    for (const row of report.rows) {
-      await sink.write(`${no},${row}${EOL}`);
+    for (let i = 0; i < numbers.length; i++) {
+      numbers[i] = no;
       no += 1 + (this.rng.chance(0.3) ? this.rng.int(40) : 0);
     }
-    const { bytes, sha256 } = await sink.close();
+    const source: SettlementSource = {
+      username: store.username,
+      from,
+      to,
+      count: report.rows.length,
+      sums: report.sums,
+      rows: function* () {
+        for (let i = 0; i < numbers.length; i++) yield [String(numbers[i]), ...(report.rows[i] as string).split(FIELD_SEPARATOR)];
+      },
+    };
+    const file = path.join(this.dir, name);
+    const { bytes, sha256 } = this.format === "xlsx" ? await writeSettlementWorkbook(file, source) : await writeSettlementCsv(file, source);
     this.files.push({
       name: `settlements/${name}`,
       file_type: "settlements",
       rows: report.rows.length,
+      // The CSV's physical lines; in a workbook, sheet Income's last row.
       lines: 6 + report.rows.length,
       bytes,
       sha256,
