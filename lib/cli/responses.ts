@@ -58,6 +58,8 @@ export const RowError = z
     file: z.string(),
     line: z.number(),
     column: z.string().nullable(),
+    /** Absent from servers older than workbook imports. */
+    cell: z.string().nullable().optional(),
     code: z.string(),
     message: z.string(),
     raw: z.string().nullable(),

@@ -28,7 +28,9 @@ const byCode = (counts: Record<string, number>) =>
 
 export function rowErrorLine(error: RowError): string {
   const column = error.column ? ` ${error.column}` : "";
-  return `${error.file}:${error.line}${column}  ${error.code}  ${error.message}`;
+  // A workbook's error names its cell as Excel does (Income!H57) after the line (= Excel's row).
+  const cell = error.cell ? ` ${error.cell}` : "";
+  return `${error.file}:${error.line}${cell}${column}  ${error.code}  ${error.message}`;
 }
 
 export function importSummary(view: ImportView): string[] {

@@ -13,7 +13,7 @@ export type FileErrorCode = "not_csv" | "bad_encoding" | "unknown_header" | "emp
 /** What each file error code means (docs/imports.md tells more; docs/api.md's catalogue lists these). */
 export const FILE_ERROR_MEANINGS: Record<FileErrorCode, string> = {
   empty_file: "0 bytes, or only whitespace and a byte-order mark.",
-  not_csv: "An Excel workbook, a zip, gzip or PDF file, or binary data (a NUL byte anywhere in the file).",
+  not_csv: "A gzip or PDF file, or binary data (a NUL byte anywhere in the file). A zip or an OLE compound file is read as a workbook (.xlsx) instead.",
   bad_encoding: "Not UTF-8: UTF-16, or a byte that is not valid UTF-8 anywhere in the file.",
   unknown_header: "The header is not one dropflow knows (a purchase export lacking required columns; a settlement report without `No. Pesanan` and `Total Penghasilan` among its first 100 lines).",
   line_too_long: "The header line, or a line before it, does not end within the file's first 1 MiB (MAX_HEAD_BYTES).",

@@ -143,7 +143,8 @@ function importDetail(panel, reportError) {
         head: ["File", "Size", "Status", "Rows", "Rejected", "Problem"],
         numeric: [1, 3, 4],
         rows: status.files.map((file) => [
-          file.name,
+          // A workbook shows the sheet it was read from.
+          file.sheet ? `${file.name} (sheet ${file.sheet})` : file.name,
           bytes(file.size),
           statusBadge(file.status),
           count(file.counts.rows ?? 0),
@@ -223,7 +224,14 @@ function errorsTable(importId, byCode, firstErrors, reportError) {
       caption: `The first ${firstErrors.length} in the order found`,
       head: ["File", "Line", "Column", "Code", "Message"],
       numeric: [1],
-      rows: firstErrors.map((error) => [error.file, count(error.line), error.column ?? "", error.code, error.message]),
+      // A workbook's error: its line is Excel's row, and its cell (Income!H57) goes with the column.
+      rows: firstErrors.map((error) => [
+        error.file,
+        count(error.line),
+        [error.column, error.cell].filter(Boolean).join(" · "),
+        error.code,
+        error.message,
+      ]),
     }),
   );
 }
