@@ -79,13 +79,15 @@ async function main(): Promise<void> {
     out: generatedDir,
     stores: 5,
     settlements: true,
+    // Shopee hands its income reports out as workbooks: the demo imports them as they come.
+    format: "xlsx",
     force: true,
   });
   const purchaseFiles = summary.files.filter((file) => file.file_type === "purchases");
   const settlementFiles = summary.files.filter((file) => file.file_type === "settlements");
   out(
     `   ${purchaseFiles.length} purchase files, ${settlementFiles.length} settlement reports, ` +
-      `${number(summary.totals.rejectedRows)} deliberately bad rows`,
+      `${number(summary.totals.rejectedRows)} deliberately bad rows; the settlement reports as .xlsx workbooks, the way Shopee hands them out`,
   );
 
   out("\n2. Uploading through POST /api/uploads (Vercel Blob client uploads)");
@@ -99,7 +101,7 @@ async function main(): Promise<void> {
       access: "private",
       handleUploadUrl: `${base}/api/uploads`,
       headers,
-      contentType: "text/csv",
+      contentType: name.endsWith(".xlsx") ? "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" : "text/csv",
       clientPayload: JSON.stringify({ name: path.basename(name) }),
     });
     return { key: blob.pathname, name: path.basename(name) };
@@ -168,7 +170,7 @@ async function main(): Promise<void> {
     `/api/imports/${await startImport({ file_type: "purchases", files: purchaseRefs.map(({ key, name }) => ({ key, name })) })}`,
     "purchases  ",
   );
-  out("\n4. Importing settlements (one import per store's reports)");
+  out("\n4. Importing settlements: the .xlsx workbooks as downloaded (one import per store's reports)");
   const byStore = new Map<string, typeof settlementRefs>();
   for (const ref of settlementRefs) byStore.set(ref.store, [...(byStore.get(ref.store) ?? []), ref]);
   const settlements: ImportStatus[] = [];
