@@ -41,6 +41,27 @@ export async function planWorkbookFile(
   bytes: AsyncIterable<Uint8Array>,
   file: { container: Container; convertedKey: string; fileType: FileType; sheet: string | null; targetRows: number; signal: AbortSignal },
 ): Promise<WorkbookPlan> {
+  try {
+    return await convertAndPlan(deps, bytes, file);
+  } catch (error) {
+    // A workbook too large for the temporary disk would fail the same way on every retry.
+    if ((error as NodeJS.ErrnoException).code === "ENOSPC") {
+      return {
+        refused: {
+          code: "workbook_too_large",
+          message: "the workbook and the CSV of its sheet do not fit the function's temporary disk: split the workbook, or save the sheet as CSV UTF-8",
+        },
+      };
+    }
+    throw error;
+  }
+}
+
+async function convertAndPlan(
+  deps: { objects: () => ObjectStore; limits: WorkbookLimits },
+  bytes: AsyncIterable<Uint8Array>,
+  file: { container: Container; convertedKey: string; fileType: FileType; sheet: string | null; targetRows: number; signal: AbortSignal },
+): Promise<WorkbookPlan> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "dropflow-xlsx-"));
   try {
     const bookPath = path.join(dir, "book.xlsx");

@@ -29,7 +29,7 @@ export interface SheetConversion {
   bytes: number;
 }
 
-/** Wider than any export we read; a `<dimension>` past it (a stray cell far right) is not padded to. */
+/** Wider than any export we read; a `<dimension>` or header past it (a stray cell far right) is not padded to. */
 const MAX_PADDED_COLUMNS = 1024;
 
 const LABELS: Record<FileType, string> = { purchases: "Jakmall order export", settlements: "Shopee income report" };
@@ -138,7 +138,7 @@ export async function writeSheetCsv(
   const lastColumn = await workbook.lastColumn(sheet);
   // The used range, as Excel's CSV pads to it; without a <dimension>, the header's width
   // (a cell right of the header in a row then makes it longer: field_count, as in CSV).
-  const width = Math.max(headerWidth, lastColumn === null ? 0 : Math.min(lastColumn + 1, MAX_PADDED_COLUMNS));
+  const width = Math.min(MAX_PADDED_COLUMNS, Math.max(headerWidth, lastColumn === null ? 0 : lastColumn + 1));
   const shifts: RowShift[] = [];
   let line = 1;
   let offset = 0;

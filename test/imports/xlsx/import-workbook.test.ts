@@ -152,6 +152,45 @@ describe.skipIf(!postgres)("workbook imports end to end", () => {
     expect(lines[2]).toMatch(/^cells\.xlsx,8,Waktu Pesanan Dibuat,bad_date,.*,Data,Data!B8$/);
   });
 
+  it("takes a purchase export as a workbook in a multipart request, from the sheet named by `sheet`, dates shown as Jakarta wall-clock time", async () => {
+    const header = ["No", "Waktu Pesanan Terbuat", "Kode Pesanan", "SKU", "Qty", "Kode Invoice Channel", "Nama Toko", "Jenis Channel", "Harga Produk Channel", "Total Harga Produk Channel"];
+    const order = (row: number, code: string, serial: number, qty: string) =>
+      `<row r="${row}"><c r="A${row}"><v>${row - 1}</v></c><c r="B${row}" s="2"><v>${serial}</v></c>` +
+      `<c r="C${row}" t="inlineStr"><is><t>${code}</t></is></c><c r="D${row}" t="inlineStr"><is><t>SKU-1</t></is></c>` +
+      `<c r="E${row}"><v>${qty}</v></c><c r="F${row}" t="inlineStr"><is><t>INV-${code}</t></is></c>` +
+      `<c r="G${row}" t="inlineStr"><is><t>Workbook Shop</t></is></c><c r="H${row}" t="inlineStr"><is><t>Shopee</t></is></c>` +
+      `<c r="I${row}"><v>25000</v></c><c r="J${row}"><f>I${row}*E${row}</f><v>${25000 * Number(qty)}</v></c></row>`;
+    // Both sheets have the export's header: without `sheet` the workbook would be ambiguous.
+    const orders = inlineRow(1, header) + order(2, "WB-1", 45719.5875, "2") + order(3, "WB-2", 45720.25, "1.5");
+    const book = await zipOf(
+      workbookParts(
+        [
+          { name: "Maret", xml: orders },
+          { name: "Copy of Maret", xml: orders },
+        ],
+        { styles: DATE_STYLES },
+      ),
+    );
+    const form = new FormData();
+    form.append("file_type", "purchases");
+    form.append("sheet", "Maret");
+    form.append("files", new Blob([book], { type: XLSX_TYPE }), "orders.xlsx");
+    // fetch sets the multipart content type itself (app.api would say JSON).
+    const created = await fetch(`${app.base}/api/imports`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: form });
+    expect(created.status, await created.clone().text()).toBe(202);
+    const { job_id } = (await created.json()) as { job_id: string };
+    const status = await waitForImport<Status>(app, job_id);
+    expect(status.files[0]).toMatchObject({ name: "orders.xlsx", sheet: "Maret", status: "completed_with_errors" });
+    expect(status.counts).toMatchObject({ rows: 2, row_errors: 1, orders_inserted: 1 });
+    expect(status.first_errors).toEqual([expect.objectContaining({ line: 3, sheet: "Maret", cell: "Maret!E3", code: "bad_qty" })]);
+    const { db } = await app.server.runtime.database();
+    const [landed] = await queryRows<{ ordered_at: string }>(
+      db,
+      sql`select to_char(ordered_at at time zone 'Asia/Jakarta', 'YYYY-MM-DD HH24:MI:SS') as ordered_at from purchases where order_code = 'WB-1'`,
+    );
+    expect(landed?.ordered_at).toBe("2025-03-03 14:06:00");
+  });
+
   it.skipIf(!csvPath)("fails each refused workbook alone, with a message that says why; the good file imports", NEEDS_SHARED_FIXTURES, async () => {
     await storeId("Refusals store");
     const settlementHeader = inlineRow(1, ["No. Pesanan", "Waktu Pesanan Dibuat", "Harga Asli Produk", "Jumlah Pengembalian Dana ke Pembeli", "Total Penghasilan"]);
