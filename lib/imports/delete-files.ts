@@ -25,9 +25,9 @@ export async function deleteImportFiles(db: Database, objects: ObjectStore, engi
   if (!TERMINAL_STATUSES.includes(job.status)) {
     throw new AppError("conflict", `Import ${jobId} is still ${job.status}: its files are deleted once it has ended (cancel it first to stop it).`);
   }
-  const files = await queryRows<{ id: string; key: string }>(
+  const files = await queryRows<{ id: string; key: string; converted_key: string | null }>(
     db,
-    sql`select id, object_key as key from import_files where job_id = ${jobId}::uuid and object_deleted_at is null`,
+    sql`select id, object_key as key, converted_key from import_files where job_id = ${jobId}::uuid and object_deleted_at is null`,
   );
   const deleted = await deleteImportObjects(db, objects, files);
   log.info("import files deleted", { event: "import_files_deleted", job_id: jobId, files: deleted });

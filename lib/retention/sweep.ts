@@ -108,20 +108,25 @@ async function deleteBatch(db: Database, statement: ReturnType<typeof sql>): Pro
 
 /** One batch of old imports' files: the objects first, then the marks (a lost mark only deletes again). */
 async function deleteFiles(deps: RetentionDeps, days: number): Promise<number> {
-  const files = await queryRows<{ id: string; key: string }>(
+  const files = await queryRows<{ id: string; key: string; converted_key: string | null }>(
     deps.db,
-    sql`select f.id, f.object_key as key from import_files f join jobs j on j.id = f.job_id
+    sql`select f.id, f.object_key as key, f.converted_key from import_files f join jobs j on j.id = f.job_id
         where f.object_deleted_at is null and j.status in ${ENDED} and j.finished_at < now() - make_interval(days => ${days}::int)
         limit ${FILE_BATCH}`,
   );
   return deleteImportObjects(deps.db, deps.objects(), files);
 }
 
-/** Deletes these files' objects and marks them deleted; the upload records go too. */
-export async function deleteImportObjects(db: Database, objects: ObjectStore, files: ReadonlyArray<{ id: string; key: string }>): Promise<number> {
+/** Deletes these files' objects (a workbook's converted CSV too) and marks them deleted; the upload records go too. */
+export async function deleteImportObjects(
+  db: Database,
+  objects: ObjectStore,
+  files: ReadonlyArray<{ id: string; key: string; converted_key: string | null }>,
+): Promise<number> {
   if (files.length === 0) return 0;
   const keys = [...new Set(files.map((file) => file.key))];
-  await objects.delete(keys);
+  const converted = files.flatMap((file) => (file.converted_key ? [file.converted_key] : []));
+  await objects.delete([...keys, ...converted]);
   await db.execute(sql`update import_files set object_deleted_at = now() where id = any(${sql.param(files.map((file) => file.id))}::uuid[])`);
   await db.execute(sql`delete from uploads where key = any(${sql.param(keys)}::text[])`);
   return files.length;

@@ -98,6 +98,18 @@ describe.skipIf(!postgres)("workbook imports end to end", () => {
       const { db } = await app.server.runtime.database();
       const [linked] = await queryRows<{ usernames: string[] }>(db, sql`select marketplace_usernames as usernames from stores where id = ${shop}`);
       expect(linked?.usernames).toContain("mrest0re");
+
+      // The converted CSV goes with the upload (DELETE /api/imports/:id/files, and retention).
+      const [file] = await queryRows<{ key: string; converted: string }>(
+        db,
+        sql`select object_key as key, converted_key as converted from import_files where job_id = ${book.id}`,
+      );
+      expect(file?.converted).toBe(`imports/converted/${book.id}/${(await queryRows<{ id: string }>(db, sql`select id from import_files where job_id = ${book.id}`))[0]?.id}.csv`);
+      const objects = app.server.runtime.objectStore();
+      expect(await objects.head(file?.converted as string)).not.toBeNull();
+      expect((await app.api(`/api/imports/${book.id}/files`, { method: "DELETE" })).status).toBe(200);
+      expect(await objects.head(file?.key as string)).toBeNull();
+      expect(await objects.head(file?.converted as string)).toBeNull();
     },
   );
 
