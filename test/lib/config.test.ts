@@ -173,9 +173,11 @@ describe("loadConfig", () => {
       leaseMs: 360_000,
       stallMs: 900_000,
       chunkRows: 5000,
+      workbookLimits: { maxSharedStringBytes: 96 * 1024 ** 2, maxPartBytes: 2048 * 1024 ** 2, maxRatio: 200 },
       chunkConcurrency: 4,
       reconcileChunkInvoices: 50_000,
     });
+    expect(configError({ DROPFLOW_XLSX_MAX_RATIO: "1" }).issues[0]?.variable).toBe("DROPFLOW_XLSX_MAX_RATIO");
     expect(loadConfig({ DROPFLOW_MAX_DURATION_S: "2", DROPFLOW_DEADLINE_MARGIN_S: "0.5" }).jobs.leaseMs).toBe(62_000);
     expect(configError({ DROPFLOW_LEASE_S: "300" }).issues[0]?.variable).toBe("DROPFLOW_LEASE_S");
   });
