@@ -84,20 +84,28 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
   program
     .command("import")
     .description("upload files and import them, in the order given; follows the import and prints its counts")
-    .argument("<files...>", "CSV files (any size: large ones are uploaded in parts)")
+    .argument("<files...>", "CSV files or .xlsx workbooks (any size: large ones are uploaded in parts)")
     .addOption(new Option("--file-type <type>", "what the files are (the API's file_type)").choices(FILE_TYPES))
     .addOption(new Option("--kind <type>", "the same as --file-type").choices(FILE_TYPES))
     .option("--store <name>", "the store (settlement reports of a seller not yet linked to one)")
+    .option("--sheet <name>", "workbooks: the sheet to import (default: the one whose header fits)")
     .option("--reconcile", "reconcile what the import landed when it ends, and follow that run", false)
     .option("--allow-errors", "exit 0 when rows were rejected", false)
     .action(
-      run(async (ctx, files: string[], options: { fileType?: FileType; kind?: FileType; store?: string; reconcile: boolean; allowErrors: boolean }) => {
+      run(async (ctx, files: string[], options: { fileType?: FileType; kind?: FileType; store?: string; sheet?: string; reconcile: boolean; allowErrors: boolean }) => {
         const fileType = options.fileType ?? options.kind;
         if (fileType === undefined) throw new CliError("usage", "import needs --file-type (or --kind) purchases or settlements");
         if (options.fileType && options.kind && options.fileType !== options.kind) {
           throw new CliError("usage", "--kind is another name for --file-type; the two must not differ");
         }
-        return importCommand(ctx, { files, fileType, store: options.store, reconcile: options.reconcile, allowErrors: options.allowErrors });
+        return importCommand(ctx, {
+          files,
+          fileType,
+          store: options.store,
+          sheet: options.sheet,
+          reconcile: options.reconcile,
+          allowErrors: options.allowErrors,
+        });
       }),
     );
 

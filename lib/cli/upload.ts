@@ -83,6 +83,7 @@ function contentTypeOf(name: string): string {
   const extension = path.extname(name).toLowerCase();
   if (extension === ".tsv") return "text/tab-separated-values";
   if (extension === ".txt") return "text/plain";
+  if (extension === ".xlsx") return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
   return "text/csv";
 }
 

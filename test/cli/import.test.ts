@@ -10,8 +10,10 @@ import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generate, type Summary } from "../../dev/generate/run.js";
+import { SETTLEMENT_HEADERS, writeSettlementWorkbook } from "../../dev/generate/settlement-workbook.js";
 import { MULTIPART_ABOVE_BYTES } from "../../lib/cli/upload.js";
 import { type AppServer, startAppServer } from "../support/app-server.js";
 import { availablePostgres } from "../support/databases.js";
@@ -132,6 +134,29 @@ describe.skipIf(!postgres)("dropflow import", () => {
     const run2 = (await (await app.api(`/api/reconcile/${printed.reconcile_job_id}`)).json()) as { counts: Record<string, number> };
     expect(printed.reconcile_run?.counts).toEqual(run2.counts);
     expect(printed.reconcile_run?.counts.matched).toBeGreaterThan(0);
+  });
+
+  it("imports a workbook as it is, from the sheet --sheet names", async () => {
+    const store = "CLI Workbook Store";
+    const { db } = await app.server.runtime.database();
+    await db.execute(sql`insert into stores (name, channel) values (${store}, 'Shopee')`);
+    const row = (k: number) => {
+      const fields = new Array<string>(SETTLEMENT_HEADERS.length).fill("");
+      fields[0] = String(k);
+      fields[SETTLEMENT_HEADERS.indexOf("No. Pesanan")] = `CLIBOOK${k}`;
+      fields[SETTLEMENT_HEADERS.indexOf("Waktu Pesanan Dibuat")] = "2025-05-02";
+      fields[SETTLEMENT_HEADERS.indexOf("Harga Asli Produk")] = "40225500";
+      fields[SETTLEMENT_HEADERS.indexOf("Jumlah Pengembalian Dana ke Pembeli")] = "0";
+      fields[SETTLEMENT_HEADERS.indexOf("Total Penghasilan")] = "40000000";
+      return fields;
+    };
+    const book = path.join(dir, "income.xlsx");
+    await writeSettlementWorkbook(book, { username: "cli-seller", from: "2025-05-01", to: "2025-05-15", rows: [row(1), row(2), row(3)] });
+    const run = await runCli(["import", book, "--kind", "settlements", "--store", store, "--sheet", "Income", "--json"], env);
+    expect(run.code, run.stdout).toBe(0);
+    const printed = JSON.parse(run.stdout) as ImportView & { files: Array<{ sheet: string | null }> };
+    expect(printed.files).toEqual([expect.objectContaining({ name: "income.xlsx", status: "completed", sheet: "Income" })]);
+    expect(printed.counts).toMatchObject({ rows: 3, row_errors: 0, settlements_inserted: 3 });
   });
 
   it("uploads a file above the multipart threshold in parts, and imports it whole", async () => {

@@ -31,6 +31,8 @@ export interface ImportArgs {
   files: string[];
   fileType: FileType;
   store?: string | undefined;
+  /** Workbooks: the sheet to import from each. */
+  sheet?: string | undefined;
   reconcile: boolean;
   allowErrors: boolean;
 }
@@ -62,7 +64,7 @@ export async function importCommand(ctx: CommandContext, args: ImportArgs): Prom
 
   const created = await api.post(
     "/api/imports",
-    { file_type: args.fileType, files: stored, store: args.store, reconcile: args.reconcile },
+    { file_type: args.fileType, files: stored, store: args.store, sheet: args.sheet, reconcile: args.reconcile },
     ImportCreated,
     { idempotencyKey: randomUUID() },
   );
