@@ -56,7 +56,8 @@ describe("npm run dev", () => {
     expect(await dev.stop("SIGINT")).toBe(0);
   });
 
-  it("runs two servers side by side on their own data directories, and refuses a second on the same one", async () => {
+  // Three dev servers start here (each tsx, PGlite and the migrations): 25 s on a loaded 2-core machine.
+  it("runs two servers side by side on their own data directories, and refuses a second on the same one", { timeout: 90_000 }, async () => {
     const dirA = tempDir();
     const dirB = tempDir();
     const a = startDevProcess({ DROPFLOW_DATA_DIR: dirA });
