@@ -161,9 +161,13 @@ async function peek(stream: ReadableStream<Uint8Array>, size: number): Promise<{
   return { head: Buffer.concat(parts), bytes: all() };
 }
 
-/** A file error of the converted CSV, said of the workbook's sheet. */
+/**
+ * A file error of the converted CSV, said of the workbook's sheet: its "line N" is row
+ * N of the sheet (mapped through the shifts, which before the data are none).
+ */
 function workbookMessage(message: string, source: WorkbookSource): string {
-  return `Sheet "${source.sheet}": ${message.replace(/\bLine (\d+)/g, (_, line: string) => `Row ${excelRowOf(Number(line), source.shifts)}`).replace(/\bline (\d+)/g, (_, line: string) => `row ${excelRowOf(Number(line), source.shifts)}`)}`;
+  const rows = message.replace(/\b([Ll])ine (\d+)/g, (_, l: string, line: string) => `${l === "L" ? "Row" : "row"} ${excelRowOf(Number(line), source.shifts)}`);
+  return `Sheet "${source.sheet}": ${rows}`;
 }
 
 /** The shifts that decide the rows of lines [from, to): the last one before `from` and those inside. */

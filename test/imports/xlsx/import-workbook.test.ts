@@ -222,6 +222,7 @@ describe.skipIf(!postgres)("workbook imports end to end", () => {
       { name: "none.xlsx", bytes: await zipOf(workbookParts([{ name: "Summary", xml: inlineRow(1, ["Total", "1"]) }, { name: "Fees", xml: inlineRow(1, ["No. Pesanan", "Biaya"]) }])) },
       { name: "two.xlsx", bytes: await zipOf(workbookParts([{ name: "May", xml: settlementHeader }, { name: "June", xml: settlementHeader }])) },
       { name: "named.xlsx", bytes: await zipOf(workbookParts([{ name: "Income", xml: settlementHeader }])), sheet: "Penghasilan" },
+      { name: "notes.xlsx", bytes: await zipOf(workbookParts([{ name: "Notes", xml: inlineRow(1, ["a note"]) + inlineRow(2, ["No. Pesanan", "Total Penghasilan"]) }])), sheet: "Notes" },
       { name: "truncated.xlsx", bytes: (await zipOf(workbookParts([{ name: "Income", xml: settlementHeader }]))).subarray(0, 300) },
     ];
     const { status } = await importFiles({ file_type: "settlements", store: "Refusals store" }, files);
@@ -243,6 +244,8 @@ describe.skipIf(!postgres)("workbook imports end to end", () => {
     expect(refused("two.xlsx")).toMatchObject({ code: "ambiguous_sheet", message: expect.stringMatching(/"May", "June".*`sheet`/) });
     expect(refused("named.xlsx")).toMatchObject({ code: "sheet_not_found", message: expect.stringMatching(/no sheet "Penghasilan".*"Income"/) });
     expect(refused("truncated.xlsx")).toMatchObject({ code: "not_a_workbook" });
+    // A named sheet is imported whatever its header: the CSV's own refusal, said of the sheet.
+    expect(refused("notes.xlsx")).toMatchObject({ code: "unknown_header", message: expect.stringMatching(/^Sheet "Notes": The header on row 2 lacks required columns "Waktu Pesanan Dibuat"/) });
     for (const file of status.files.filter((f) => f.name !== "good.csv")) expect(file.status).toBe("failed");
   });
 });
