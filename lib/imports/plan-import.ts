@@ -42,7 +42,7 @@ export async function planImport(
       log.warn("file failed", { file: file.name, code, message });
       await markFileFailed(db, file.id, code, message, sha256);
     };
-    const read = await readAndPlanFile(deps, file, params.file_type, signal, job.id);
+    const read = await readAndPlanFile(deps, db, file, params.file_type, signal, job.id);
     if ("refused" in read) {
       await fail(read.refused.code, read.refused.message);
       continue;
@@ -99,6 +99,7 @@ type FileRead =
  */
 async function readAndPlanFile(
   deps: ImportPlanDeps,
+  db: Database,
   file: ImportFile,
   fileType: ImportParams["file_type"],
   signal: AbortSignal,
@@ -119,9 +120,13 @@ async function readAndPlanFile(
     const plan = await planFileChunks(bytes, { fileType, targetRows: deps.chunkRows(), signal });
     return { plan, sha256: hash.digest("hex"), source: null };
   }
+  const convertedKey = `${IMPORTS_PREFIX}converted/${jobId}/${file.id}.csv`;
+  // Recorded before the CSV is stored, so a cancel or a crash in between never leaves an
+  // object (buyers' details) that retention and DELETE .../files do not know of.
+  await db.update(importFiles).set({ convertedKey, updatedAt: sql`now()` }).where(eq(importFiles.id, file.id));
   const workbook = await planWorkbookFile({ objects: deps.objects, limits: deps.workbookLimits() }, bytes, {
     container,
-    convertedKey: `${IMPORTS_PREFIX}converted/${jobId}/${file.id}.csv`,
+    convertedKey,
     fileType,
     sheet: file.sheet,
     targetRows: deps.chunkRows(),
@@ -217,7 +222,7 @@ async function markFileRunning(db: Database, fileId: string, sha256: string, row
       status: "running",
       sha256,
       counts: { rows },
-      ...(source ? { sheet: source.sheet, convertedKey: source.convertedKey } : {}),
+      ...(source ? { sheet: source.sheet } : {}),
       updatedAt: sql`now()`,
     })
     .where(and(eq(importFiles.id, fileId), ne(importFiles.status, "cancelled")));
