@@ -49,9 +49,13 @@ export function cellText(cell: WorkbookCell, reading: CellReading): string {
 
 /** Decimal digits as Excel shows them in General format: 15 significant digits, no exponent. */
 export function numberText(value: number): string {
+  // Most cells are whole numbers: String() is exact for them, and Intl's formatting costs
+  // microseconds a cell (minutes for a large sheet), so it is kept for exponents only.
+  if (Number.isSafeInteger(value)) return String(value);
   const shown = Number(value.toPrecision(15));
   if (Object.is(shown, -0)) return "0";
-  return shown.toLocaleString("en-US", { useGrouping: false, maximumFractionDigits: 20 });
+  const text = String(shown);
+  return text.includes("e") ? shown.toLocaleString("en-US", { useGrouping: false, maximumFractionDigits: 20 }) : text;
 }
 
 function serialDateText(serial: number, reading: CellReading): string {
