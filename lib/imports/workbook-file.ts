@@ -13,7 +13,7 @@
  */
 import { once } from "node:events";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdtemp, open, rm } from "node:fs/promises";
+import { mkdtemp, open, readdir, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -23,7 +23,10 @@ import { compoundFileRefusal, type Container } from "./xlsx/container.js";
 import { chooseSheet, type RowShift, writeSheetCsv } from "./xlsx/convert.js";
 import { WorkbookError, type WorkbookErrorCode } from "./xlsx/errors.js";
 import { openWorkbook, type WorkbookLimits } from "./xlsx/workbook.js";
+import { logger } from "../log/index.js";
 import type { ObjectStore } from "../storage/types.js";
+
+const log = logger("imports");
 
 export interface WorkbookSource {
   sheet: string;
@@ -31,6 +34,14 @@ export interface WorkbookSource {
   convertedKey: string;
   shifts: RowShift[];
 }
+
+const TEMP_PREFIX = "dropflow-xlsx-";
+/**
+ * Older than any planner can run (a function's maximum duration is minutes): a
+ * directory this old was left by a process killed mid-conversion. A warm function
+ * instance keeps its /tmp between invocations, so leftovers would fill it.
+ */
+const STALE_TEMP_MS = 60 * 60 * 1000;
 
 export type WorkbookPlan =
   | { plan: FilePlan; source: WorkbookSource }
@@ -62,7 +73,8 @@ async function convertAndPlan(
   bytes: AsyncIterable<Uint8Array>,
   file: { container: Container; convertedKey: string; fileType: FileType; sheet: string | null; targetRows: number; signal: AbortSignal },
 ): Promise<WorkbookPlan> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "dropflow-xlsx-"));
+  await removeStaleTempDirs();
+  const dir = await mkdtemp(path.join(os.tmpdir(), TEMP_PREFIX));
   try {
     const bookPath = path.join(dir, "book.xlsx");
     await pipeline(Readable.from(bytes), createWriteStream(bookPath), { signal: file.signal });
@@ -128,5 +140,20 @@ async function convertSheet(
   } finally {
     out.destroy();
     workbook.close();
+  }
+}
+
+/** Removes what planners killed mid-conversion left in the temporary directory (best effort: a failure is only logged). */
+async function removeStaleTempDirs(): Promise<void> {
+  const root = os.tmpdir();
+  const names = (await readdir(root)).filter((name) => name.startsWith(TEMP_PREFIX));
+  for (const name of names) {
+    const dir = path.join(root, name);
+    try {
+      if (Date.now() - (await stat(dir)).mtimeMs > STALE_TEMP_MS) await rm(dir, { recursive: true, force: true });
+    } catch (error) {
+      // Another planner removing the same leftover at the same moment is no problem.
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") log.warn("could not remove a stale workbook directory", { dir, err: error });
+    }
   }
 }
