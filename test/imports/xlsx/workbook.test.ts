@@ -3,7 +3,7 @@
  * income workbook: its sheets, the sparse Income sheet row by row, and every cell equal
  * to the same report converted to CSV cell by cell; plus the ways a workbook is refused.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Papa from "papaparse";
@@ -87,10 +87,14 @@ describe("the streaming workbook reader", () => {
   });
 
   it("refuses a file that is not a workbook", async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "dropflow-xlsx-"));
-    const file = path.join(dir, "orders.xlsx");
-    writeFileSync(file, "No. Pesanan,Total\n1,2\n");
-    await expect(openWorkbook(file, LIMIT)).rejects.toMatchObject({ code: "not_a_workbook" });
+    const dir = mkdtempSync(path.join(os.tmpdir(), "dropflow-test-workbook-"));
+    try {
+      const file = path.join(dir, "orders.xlsx");
+      writeFileSync(file, "No. Pesanan,Total\n1,2\n");
+      await expect(openWorkbook(file, LIMIT)).rejects.toMatchObject({ code: "not_a_workbook" });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("keeps shared strings exact across slabs, multi-byte text included", () => {
