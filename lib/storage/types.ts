@@ -41,6 +41,13 @@ export interface PutOptions {
    * bodies from the adapter's threshold up (64 MiB).
    */
   multipart?: boolean;
+  /**
+   * A stream body: upload it in parts with at most this many in flight, each part read
+   * from the stream only when one may go. Bounds the memory of a large upload to about
+   * this many parts (8 MiB each); without it the SDK keeps up to 8 in flight and buffers
+   * up to 128 MiB ahead of a slow connection. The body must not be empty.
+   */
+  partsInFlight?: number;
   signal?: AbortSignal;
 }
 

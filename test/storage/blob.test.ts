@@ -123,6 +123,19 @@ describe.each(MODES)("ObjectStore on @vercel/blob against the stand-in: $label",
     expect(sha256(await store.readRange(key("stream.bin"), 0, bytes.length))).toBe(sha256(bytes));
   });
 
+  it("puts a stream in parts with a bounded number in flight (partsInFlight), odd-sized reads included", async () => {
+    const bytes = randomBytes(19 * MiB + 3); // parts of 8, 8 and 3 MiB
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let at = 0; at < bytes.length; at += 700_001) controller.enqueue(bytes.subarray(at, at + 700_001));
+        controller.close();
+      },
+    });
+    await store.put(key("bounded.bin"), stream, { contentType: "application/octet-stream", partsInFlight: 2 });
+    expect(sha256(await store.readRange(key("bounded.bin"), 0, bytes.length))).toBe(sha256(bytes));
+    expect((await store.head(key("bounded.bin")))?.size).toBe(bytes.length);
+  });
+
   it("heads: size, etag, content type and upload time; null for a missing key", async () => {
     const before = Date.now() - 1000;
     await store.put(key("head.csv"), TEXT, { contentType: "text/csv" });
