@@ -13,7 +13,7 @@
  */
 import { once } from "node:events";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdtemp, open, readdir, readFile, rm, stat } from "node:fs/promises";
+import { type FileHandle, mkdtemp, open, readdir, readFile, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -152,8 +152,30 @@ async function storeConvertedCsv(objects: ObjectStore, key: string, csvPath: str
     await objects.put(key, await readFile(csvPath), options);
     return;
   }
-  const body = Readable.toWeb(createReadStream(csvPath, { highWaterMark: 1024 * 1024 })) as ReadableStream<Uint8Array>;
-  await objects.put(key, body, { ...options, partsInFlight: CSV_PARTS_IN_FLIGHT });
+  const file = await open(csvPath, "r");
+  try {
+    await objects.put(key, fileStream(file), { ...options, partsInFlight: CSV_PARTS_IN_FLIGHT });
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * The file as a stream read only when its reader pulls (Node 20's Readable.toWeb reads
+ * ahead of a slow consumer), so the bounded upload holds no more than its parts.
+ */
+function fileStream(file: FileHandle): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const buffer = Buffer.allocUnsafe(1024 * 1024);
+        const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
+        if (bytesRead === 0) controller.close();
+        else controller.enqueue(buffer.subarray(0, bytesRead));
+      },
+    },
+    { highWaterMark: 0 },
+  );
 }
 
 /** Removes what planners killed mid-conversion left in the temporary directory (best effort: a failure is only logged). */
