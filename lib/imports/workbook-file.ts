@@ -112,6 +112,11 @@ async function convertSheet(
     throw error;
   }
   const out = createWriteStream(csvPath);
+  // A write error (a full disk) is an event: kept here, so it is thrown, never unhandled.
+  let writeError: Error | null = null;
+  out.on("error", (error) => {
+    writeError ??= error;
+  });
   try {
     const chosen = await chooseSheet(workbook, file.fileType, file.sheet);
     const conversion = await writeSheetCsv(
@@ -120,12 +125,14 @@ async function convertSheet(
       file.fileType,
       async (text) => {
         file.signal.throwIfAborted();
+        if (writeError) throw writeError;
         if (!out.write(text)) await once(out, "drain");
       },
       { maxBytes: limits.maxPartBytes },
     );
     out.end();
     await once(out, "finish");
+    if (writeError) throw writeError;
     return { sheet: chosen.sheet, shifts: conversion.shifts };
   } catch (error) {
     if (error instanceof WorkbookError) return { refused: { code: error.code, message: error.message } };
