@@ -39,6 +39,7 @@ import { upload } from "@vercel/blob/client";
 import pg from "pg";
 import { NET_COLUMNS, NUMERIC_COLUMNS, SETTLEMENT_WIDTH, type SettlementSource, writeSettlementCsv, writeSettlementWorkbook } from "../dev/generate/settlement-workbook.js";
 import { Rng, Weighted } from "../dev/generate/rng.js";
+import { PAYMENT } from "../dev/generate/settlements.js";
 import { type LocalServices, peakRssMb } from "../dev/services.js";
 import { applyBlobSdkSettings } from "../lib/config.js";
 import { openWorkbook } from "../lib/imports/xlsx/workbook.js";
@@ -77,10 +78,6 @@ const PLAN_BUDGET_S = Number(workerEnv.DROPFLOW_MAX_DURATION_S ?? 300);
 
 // --- The data: a settlement report, row by row from a seed --------------------------
 
-const PAYMENT = new Weighted(
-  ["COD (Bayar di Tempat)", "Saldo ShopeePay", "Online Payment", "SPayLater", "SeaBank Bayar Instan", "Kartu Kredit/Debit", "Alfamart/Alfamidi/Dan+Dan"],
-  [224, 181, 163, 80, 28, 24, 3],
-);
 const COURIER = new Weighted(
   [
     ["Reguler", "SPX Standard"],

@@ -38,7 +38,8 @@ const SUMMED_COLUMNS = NUMERIC_COLUMNS.filter((c) => c > 0);
 /** Joins a row's fields while its report is open (no generated field holds it). */
 const FIELD_SEPARATOR = "\u001F";
 
-const PAYMENT = new Weighted(
+/** Buyers' payment methods as the real report shows them (the benchmark draws from it too). */
+export const PAYMENT = new Weighted(
   ["COD (Bayar di Tempat)", "Saldo ShopeePay", "Online Payment", "SPayLater", "SeaBank Bayar Instan", "Kartu Kredit/Debit", "Alfamart/Alfamidi/Dan+Dan"],
   [224, 181, 163, 80, 28, 24, 3],
 );

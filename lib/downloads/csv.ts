@@ -44,8 +44,16 @@ export function csvCell(value: CsvValue): string {
   if (value === null) return "";
   if (typeof value === "number") return String(value);
   const neutralised = FORMULA_START.test(value);
-  const text = neutralised ? `'${value}` : value;
-  return neutralised || NEEDS_QUOTES.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  return neutralised ? `"'${value.replaceAll('"', '""')}"` : rfc4180Field(value);
+}
+
+/**
+ * Text as an RFC 4180 field, nothing neutralised: quoted when it holds a quote, a comma
+ * or a line end. For CSV the importer itself reads back (a workbook's sheet converted),
+ * never for a download a person opens.
+ */
+export function rfc4180Field(text: string): string {
+  return NEEDS_QUOTES.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
 /** One record with its CRLF. */

@@ -16,7 +16,7 @@ import type { ChunkPayload, ImportParams } from "./job-params.js";
 import type { FileFailureCode } from "./file-status.js";
 import { planWorkbookFile, type WorkbookSource } from "./workbook-file.js";
 import { containerOf } from "./xlsx/container.js";
-import { excelRowOf, type RowShift } from "./xlsx/convert.js";
+import { excelRowOf, shiftsWithin } from "./xlsx/convert.js";
 import type { WorkbookLimits } from "./xlsx/workbook.js";
 import { IMPORTS_PREFIX } from "../storage/keys.js";
 
@@ -173,13 +173,6 @@ async function peek(stream: ReadableStream<Uint8Array>, size: number): Promise<{
 function workbookMessage(message: string, source: WorkbookSource): string {
   const rows = message.replace(/\b([Ll])ine (\d+)/g, (_, l: string, line: string) => `${l === "L" ? "Row" : "row"} ${excelRowOf(Number(line), source.shifts)}`);
   return `Sheet "${source.sheet}": ${rows}`;
-}
-
-/** The shifts that decide the rows of lines [from, to): the last one before `from` and those inside. */
-function shiftsWithin(shifts: readonly RowShift[], from: number, to: number | null): RowShift[] {
-  const before = shifts.filter(([line]) => line <= from).at(-1);
-  const inside = shifts.filter(([line]) => line > from && (to === null || line < to));
-  return before ? [before, ...inside] : inside;
 }
 
 function chunkOfFile(

@@ -43,14 +43,30 @@ const TEMP_PREFIX = "dropflow-xlsx-";
  */
 const STALE_TEMP_MS = 60 * 60 * 1000;
 
+export interface WorkbookPlanDeps {
+  objects: () => ObjectStore;
+  limits: WorkbookLimits;
+}
+
+/** The upload to plan as a workbook: what its first bytes are, where its CSV goes, how to read it. */
+export interface WorkbookFile {
+  container: Container;
+  convertedKey: string;
+  fileType: FileType;
+  /** The sheet named by the request; null: the one whose header fits. */
+  sheet: string | null;
+  targetRows: number;
+  signal: AbortSignal;
+}
+
 export type WorkbookPlan =
   | { plan: FilePlan; source: WorkbookSource }
   | { refused: { code: WorkbookErrorCode; message: string } };
 
 export async function planWorkbookFile(
-  deps: { objects: () => ObjectStore; limits: WorkbookLimits },
+  deps: WorkbookPlanDeps,
   bytes: AsyncIterable<Uint8Array>,
-  file: { container: Container; convertedKey: string; fileType: FileType; sheet: string | null; targetRows: number; signal: AbortSignal },
+  file: WorkbookFile,
 ): Promise<WorkbookPlan> {
   try {
     return await convertAndPlan(deps, bytes, file);
@@ -69,9 +85,9 @@ export async function planWorkbookFile(
 }
 
 async function convertAndPlan(
-  deps: { objects: () => ObjectStore; limits: WorkbookLimits },
+  deps: WorkbookPlanDeps,
   bytes: AsyncIterable<Uint8Array>,
-  file: { container: Container; convertedKey: string; fileType: FileType; sheet: string | null; targetRows: number; signal: AbortSignal },
+  file: WorkbookFile,
 ): Promise<WorkbookPlan> {
   await removeStaleTempDirs();
   const dir = await mkdtemp(path.join(os.tmpdir(), TEMP_PREFIX));

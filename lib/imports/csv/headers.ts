@@ -178,7 +178,7 @@ export function mapHeader<K extends FileType>(header: readonly string[], fileTyp
   };
 }
 
-const FILE_TYPE_LABEL: Record<FileType, string> = {
+export const FILE_TYPE_LABEL: Record<FileType, string> = {
   purchases: "Jakmall order export",
   settlements: "Shopee income report",
 };
@@ -188,7 +188,8 @@ function quoteList(names: readonly string[], max = 30): string {
   return shown.join(", ") + (names.length > max ? `, … (${names.length} in all)` : "");
 }
 
-function canonicalName(fileType: FileType, field: string): string {
+/** The column's name as the export writes it. */
+export function canonicalName(fileType: FileType, field: string): string {
   return specsOf(fileType).find((spec) => spec.field === field)?.header ?? field;
 }
 

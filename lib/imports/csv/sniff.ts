@@ -14,6 +14,7 @@ import {
   readPreamble,
   type SettlementPreamble,
 } from "./headers.js";
+import { containerOf, startsWith } from "../xlsx/container.js";
 import { byteSize } from "./messages.js";
 import { type CsvRecord, DELIMITERS, type Delimiter, RecordReader, utf8BomLength } from "./tokenizer.js";
 import type { FileError, FileType } from "./types.js";
@@ -49,9 +50,6 @@ export type SniffResult =
 const ZIP_ADVICE =
   'Open it in Excel and use File > Save As > "CSV UTF-8 (Comma delimited) (*.csv)" for the sheet, then upload that file.';
 
-function startsWith(bytes: Uint8Array, signature: readonly number[]): boolean {
-  return bytes.length >= signature.length && signature.every((b, k) => bytes[k] === b);
-}
 
 function isWhitespace(b: number): boolean {
   return b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d || b === 0x0b || b === 0x0c;
@@ -88,10 +86,12 @@ export function checkHead(head: Uint8Array, complete: boolean): FileError | "nee
     };
   }
   if (head.length < 8 && !complete) return "need_more";
-  if (startsWith(head, [0x50, 0x4b, 0x03, 0x04]) || startsWith(head, [0x50, 0x4b, 0x05, 0x06])) {
+  // The planner reads these as workbooks before any sniffing; sniffFile on its own still says what they are.
+  const container = containerOf(head);
+  if (container === "zip") {
     return { code: "not_csv", byteOffset: 0, message: `This is an Excel workbook (.xlsx) or another zip archive, not a CSV file. ${ZIP_ADVICE}` };
   }
-  if (startsWith(head, [0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1])) {
+  if (container === "cfb") {
     return { code: "not_csv", byteOffset: 0, message: `This is an old Excel workbook (.xls), not a CSV file. ${ZIP_ADVICE}` };
   }
   if (startsWith(head, [0x1f, 0x8b])) {

@@ -12,7 +12,8 @@ const ZIP = [0x50, 0x4b, 0x03, 0x04];
 const EMPTY_ZIP = [0x50, 0x4b, 0x05, 0x06];
 const CFB = [0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1];
 
-const startsWith = (bytes: Uint8Array, signature: readonly number[]) =>
+/** The bytes begin with `signature` (a file type's magic number). */
+export const startsWith = (bytes: Uint8Array, signature: readonly number[]): boolean =>
   bytes.length >= signature.length && signature.every((b, k) => bytes[k] === b);
 
 export type Container = "zip" | "cfb";

@@ -10,13 +10,13 @@
  * (excelRowOf). Every row is padded to the sheet's used width, as Excel's own
  * "CSV UTF-8" writes it.
  */
-import { sniffFile } from "../csv/index.js";
-import { mapHeader, SETTLEMENT_COLUMNS, PURCHASE_COLUMNS } from "../csv/headers.js";
-import { MAX_PREAMBLE_RECORDS } from "../csv/sniff.js";
+import { rfc4180Field } from "../../downloads/csv.js";
+import { canonicalName, FILE_TYPE_LABEL, mapHeader } from "../csv/headers.js";
+import { MAX_PREAMBLE_RECORDS, sniffFile } from "../csv/index.js";
 import type { FileType } from "../csv/types.js";
 import { type CellReading, cellText } from "./cell-text.js";
 import { WorkbookError } from "./errors.js";
-import type { Workbook } from "./workbook.js";
+import type { Workbook, WorkbookRow } from "./workbook.js";
 
 /** Where CSV lines and Excel rows part: from `line` on, line `line + k` is row `row + k`. */
 export type RowShift = [line: number, row: number];
@@ -31,8 +31,6 @@ export interface SheetConversion {
 
 /** Wider than any export we read; a `<dimension>` or header past it (a stray cell far right) is not padded to. */
 const MAX_PADDED_COLUMNS = 1024;
-
-const LABELS: Record<FileType, string> = { purchases: "Jakmall order export", settlements: "Shopee income report" };
 
 export function cellReading(workbook: Workbook, fileType: FileType): CellReading {
   return { isDate: workbook.formats.isDate, date1904: workbook.date1904, dateStyle: fileType === "purchases" ? "jakmall" : "iso" };
@@ -64,14 +62,14 @@ export async function chooseSheet(workbook: Workbook, fileType: FileType, named:
   if (fitting.length > 1) {
     throw new WorkbookError(
       "ambiguous_sheet",
-      `More than one sheet has the header of a ${LABELS[fileType]}: ${fitting.map((v) => `"${v.sheet}"`).join(", ")}. ` +
+      `More than one sheet has the header of a ${FILE_TYPE_LABEL[fileType]}: ${fitting.map((v) => `"${v.sheet}"`).join(", ")}. ` +
         "Name the one to import with `sheet`.",
     );
   }
   const lacking = verdicts.map((verdict) => `"${verdict.sheet}" ${verdict.lacks}`).join("; ");
   throw new WorkbookError(
     "no_matching_sheet",
-    `No sheet of the workbook has the header of a ${LABELS[fileType]}${verdicts.length === 0 ? ": it has no sheets" : `: ${lacking}`}.`,
+    `No sheet of the workbook has the header of a ${FILE_TYPE_LABEL[fileType]}${verdicts.length === 0 ? ": it has no sheets" : `: ${lacking}`}.`,
   );
 }
 
@@ -94,28 +92,25 @@ async function headerVerdict(workbook: Workbook, sheet: string, fileType: FileTy
   const rows: Array<{ row: number; fields: string[] }> = [];
   for await (const row of workbook.rows(sheet)) {
     if (row.row > MAX_PREAMBLE_RECORDS) break;
-    const fields: string[] = [];
-    for (const cell of row.cells) fields[cell.column] = cellText(cell, reading);
-    rows.push({ row: row.row, fields: Array.from(fields, (field) => field ?? "") });
+    rows.push({ row: row.row, fields: Array.from(rowFields(row, reading), (field) => field ?? "") });
   }
   if (rows.every((row) => row.fields.every((field) => field.trim() === ""))) return { fits: false, lacks: "is empty", headerWidth: 0 };
   let csv = "";
   let line = 1;
   for (const row of rows) {
-    csv += "\r\n".repeat(row.row - line) + row.fields.map(csvField).join(",") + "\r\n";
+    csv += "\r\n".repeat(row.row - line) + row.fields.map(rfc4180Field).join(",") + "\r\n";
     line = row.row + 1;
   }
   const sniffed = sniffFile(Buffer.from(csv), { fileType, complete: true });
   if (sniffed.status === "ok") return { fits: true, lacks: "", headerWidth: sniffed.layout.header.header.length };
   // What the nearest row (the most known columns) lacked, in the export's own column names.
-  const specs: ReadonlyArray<{ field: string; header: string }> = fileType === "purchases" ? PURCHASE_COLUMNS : SETTLEMENT_COLUMNS;
   let best: { row: number; known: number; missing: string[] } | null = null;
   for (const row of rows) {
     const mapping = mapHeader(row.fields, fileType);
     if (!best || mapping.known > best.known) best = { row: row.row, known: mapping.known, missing: mapping.missing };
   }
   if (!best || best.known === 0) return { fits: false, lacks: `has none of its columns in its first ${MAX_PREAMBLE_RECORDS} rows`, headerWidth: 0 };
-  const missing = best.missing.map((field) => `"${specs.find((spec) => spec.field === field)?.header ?? field}"`);
+  const missing = best.missing.map((field) => `"${canonicalName(fileType, field)}"`);
   return {
     fits: false,
     headerWidth: 0,
@@ -167,15 +162,14 @@ export async function writeSheetCsv(
       offset = line - row.row;
       shifts.push([line, row.row]);
     }
-    const fields: string[] = [];
-    for (const cell of row.cells) fields[cell.column] = cellText(cell, reading);
+    const fields = rowFields(row, reading);
     const count = Math.max(width, fields.length);
     let record = "";
     for (let column = 0; column < count; column++) {
       if (column > 0) record += ",";
       const field = fields[column];
       if (field) {
-        record += csvField(field);
+        record += rfc4180Field(field);
         line += lineBreaks(field);
       }
     }
@@ -188,9 +182,11 @@ export async function writeSheetCsv(
   return { sheet, shifts, rows, bytes };
 }
 
-/** RFC 4180: quoted when it holds a quote, a comma or a line end. */
-function csvField(text: string): string {
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+/** The row's cells as text at their columns (a sparse array: no entry where the row has no cell). */
+function rowFields(row: WorkbookRow, reading: CellReading): string[] {
+  const fields: string[] = [];
+  for (const cell of row.cells) fields[cell.column] = cellText(cell, reading);
+  return fields;
 }
 
 /** Physical line ends as the CSV tokenizer counts them: CRLF, LF and a lone CR. */
@@ -206,6 +202,27 @@ export function excelRowOf(line: number, shifts: readonly RowShift[]): number {
     row = shiftRow + (line - shiftLine);
   }
   return row;
+}
+
+/** The shifts that decide the rows of lines [from, to): the last one before `from` and those inside. */
+export function shiftsWithin(shifts: readonly RowShift[], from: number, to: number | null): RowShift[] {
+  // Shifts are in line order: two binary searches, not a pass over every shift per chunk
+  // (a sheet with a line break in every row has one shift a row).
+  const inside = firstFrom(shifts, from + 1);
+  const end = to === null ? shifts.length : firstFrom(shifts, to);
+  return shifts.slice(Math.max(0, inside - 1), end);
+}
+
+/** The index of the first shift at `line` or later (shifts.length when none is). */
+function firstFrom(shifts: readonly RowShift[], line: number): number {
+  let low = 0;
+  let high = shifts.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((shifts[middle] as RowShift)[0] < line) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
 
 /** 0 -> "A", 27 -> "AB". */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type CellReading, cellText, numberText } from "../../../lib/imports/xlsx/cell-text.js";
-import { cellReference, columnLetters, excelRowOf } from "../../../lib/imports/xlsx/convert.js";
+import { cellReference, columnLetters, excelRowOf, shiftsWithin } from "../../../lib/imports/xlsx/convert.js";
 import { isDateFormatCode } from "../../../lib/imports/xlsx/styles.js";
 import type { WorkbookCell } from "../../../lib/imports/xlsx/workbook.js";
 
@@ -53,5 +53,12 @@ describe("cells as a person sees them", () => {
     // A two-line cell at row 6 (lines 6-7): row 7 starts on line 8.
     const shifts: Array<[number, number]> = [[8, 7]];
     expect([5, 6, 8, 9].map((line) => excelRowOf(line, shifts))).toEqual([5, 6, 7, 8]);
+    // A chunk gets the shift in force at its first line and those inside it, no others.
+    const many: Array<[number, number]> = [[8, 7], [12, 10], [20, 17], [30, 26]];
+    expect(shiftsWithin(many, 1, 8)).toEqual([]);
+    expect(shiftsWithin(many, 8, 12)).toEqual([[8, 7]]);
+    expect(shiftsWithin(many, 9, 21)).toEqual([[8, 7], [12, 10], [20, 17]]);
+    expect(shiftsWithin(many, 25, null)).toEqual([[20, 17], [30, 26]]);
+    expect(shiftsWithin([], 5, null)).toEqual([]);
   });
 });
